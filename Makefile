@@ -1,0 +1,53 @@
+# leadflow — two commands from a fresh clone:  `make demo`  and  `make test`.
+# Everything installs into .venv from requirements.lock (exact pins); nothing outside the repo is needed.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV     := $(BIN)/uv
+UV_VERSION := 0.13.9
+LEADS  ?= 2000
+SCALE  ?= 1
+
+.PHONY: install demo test lint lint-python lint-sql format lock warehouse-stop clean help
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(BIN)/.installed: requirements.lock pyproject.toml
+	@echo "==> creating $(VENV) and installing the locked dependencies"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV) pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+install: $(BIN)/.installed  ## virtualenv + locked install
+
+demo: install  ## run the whole pipeline on demo data (LEADS=2000) and print a summary
+	$(BIN)/leadflow demo --leads $(LEADS)
+
+lint-python: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+lint-sql: install
+	$(BIN)/leadflow with-warehouse -- $(BIN)/sqlfluff lint dbt_project/models dbt_project/snapshots
+
+lint: lint-python lint-sql  ## ruff (with Airflow AIR rules) and sqlfluff (dbt templater)
+
+test: install lint  ## lint, then the whole pytest suite against the embedded PostgreSQL
+	$(BIN)/pytest
+
+format: install  ## apply ruff formatting and sqlfluff fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+lock:  ## re-resolve requirements.lock from pyproject.toml
+	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+warehouse-stop: install  ## stop the embedded PostgreSQL
+	$(BIN)/leadflow warehouse stop
+
+clean: warehouse-stop  ## remove generated data (keeps .venv)
+	rm -rf .leadflow dbt_project/target dbt_project/logs

@@ -1,0 +1,262 @@
+"""leadflow command line: run the demo pipeline, manage the embedded warehouse, inspect results.
+
+leadflow demo --leads 2000      # generate demo sources, run the DAG through Airflow, print a summary
+leadflow warehouse start|stop|url
+leadflow summary                # what the last run qualified, and where the outputs are
+leadflow sync --dry-run         # the record-level diff the sync would send
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from leadflow.settings import get_settings
+from leadflow.warehouse.db import embedded, redact, warehouse_url
+
+log = logging.getLogger("leadflow")
+
+# Lines of `airflow dags test` output worth showing while it runs (the whole log goes to a file).
+_PROGRESS = re.compile(
+    r"\[DAG TEST\] (starting|end) task|leadflow\.|quality gate|sync |dbt \| .*(OK created|PASS|ERROR|FAIL|WARN|Completed|Done\.)|Marking run|Traceback|Error"
+)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+
+
+@click.group(help=__doc__)
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def main(verbose: bool) -> None:
+    _setup_logging(verbose)
+
+
+@main.group()
+def warehouse() -> None:
+    """The embedded PostgreSQL (used when LEADFLOW_WAREHOUSE_URL and PG* are unset)."""
+
+
+@warehouse.command("start")
+def warehouse_start() -> None:
+    """Start (initialising on first use) the embedded server and print its URL."""
+    click.echo(embedded().start())
+
+
+@warehouse.command("stop")
+def warehouse_stop() -> None:
+    """Stop the embedded server cleanly."""
+    embedded().stop()
+    click.echo("embedded PostgreSQL stopped")
+
+
+@warehouse.command("url")
+def warehouse_url_cmd() -> None:
+    """Print the warehouse URL the pipeline will use (password hidden)."""
+    click.echo(redact(warehouse_url(start_embedded=False)))
+
+
+@main.command("with-warehouse", context_settings={"ignore_unknown_options": True})
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def with_warehouse(command: tuple[str, ...]) -> None:
+    """Run COMMAND with the warehouse started and dbt's LEADFLOW_PG_* variables set (e.g. sqlfluff, dbt)."""
+    import os
+
+    from leadflow.warehouse.db import dbt_env
+
+    env = {**os.environ, **dbt_env(warehouse_url())}
+    sys.exit(subprocess.run(list(command), env=env).returncode)
+
+
+def _manifest(landing: Path) -> dict | None:
+    path = landing / "_truth" / "manifest.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def ensure_demo_data(leads: int, seed: int, fresh: bool) -> datetime:
+    """Generate the demo landing zone unless the same one is there; returns its as-of time."""
+    from leadflow.demo.generator import generate
+
+    landing = get_settings().landing
+    manifest = _manifest(landing)
+    if manifest and not fresh and manifest.get("leads") == leads and manifest.get("seed") == seed:
+        click.echo(f"demo sources: reusing {landing} ({leads} leads, seed {seed}, as of {manifest['as_of']})")
+        return datetime.fromisoformat(manifest["as_of"])
+    if landing.exists():
+        import shutil
+
+        shutil.rmtree(landing)
+    as_of = datetime.now(UTC).replace(second=0, microsecond=0)
+    click.echo(f"demo sources: generating {leads} leads (seed {seed}) into {landing} ...")
+    started = time.monotonic()
+    counts = generate(landing, leads=leads, seed=seed, as_of=as_of)
+    (landing / "_truth").mkdir(parents=True, exist_ok=True)
+    (landing / "_truth" / "manifest.json").write_text(
+        json.dumps({"leads": leads, "seed": seed, "as_of": as_of.isoformat(), "counts": counts}, indent=2)
+    )
+    click.echo(f"demo sources: {sum(counts.values()):,} records in {time.monotonic() - started:.1f}s")
+    return as_of
+
+
+def run_dag(url: str, as_of: datetime, log_file: Path) -> None:
+    """Run the DAG through Airflow (`airflow dags test`), streaming progress; raise if the run failed."""
+    from leadflow.runtime import airflow_bin, airflow_env, migrate_metadata
+
+    settings = get_settings()
+    env = airflow_env(settings, url)
+    click.echo("airflow: preparing metadata database ...")
+    migrate_metadata(env)
+    click.echo(f"airflow: running DAG leadflow_pipeline for {as_of.isoformat()} (full log: {log_file})")
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    command = [airflow_bin(), "dags", "test", "leadflow_pipeline", as_of.isoformat()]
+    with log_file.open("w") as out:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert process.stdout is not None
+        for line in process.stdout:
+            out.write(line)
+            if _PROGRESS.search(line):
+                click.echo("  " + _compact(line))
+        code = process.wait()
+    state = _final_state(log_file)
+    if code != 0 or state != "success":
+        raise click.ClickException(f"the DAG run ended {state or 'with exit ' + str(code)}; see {log_file}")
+
+
+def _compact(line: str) -> str:
+    line = re.sub(r"^\S+Z \[\w+\s*\] ", "", line.strip())
+    return re.sub(r"\s+\[[\w.]+\]\s+loc=\S+.*$", "", line)[:200]
+
+
+def _final_state(log_file: Path) -> str | None:
+    matches = re.findall(r"DagRun Finished: .*?state=(\w+)", log_file.read_text(errors="replace"))
+    return matches[-1] if matches else None
+
+
+@main.command()
+@click.option("--leads", default=2000, show_default=True, help="Demo leads to generate (events scale with it).")
+@click.option("--seed", default=7, show_default=True, help="Generator seed: same seed, same data.")
+@click.option("--fresh", is_flag=True, help="Regenerate the demo sources even if they exist.")
+def demo(leads: int, seed: int, fresh: bool) -> None:
+    """Run the whole pipeline on demo data: sources → Airflow DAG → summary."""
+    from leadflow.demo.api_server import CrmApiServer
+
+    settings = get_settings()
+    started = time.monotonic()
+    url = warehouse_url(settings)
+    click.echo(f"warehouse: {redact(url)}")
+    as_of = ensure_demo_data(leads, seed, fresh)
+    port = int(settings.api_url.rsplit(":", 1)[1].split("/")[0])
+    with ExitStack() as stack:
+        api = stack.enter_context(CrmApiServer(root=settings.landing, port=port, token=settings.api_token))
+        click.echo(f"demo CRM / conversations API: {api.url}")
+        run_dag(url, as_of, settings.home_dir / "logs" / "demo_dag_run.log")
+    print_summary(url)
+    click.echo(f"\ndone in {time.monotonic() - started:.0f}s")
+
+
+@main.command()
+def summary() -> None:
+    """Print what the last run qualified and where its outputs are."""
+    print_summary(warehouse_url())
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Print and store the record-level diff; send nothing.")
+@click.option("--run-id", default=None, help="Pipeline run whose quality gate must have passed (default: latest).")
+def sync(dry_run: bool, run_id: str | None) -> None:
+    """Deliver new and changed qualified leads (or show what would be delivered)."""
+    from leadflow.sync.engine import build_destination, gate_passed, sync_destination
+    from leadflow.warehouse.db import connect, ensure_ops_schema
+
+    settings = get_settings()
+    with connect(autocommit=True) as conn:
+        ensure_ops_schema(conn)
+        run_id = (
+            run_id
+            or (
+                conn.execute("select run_id from ops.quality_runs order by validated_at desc limit 1").fetchone()
+                or [None]
+            )[0]
+        )
+        if not run_id or not gate_passed(conn, run_id):
+            raise click.ClickException(f"no passing quality gate for run {run_id!r}: nothing is sent")
+        for name in settings.sync_destinations:
+            report, diff = sync_destination(conn, build_destination(name, settings), run_id, dry_run=dry_run)
+            click.echo(f"{name}: planned {report.planned}, unchanged {report.unchanged}, rejected {report.rejected}")
+            if dry_run:
+                for row in diff[:50]:
+                    click.echo(
+                        f"  {row['action']:<10} {row['lead_id']:<40} {row['delivered_hash'] or '-'} -> {row['content_hash']}"
+                    )
+                if len(diff) > 50:
+                    click.echo(f"  ... {len(diff) - 50} more (all stored in ops.sync_log)")
+
+
+TYPE_COLUMNS = (
+    ("conversion-qualified (hot)", "is_conversion_qualified"),
+    ("SQL", "is_sql"),
+    ("PQL", "is_pql"),
+    ("conversation-qualified", "is_conversation_qualified"),
+    ("MQL", "is_mql"),
+)
+
+
+def print_summary(url: str) -> None:
+    from leadflow.warehouse.db import connect
+
+    settings = get_settings()
+    with connect(url) as conn:
+        leads = conn.execute("select count(*) from marts.dim_leads").fetchone()[0]
+        counts = conn.execute(
+            "select " + ", ".join(f"count(*) filter (where {col})" for _, col in TYPE_COLUMNS) + ", count(*) "
+            "from marts.qualified_leads"
+        ).fetchone()
+        top = conn.execute(
+            """
+            select lead_id, email, primary_type, total_score, route, reasons_text
+            from marts.qualified_leads
+            order by array_position(array['conversion_qualified','sql','pql','conversation_qualified','mql'],
+                                    primary_type), total_score desc, lead_id
+            limit 10
+            """
+        ).fetchall()
+        audit = conn.execute(
+            "select coalesce(sum(read), 0), coalesce(sum(loaded), 0), coalesce(sum(quarantined), 0) from ops.load_audit"
+        ).fetchone()
+        synced = conn.execute(
+            "select destination, count(*) from ops.sync_ledger where status = 'delivered' group by 1 order by 1"
+        ).fetchall()
+    click.echo("\n=== leadflow summary ===")
+    click.echo(f"leads resolved: {leads:,}    qualified (any type): {counts[-1]:,}")
+    click.echo(f"ingestion: read {audit[0]:,} = loaded {audit[1]:,} + quarantined {audit[2]:,}")
+    click.echo("\nleads per qualification type (a lead can hold several):")
+    for (label, _), n in zip(TYPE_COLUMNS, counts, strict=False):
+        click.echo(f"  {label:<28} {n:>7,}")
+    click.echo("\ntop 10 qualified leads:")
+    for i, (lead_id, email, primary_type, score, route, reasons) in enumerate(top, 1):
+        click.echo(f" {i:>2}. {email or lead_id}  [{primary_type}, score {score}, route {route}]")
+        click.echo(f"     why: {reasons}")
+    click.echo("\noutputs:")
+    click.echo(f"  warehouse        {redact(url)}  (schemas raw, staging, intermediate, marts, ops)")
+    click.echo(
+        "  marts            marts.qualified_leads, marts.outreach_queue, marts.lead_scores, marts.funnel_daily ..."
+    )
+    click.echo(f"  delivered        {', '.join(f'{d}: {n:,}' for d, n in synced) or 'nothing yet'}")
+    click.echo(f"  file destination {settings.outbox / 'file'}")
+    click.echo(f"  data docs        {settings.home_dir / 'data_docs' / 'index.html'}")
+    click.echo(f"  quarantine       ops.quarantine ({audit[2]:,} records, with source, location and reason)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""The pipeline's task bodies. The DAG wires them; the CLI and tests call the same functions.
+
+Imports stay inside functions: the DAG processor imports this module on every parse.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+log = logging.getLogger("leadflow.pipeline")
+
+STAGE_ORDER = ("pull", "dbt_build", "quality_gate", "outreach_sync")
+
+
+def run_context() -> tuple[str, datetime]:
+    """(run_id, as_of) of the running Airflow task: as_of is the run's logical date, never the wall clock."""
+    from airflow.sdk import get_current_context
+
+    context = get_current_context()
+    dag_run = context["dag_run"]
+    as_of = context.get("logical_date") or dag_run.run_after
+    return dag_run.run_id, as_of.astimezone(UTC)
+
+
+def pull(source: str) -> dict:
+    """Pull one source system into raw (one Airflow task per source)."""
+    from leadflow.pull.run import pull_source
+
+    run_id, as_of = run_context()
+    return pull_source(source, run_id, as_of)
+
+
+def dbt_build() -> float:
+    """Build every dbt model, snapshot, seed and test."""
+    from leadflow.transform.dbt import run_dbt
+
+    _, as_of = run_context()
+    return run_dbt(["build"], as_of=as_of)
+
+
+def quality_gate() -> dict:
+    """Validate the marts; a failure raises and the sync never runs."""
+    from leadflow.quality.gate import raise_if_failed, run_gate
+
+    run_id, as_of = run_context()
+    result = run_gate(run_id, as_of)
+    raise_if_failed(result)
+    return {"checks": result.evaluated, "data_docs": str(result.docs_index), "rows": result.row_counts}
+
+
+def outreach_sync() -> list[dict]:
+    """Deliver new and changed qualified leads; refuses unless this run's gate passed."""
+    from dataclasses import asdict
+
+    from leadflow.sync.engine import run_sync
+
+    run_id, _ = run_context()
+    return [asdict(r) for r in run_sync(run_id)]

@@ -1,0 +1,1 @@
+"""Pull source systems into schema raw: validate, quarantine, merge, account."""

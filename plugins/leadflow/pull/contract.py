@@ -1,0 +1,268 @@
+"""The raw contract: every entity that lands in schema ``raw``, its columns, key and cursor.
+
+This is the one place that says what a source must deliver. The demo generator writes it, the
+loaders validate against it, and dbt's staging models read the tables it creates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Column types the loaders know how to coerce and validate (see pull/validate.py).
+TEXT, EMAIL, TIMESTAMP, INTEGER, NUMERIC, BOOLEAN, JSON = (
+    "text",
+    "email",
+    "timestamp",
+    "integer",
+    "numeric",
+    "boolean",
+    "json",
+)
+
+PG_TYPES = {
+    TEXT: "text",
+    EMAIL: "text",
+    TIMESTAMP: "timestamptz",
+    INTEGER: "bigint",
+    NUMERIC: "numeric",
+    BOOLEAN: "boolean",
+    JSON: "jsonb",
+}
+
+# Bookkeeping columns every raw table carries.
+META_COLUMNS = {
+    "_batch_id": "text",
+    "_source_location": "text",
+    "_loaded_at": "timestamptz",
+}
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One raw table: ``raw.<source>_<name>s``."""
+
+    source: str
+    name: str
+    columns: dict[str, str]
+    primary_key: tuple[str, ...]
+    cursor: str
+    required: tuple[str, ...] = field(default=())
+
+    @property
+    def table(self) -> str:
+        return f"{self.source}_{self.name}s"
+
+    @property
+    def qualified_table(self) -> str:
+        return f"raw.{self.table}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}.{self.name}"
+
+    def ddl(self) -> str:
+        cols = [f'"{c}" {PG_TYPES[t]}' for c, t in self.columns.items()]
+        cols += [f'"{c}" {t}' for c, t in META_COLUMNS.items()]
+        pk = ", ".join(f'"{c}"' for c in self.primary_key)
+        return f"create table if not exists {self.qualified_table} ({', '.join(cols)}, primary key ({pk}))"
+
+
+def _entity(source, name, columns, pk, cursor, required=()):
+    required = tuple(dict.fromkeys((*pk, cursor, *required)))
+    return Entity(source, name, columns, tuple(pk), cursor, required)
+
+
+ENTITIES: tuple[Entity, ...] = (
+    _entity(
+        "crm",
+        "lead",
+        {
+            "lead_id": TEXT,
+            "email": EMAIL,
+            "first_name": TEXT,
+            "last_name": TEXT,
+            "title": TEXT,
+            "company_name": TEXT,
+            "company_domain": TEXT,
+            "country": TEXT,
+            "lead_source": TEXT,
+            "owner_id": TEXT,
+            "status": TEXT,
+            "first_touch_at": TIMESTAMP,
+            "created_at": TIMESTAMP,
+            "updated_at": TIMESTAMP,
+        },
+        ["lead_id"],
+        "updated_at",
+        ["created_at"],
+    ),
+    _entity(
+        "crm",
+        "account",
+        {
+            "account_id": TEXT,
+            "domain": TEXT,
+            "name": TEXT,
+            "industry": TEXT,
+            "employee_count": INTEGER,
+            "annual_revenue": NUMERIC,
+            "country": TEXT,
+            "is_customer": BOOLEAN,
+            "updated_at": TIMESTAMP,
+        },
+        ["account_id"],
+        "updated_at",
+    ),
+    _entity(
+        "crm",
+        "opportunity",
+        {
+            "opportunity_id": TEXT,
+            "account_id": TEXT,
+            "lead_id": TEXT,
+            "email": EMAIL,
+            "stage": TEXT,
+            "amount": NUMERIC,
+            "created_at": TIMESTAMP,
+            "closed_at": TIMESTAMP,
+            "is_won": BOOLEAN,
+            "updated_at": TIMESTAMP,
+        },
+        ["opportunity_id"],
+        "updated_at",
+        ["created_at"],
+    ),
+    _entity(
+        "web",
+        "event",
+        {
+            "event_id": TEXT,
+            "anonymous_id": TEXT,
+            "email": EMAIL,
+            "user_id": TEXT,
+            "event_type": TEXT,
+            "page_path": TEXT,
+            "referrer": TEXT,
+            "utm_source": TEXT,
+            "utm_campaign": TEXT,
+            "occurred_at": TIMESTAMP,
+        },
+        ["event_id"],
+        "occurred_at",
+        ["event_type"],
+    ),
+    _entity(
+        "marketing",
+        "engagement",
+        {
+            "engagement_id": TEXT,
+            "email": EMAIL,
+            "channel": TEXT,
+            "action": TEXT,
+            "asset_name": TEXT,
+            "occurred_at": TIMESTAMP,
+        },
+        ["engagement_id"],
+        "occurred_at",
+        ["email", "action"],
+    ),
+    _entity(
+        "product",
+        "user",
+        {
+            "user_id": TEXT,
+            "email": EMAIL,
+            "workspace_id": TEXT,
+            "signed_up_at": TIMESTAMP,
+            "plan": TEXT,
+            "updated_at": TIMESTAMP,
+        },
+        ["user_id"],
+        "updated_at",
+        ["email", "signed_up_at"],
+    ),
+    _entity(
+        "product",
+        "event",
+        {
+            "event_id": TEXT,
+            "user_id": TEXT,
+            "workspace_id": TEXT,
+            "event_name": TEXT,
+            "properties": JSON,
+            "occurred_at": TIMESTAMP,
+        },
+        ["event_id"],
+        "occurred_at",
+        ["user_id", "event_name"],
+    ),
+    _entity(
+        "product",
+        "workspace",
+        {
+            "workspace_id": TEXT,
+            "seats": INTEGER,
+            "plan": TEXT,
+            "trial_ends_at": TIMESTAMP,
+            "updated_at": TIMESTAMP,
+        },
+        ["workspace_id"],
+        "updated_at",
+    ),
+    _entity(
+        "conversations",
+        "conversation",
+        {
+            "conversation_id": TEXT,
+            "email": EMAIL,
+            "channel": TEXT,
+            "started_at": TIMESTAMP,
+            "ended_at": TIMESTAMP,
+            "visitor_message_count": INTEGER,
+            "agent_message_count": INTEGER,
+            "topics": JSON,
+            "outcome": TEXT,
+            "updated_at": TIMESTAMP,
+        },
+        ["conversation_id"],
+        "updated_at",
+        ["email", "started_at"],
+    ),
+    _entity(
+        "quiz",
+        "response",
+        {
+            "response_id": TEXT,
+            "email": EMAIL,
+            "submitted_at": TIMESTAMP,
+            "role": TEXT,
+            "team_size": TEXT,
+            "current_tooling": TEXT,
+            "use_case": TEXT,
+            "timeline": TEXT,
+            "budget_range": TEXT,
+            "score": INTEGER,
+        },
+        ["response_id"],
+        "submitted_at",
+        ["email"],
+    ),
+    _entity(
+        "consent",
+        "suppression",
+        {
+            "email": EMAIL,
+            "reason": TEXT,
+            "added_at": TIMESTAMP,
+        },
+        ["email", "reason"],
+        "added_at",
+    ),
+)
+
+BY_KEY = {e.key: e for e in ENTITIES}
+SOURCES = tuple(dict.fromkeys(e.source for e in ENTITIES))
+
+
+def entities_of(source: str) -> list[Entity]:
+    return [e for e in ENTITIES if e.source == source]

@@ -1,0 +1,1 @@
+"""The Great Expectations quality gate between dbt and the outreach sync."""

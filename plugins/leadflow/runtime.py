@@ -1,0 +1,60 @@
+"""How leadflow runs Airflow natively: the same environment docker-compose.yml gives the containers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from leadflow.settings import Settings
+
+# Airflow settings shared by the native run and docker-compose.yml (tests/test_docker_compose.py checks both).
+AIRFLOW_SHARED_ENV = {
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+    "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+}
+AIRFLOW_COMMANDS = ("db migrate", "api-server", "scheduler", "dag-processor", "triggerer")
+
+
+def airflow_env(settings: Settings, warehouse_url: str) -> dict[str, str]:
+    """Environment for ``airflow`` subprocesses: local folders, SQLite metadata unless one is configured."""
+    home = settings.home_dir / "airflow"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        **AIRFLOW_SHARED_ENV,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(settings.project_dir / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(settings.project_dir / "plugins"),
+        "AIRFLOW_CONN_LEADFLOW_WAREHOUSE": warehouse_url,
+        "LEADFLOW_WAREHOUSE_URL": warehouse_url,
+        "LEADFLOW_PROJECT_DIR": str(settings.project_dir),
+        "LEADFLOW_HOME": str(settings.home_dir),
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(settings.project_dir / "plugins"), os.environ.get("PYTHONPATH")])
+        ),
+    }
+    # Airflow's own metadata: a SQLite file needs no installation; set the variable to use a server instead.
+    env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home / 'airflow.db'}")
+    return env
+
+
+def airflow_bin() -> str:
+    candidate = Path(sys.executable).parent / "airflow"
+    return str(candidate) if candidate.exists() else "airflow"
+
+
+def migrate_metadata(env: dict[str, str]) -> None:
+    """``airflow db migrate`` — idempotent; skipped when this Airflow version already migrated the SQLite file."""
+    import airflow
+
+    marker = Path(env["AIRFLOW_HOME"]) / f".migrated-{airflow.__version__}"
+    if marker.exists() and env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("sqlite"):
+        return
+    result = subprocess.run([airflow_bin(), "db", "migrate"], env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    marker.touch()

@@ -1,0 +1,1 @@
+"""Reverse ETL: deliver qualified leads to outreach destinations, exactly once per content change."""

@@ -1,0 +1,1 @@
+"""Run the dbt project that computes staging, scoring and qualification tables."""

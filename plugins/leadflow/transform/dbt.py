@@ -1,0 +1,61 @@
+"""Invoke dbt as a subprocess (its own logging and global state stay out of the Airflow worker)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from leadflow.settings import Settings, get_settings
+from leadflow.warehouse.db import dbt_env, warehouse_url
+
+log = logging.getLogger(__name__)
+
+
+class DbtFailed(RuntimeError):
+    pass
+
+
+def dbt_executable() -> str:
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def run_dbt(
+    args: list[str],
+    as_of: datetime | None = None,
+    settings: Settings | None = None,
+    url: str | None = None,
+    extra_vars: dict | None = None,
+) -> float:
+    """Run ``dbt <args>`` in dbt_project/ against the warehouse, streaming its output; returns seconds."""
+    settings = settings or get_settings()
+    url = url or warehouse_url(settings)
+    env = {**os.environ, **dbt_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    dbt_vars = dict(extra_vars or {})
+    if as_of is not None:
+        dbt_vars["as_of"] = as_of.isoformat()
+    command = [dbt_executable(), *args, "--profiles-dir", str(settings.dbt_dir), "--project-dir", str(settings.dbt_dir)]
+    if dbt_vars:
+        command += ["--vars", json.dumps(dbt_vars)]
+    log.info("running: dbt %s", " ".join(args))
+    started = time.monotonic()
+    process = subprocess.Popen(
+        command, cwd=settings.dbt_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert process.stdout is not None
+    tail: list[str] = []
+    for line in process.stdout:
+        line = line.rstrip()
+        log.info("dbt | %s", line)
+        tail = (tail + [line])[-40:]
+    code = process.wait()
+    seconds = time.monotonic() - started
+    if code != 0:
+        raise DbtFailed(f"dbt {' '.join(args)} failed (exit {code}) after {seconds:.0f}s:\n" + "\n".join(tail))
+    return seconds

@@ -1,0 +1,1 @@
+"""Where the warehouse is and how to talk to it."""

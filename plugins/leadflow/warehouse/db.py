@@ -1,0 +1,176 @@
+"""Resolve the warehouse, connect to it, and keep the ``ops`` bookkeeping schema in place."""
+
+from __future__ import annotations
+
+import logging
+import os
+from urllib.parse import urlsplit
+
+import psycopg
+
+from leadflow.settings import Settings, env_pg_url, get_settings
+from leadflow.warehouse.embedded import EmbeddedPostgres
+
+log = logging.getLogger(__name__)
+
+AIRFLOW_CONN_ID = "leadflow_warehouse"
+
+OPS_DDL = """
+create schema if not exists raw;
+create schema if not exists ops;
+create table if not exists ops.load_audit (
+    run_id text not null,
+    source text not null,
+    entity text not null,
+    read bigint not null,
+    loaded bigint not null,
+    quarantined bigint not null,
+    started_at timestamptz not null,
+    finished_at timestamptz not null,
+    primary key (run_id, source, entity),
+    check (read = loaded + quarantined)
+);
+create table if not exists ops.quarantine (
+    quarantine_id bigserial primary key,
+    run_id text not null,
+    source text not null,
+    entity text not null,
+    location text not null,
+    record_key text,
+    field text,
+    reason text not null,
+    payload text,
+    quarantined_at timestamptz not null default now()
+);
+create table if not exists ops.source_cursors (
+    source text not null,
+    entity text not null,
+    cursor_value text,
+    updated_at timestamptz not null default now(),
+    primary key (source, entity)
+);
+create table if not exists ops.loaded_files (
+    source text not null,
+    path text not null,
+    fingerprint text not null,
+    run_id text not null,
+    loaded_at timestamptz not null default now(),
+    primary key (source, path, fingerprint)
+);
+create table if not exists ops.quality_runs (
+    run_id text not null,
+    suite text not null,
+    success boolean not null,
+    evaluated integer not null,
+    failed integer not null,
+    details jsonb not null,
+    row_counts jsonb not null default '{}'::jsonb,
+    validated_at timestamptz not null default now(),
+    primary key (run_id, suite)
+);
+create table if not exists ops.sync_runs (
+    sync_run_id text primary key,
+    run_id text not null,
+    destination text not null,
+    dry_run boolean not null,
+    planned integer not null,
+    sent integer not null,
+    updated integer not null,
+    unchanged integer not null,
+    rejected integer not null,
+    retried integer not null,
+    started_at timestamptz not null,
+    finished_at timestamptz not null,
+    duration_seconds double precision not null
+);
+create table if not exists ops.sync_ledger (
+    lead_id text not null,
+    destination text not null,
+    email text not null,
+    content_hash text not null,
+    status text not null,
+    first_delivered_at timestamptz,
+    delivered_at timestamptz,
+    sync_run_id text not null,
+    primary key (lead_id, destination)
+);
+create table if not exists ops.sync_log (
+    sync_run_id text not null,
+    lead_id text not null,
+    destination text not null,
+    action text not null,
+    content_hash text not null,
+    detail text,
+    logged_at timestamptz not null default now()
+);
+create table if not exists ops.sync_dead_letter (
+    lead_id text not null,
+    destination text not null,
+    content_hash text not null,
+    reason text not null,
+    attempts integer not null default 1,
+    first_failed_at timestamptz not null default now(),
+    last_failed_at timestamptz not null default now(),
+    primary key (lead_id, destination)
+);
+"""
+
+
+def embedded(settings: Settings | None = None) -> EmbeddedPostgres:
+    settings = settings or get_settings()
+    return EmbeddedPostgres(settings.home_dir / "pgdata", settings.embedded_port)
+
+
+def _airflow_connection_url() -> str | None:
+    """The Airflow connection ``leadflow_warehouse``, when Airflow can resolve one."""
+    if not any(k.startswith("AIRFLOW_CONN_") for k in os.environ) and "AIRFLOW_HOME" not in os.environ:
+        return None
+    try:
+        from airflow.sdk import Connection
+
+        conn = Connection.get(AIRFLOW_CONN_ID)
+    except Exception:  # not defined, or not inside an Airflow context
+        return None
+    return conn.get_uri().replace("postgres://", "postgresql://", 1)
+
+
+def warehouse_url(settings: Settings | None = None, start_embedded: bool = True) -> str:
+    """Explicit URL > PG* variables > Airflow connection > the embedded server (started on demand)."""
+    settings = settings or get_settings()
+    url = settings.warehouse_url or env_pg_url() or _airflow_connection_url()
+    if url:
+        return url
+    server = embedded(settings)
+    return server.start() if start_embedded else server.url
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for logs."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+    return url
+
+
+def connect(url: str | None = None, autocommit: bool = False) -> psycopg.Connection:
+    return psycopg.connect(url or warehouse_url(), autocommit=autocommit)
+
+
+def ensure_ops_schema(conn: psycopg.Connection) -> None:
+    with conn.transaction():
+        # Serialise concurrent first runs (parallel pull tasks) creating the same objects.
+        conn.execute("select pg_advisory_xact_lock(hashtext('leadflow.ops_schema'))")
+        conn.execute(OPS_DDL)
+
+
+def dbt_env(url: str) -> dict[str, str]:
+    """The LEADFLOW_PG_* variables that dbt_project/profiles.yml reads, derived from a URL."""
+    parts = urlsplit(url)
+    return {
+        "LEADFLOW_PG_HOST": parts.hostname or "127.0.0.1",
+        "LEADFLOW_PG_PORT": str(parts.port or 5432),
+        "LEADFLOW_PG_USER": parts.username or "postgres",
+        "LEADFLOW_PG_PASSWORD": parts.password or "",
+        "LEADFLOW_PG_DATABASE": (parts.path or "/postgres").lstrip("/") or "postgres",
+    }
