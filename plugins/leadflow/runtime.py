@@ -19,12 +19,11 @@ AIRFLOW_SHARED_ENV = {
 AIRFLOW_COMMANDS = ("db migrate", "api-server", "scheduler", "dag-processor", "triggerer")
 
 
-def airflow_env(settings: Settings, warehouse_url: str) -> dict[str, str]:
-    """Environment for ``airflow`` subprocesses: local folders, SQLite metadata unless one is configured."""
+def airflow_overrides(settings: Settings, warehouse_url: str) -> dict[str, str]:
+    """What leadflow sets for Airflow natively: local folders, SQLite metadata unless one is configured."""
     home = settings.home_dir / "airflow"
     home.mkdir(parents=True, exist_ok=True)
     env = {
-        **os.environ,
         **AIRFLOW_SHARED_ENV,
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(settings.project_dir / "dags"),
@@ -38,8 +37,15 @@ def airflow_env(settings: Settings, warehouse_url: str) -> dict[str, str]:
         ),
     }
     # Airflow's own metadata: a SQLite file needs no installation; set the variable to use a server instead.
-    env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home / 'airflow.db'}")
+    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = os.environ.get(
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home / 'airflow.db'}"
+    )
     return env
+
+
+def airflow_env(settings: Settings, warehouse_url: str) -> dict[str, str]:
+    """The full environment for ``airflow`` subprocesses."""
+    return {**os.environ, **airflow_overrides(settings, warehouse_url)}
 
 
 def airflow_bin() -> str:

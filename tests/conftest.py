@@ -1,0 +1,64 @@
+"""Shared fixtures: a real embedded PostgreSQL for the session, a fresh database per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_HOME = REPO / ".leadflow" / "test"
+DATASETS = REPO.parent / "shared" / "datasets"
+
+# Tests get their own embedded server and folders, so they never touch the demo's data.
+os.environ.setdefault("LEADFLOW_HOME", str(TEST_HOME))
+os.environ.setdefault("LEADFLOW_EMBEDDED_PORT", "54339")
+os.environ.setdefault("LEADFLOW_API_URL", "http://127.0.0.1:18765")
+os.environ.setdefault("AIRFLOW_HOME", str(TEST_HOME / "airflow"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
+for var in ("LEADFLOW_WAREHOUSE_URL", "PGHOST", "PGDATABASE"):
+    os.environ.pop(var, None)
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """The embedded server (started once per session) — its maintenance database URL."""
+    from leadflow.settings import reset_settings
+    from leadflow.warehouse.db import embedded
+
+    reset_settings()
+    url = embedded().start()
+    yield url
+
+
+@pytest.fixture
+def warehouse(server_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh, empty database on the embedded server; LEADFLOW_WAREHOUSE_URL points at it."""
+    from leadflow.settings import reset_settings
+
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    url = server_url.rsplit("/", 1)[0] + f"/{name}"
+    monkeypatch.setenv("LEADFLOW_WAREHOUSE_URL", url)
+    reset_settings()
+    yield url
+    reset_settings()
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Private landing zone and outbox for one test."""
+    from leadflow.settings import reset_settings
+
+    monkeypatch.setenv("LEADFLOW_LANDING_DIR", str(tmp_path / "landing"))
+    monkeypatch.setenv("LEADFLOW_OUTBOX_DIR", str(tmp_path / "outbox"))
+    reset_settings()
+    yield tmp_path
+    reset_settings()

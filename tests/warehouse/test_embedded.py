@@ -1,0 +1,49 @@
+import psycopg
+
+from leadflow.warehouse.db import dbt_env, embedded, redact, warehouse_url
+
+
+def test_embedded_server_answers_sql_and_is_reused(server_url: str) -> None:
+    with psycopg.connect(server_url) as conn:
+        assert conn.execute("select 1 + 1").fetchone()[0] == 2
+    server = embedded()
+    assert server.running()
+    assert server.start() == server_url  # a second start reuses the running server
+
+
+def test_explicit_url_wins_over_embedded(monkeypatch) -> None:
+    from leadflow.settings import reset_settings
+
+    monkeypatch.setenv("LEADFLOW_WAREHOUSE_URL", "postgresql://u:secret@db.example:6543/wh")
+    reset_settings()
+    try:
+        assert warehouse_url(start_embedded=False) == "postgresql://u:secret@db.example:6543/wh"
+    finally:
+        reset_settings()
+
+
+def test_pg_variables_are_honoured(monkeypatch) -> None:
+    from leadflow.settings import reset_settings
+
+    monkeypatch.delenv("LEADFLOW_WAREHOUSE_URL", raising=False)
+    monkeypatch.setenv("PGHOST", "pg.internal")
+    monkeypatch.setenv("PGDATABASE", "gtm")
+    monkeypatch.setenv("PGUSER", "etl")
+    reset_settings()
+    try:
+        assert warehouse_url(start_embedded=False) == "postgresql://etl@pg.internal:5432/gtm"
+    finally:
+        reset_settings()
+
+
+def test_secrets_are_hidden_and_dbt_env_derived() -> None:
+    url = "postgresql://etl:s3cret@pg.internal:6000/gtm"
+    assert "s3cret" not in redact(url)
+    env = dbt_env(url)
+    assert env == {
+        "LEADFLOW_PG_HOST": "pg.internal",
+        "LEADFLOW_PG_PORT": "6000",
+        "LEADFLOW_PG_USER": "etl",
+        "LEADFLOW_PG_PASSWORD": "s3cret",
+        "LEADFLOW_PG_DATABASE": "gtm",
+    }
