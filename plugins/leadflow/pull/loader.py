@@ -141,8 +141,8 @@ class RawLoad:
                 # The cursor only moves forward, and only when the rows it covers are committed.
                 self.conn.execute(
                     "insert into ops.source_cursors (source, entity, cursor_value) values (%s, %s, %s) "
-                    "on conflict (source, entity) do update set cursor_value = greatest("
-                    "ops.source_cursors.cursor_value::timestamptz, excluded.cursor_value::timestamptz)::text, "
+                    "on conflict (source, entity) do update set cursor_value = to_json(greatest("
+                    "ops.source_cursors.cursor_value::timestamptz, excluded.cursor_value::timestamptz)) #>> '{}', "
                     "updated_at = now()",
                     (self.entity.source, self.entity.name, self._max_cursor.isoformat()),
                 )

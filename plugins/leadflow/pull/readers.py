@@ -83,19 +83,31 @@ def read_csv(path: Path, source: str, required: tuple[str, ...]) -> Iterator[Rec
                 f"{source}: {path} lacks required column(s) {', '.join(missing)} (header: {', '.join(header)})"
             )
         width = len(header)
-        size = path.stat().st_size
-        for row in reader:
-            line = reader.line_num
+        truncated_tail = not _ends_with_newline(path)
+        rows = _with_last_flag((reader.line_num, row) for row in reader)
+        for (line, row), is_last in rows:
             location = f"{path.name}:{line}"
             if not row:
                 continue
             if len(row) != width:
-                text = _csv_text(row)
-                if fh.tell() >= size and not _ends_with_newline(path):
+                if is_last and truncated_tail:
                     raise SourceError(f"{source}: {path} is truncated at line {line} ({len(row)} of {width} fields)")
-                yield Unparsed(text, location, f"malformed CSV row: expected {width} fields, got {len(row)}")
+                yield Unparsed(_csv_text(row), location, f"malformed CSV row: expected {width} fields, got {len(row)}")
                 continue
             yield Record(dict(zip(header, row, strict=True)), location)
+
+
+def _with_last_flag(items):
+    """Yield (item, is_last) with one item of look-ahead."""
+    iterator = iter(items)
+    try:
+        previous = next(iterator)
+    except StopIteration:
+        return
+    for item in iterator:
+        yield previous, False
+        previous = item
+    yield previous, True
 
 
 def _csv_text(row: list[str]) -> str:

@@ -1,0 +1,147 @@
+"""End to end: the real DAG through Airflow against the real embedded PostgreSQL, twice.
+
+Generates a small demo landing zone, serves the demo CRM/conversations API, runs
+`airflow dags test leadflow_pipeline`, and checks raw, staging, marts, the file destination and
+the ledger. The second run of the same interval must send nothing new. Then bad data is injected
+into the marts and the quality gate must block the sync.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from leadflow.pull.contract import ENTITIES
+
+pytestmark = pytest.mark.e2e
+
+LEADS = 400
+
+
+@pytest.fixture(scope="module")
+def pipeline_env(server_url: str, tmp_path_factory: pytest.TempPathFactory):
+    from leadflow.settings import reset_settings
+
+    mp = pytest.MonkeyPatch()
+    name = f"e2e_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    url = server_url.rsplit("/", 1)[0] + f"/{name}"
+    root = tmp_path_factory.mktemp("e2e")
+    mp.setenv("LEADFLOW_WAREHOUSE_URL", url)
+    mp.setenv("LEADFLOW_LANDING_DIR", str(root / "landing"))
+    mp.setenv("LEADFLOW_OUTBOX_DIR", str(root / "outbox"))
+    reset_settings()
+    yield {"url": url, "root": root}
+    mp.undo()
+    reset_settings()
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(scope="module")
+def first_run(pipeline_env):
+    from leadflow.cli import run_dag
+    from leadflow.demo.api_server import CrmApiServer
+    from leadflow.demo.generator import generate
+    from leadflow.settings import get_settings
+
+    settings = get_settings()
+    as_of = datetime.now(UTC).replace(second=0, microsecond=0)
+    generate(settings.landing, leads=LEADS, seed=11, as_of=as_of)
+    port = int(settings.api_url.rsplit(":", 1)[1])
+    with CrmApiServer(root=settings.landing, port=port) as api:
+        run_dag(pipeline_env["url"], as_of, pipeline_env["root"] / "run1.log")
+        first = _snapshot(pipeline_env)
+        run_dag(pipeline_env["url"], as_of, pipeline_env["root"] / "run2.log")
+        second = _snapshot(pipeline_env)
+    return {"first": first, "second": second, "as_of": as_of, "api": api}
+
+
+def _snapshot(env) -> dict:
+    outbox = env["root"] / "outbox" / "file"
+    lines = [
+        json.loads(line) for path in sorted(outbox.glob("batch-*.jsonl")) for line in path.read_text().splitlines()
+    ]
+    with psycopg.connect(env["url"]) as conn:
+        runs = conn.execute(
+            "select sent, updated, retried, planned from ops.sync_runs where destination = 'file' order by started_at desc"
+        ).fetchall()
+    return {"delivered": lines, "files": sorted(p.name for p in outbox.glob("batch-*.jsonl")), "last_sync": runs[0]}
+
+
+def test_every_raw_table_loaded_and_audit_balances(pipeline_env, first_run) -> None:
+    with psycopg.connect(pipeline_env["url"]) as conn:
+        for entity in ENTITIES:
+            count = conn.execute(f"select count(*) from {entity.qualified_table}").fetchone()[0]
+            assert count > 0, entity.qualified_table
+        unbalanced = conn.execute("select count(*) from ops.load_audit where read <> loaded + quarantined").fetchone()
+        assert unbalanced[0] == 0
+        sources = {r[0] for r in conn.execute("select distinct source from ops.load_audit")}
+        assert sources == {e.source for e in ENTITIES}
+        # The generator plants malformed records; each is quarantined with a reason, none silently lost.
+        assert conn.execute("select count(*) from ops.quarantine where reason <> ''").fetchone()[0] > 0
+
+
+def test_staging_and_marts_built(pipeline_env, first_run) -> None:
+    with psycopg.connect(pipeline_env["url"]) as conn:
+        assert conn.execute("select count(*) from staging.stg_crm__leads").fetchone()[0] > 0
+        assert conn.execute("select count(*) from staging.stg_web__events").fetchone()[0] > 0
+        leads = conn.execute("select count(*) from marts.dim_leads").fetchone()[0]
+        qualified = conn.execute("select count(*) from marts.qualified_leads").fetchone()[0]
+        assert leads >= LEADS * 0.9
+        assert 0 < qualified < leads
+
+
+def test_file_destination_received_the_queue_once(pipeline_env, first_run) -> None:
+    delivered = first_run["first"]["delivered"]
+    with psycopg.connect(pipeline_env["url"]) as conn:
+        queue = {
+            r[0]: r[1]
+            for r in conn.execute("select queue_id, content_hash from marts.outreach_queue where destination = 'file'")
+        }
+        suppressed = {r[0] for r in conn.execute("select distinct lower(trim(email)) from raw.consent_suppressions")}
+    assert queue, "nothing qualified for the file destination"
+    assert {d["queue_id"]: d["content_hash"] for d in delivered} == queue
+    assert len(delivered) == len(queue)  # no duplicates
+    assert not {d["payload"]["email"] for d in delivered if d["payload"]} & suppressed
+
+
+def test_second_run_sends_nothing_new(first_run) -> None:
+    assert first_run["second"]["files"] == first_run["first"]["files"]
+    assert first_run["second"]["delivered"] == first_run["first"]["delivered"]
+    sent, updated, retried, planned = first_run["second"]["last_sync"]
+    assert (sent, updated, retried, planned) == (0, 0, 0, 0)
+
+
+def test_quality_gate_blocks_bad_marts_and_nothing_is_sent(pipeline_env, first_run) -> None:
+    from leadflow.quality.gate import run_gate
+    from leadflow.sync.engine import SyncRefused, run_sync
+
+    files_before = first_run["second"]["files"]
+    with psycopg.connect(pipeline_env["url"]) as conn:
+        conn.execute(
+            "insert into marts.outreach_queue select * from marts.outreach_queue where destination = 'file' limit 1"
+        )
+        dup = conn.execute("select queue_id from marts.outreach_queue group by 1 having count(*) > 1").fetchone()[0]
+        conn.execute(
+            "update marts.lead_scores set fit_score = 140 where lead_id = (select min(lead_id) from marts.lead_scores)"
+        )
+        conn.commit()
+    result = run_gate("injected-run", first_run["as_of"])
+    assert not result.success
+    failed = {(f.suite, f.expectation) for f in result.failures}
+    assert ("outreach_queue", "expect_column_values_to_be_unique") in failed
+    assert ("lead_scores", "expect_column_values_to_be_between") in failed
+    unique_failure = next(f for f in result.failures if f.expectation == "expect_column_values_to_be_unique")
+    assert dup in unique_failure.sample_keys
+    with pytest.raises(SyncRefused):
+        run_sync("injected-run")
+    outbox = pipeline_env["root"] / "outbox" / "file"
+    assert sorted(p.name for p in outbox.glob("batch-*.jsonl")) == files_before
+    assert Path(result.docs_index).exists()
