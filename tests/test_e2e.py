@@ -125,6 +125,11 @@ def test_quality_gate_blocks_bad_marts_and_nothing_is_sent(pipeline_env, first_r
 
     files_before = first_run["second"]["files"]
     with psycopg.connect(pipeline_env["url"]) as conn:
+        # The mart's contract declares a primary key; drop it to let a duplicate through, as a changed model might.
+        for (name,) in conn.execute(
+            "select conname from pg_constraint where conrelid = 'marts.outreach_queue'::regclass and contype = 'p'"
+        ).fetchall():
+            conn.execute(f'alter table marts.outreach_queue drop constraint "{name}"')
         conn.execute(
             "insert into marts.outreach_queue select * from marts.outreach_queue where destination = 'file' limit 1"
         )

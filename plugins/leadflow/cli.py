@@ -125,7 +125,7 @@ def run_dag(url: str, as_of: datetime, log_file: Path) -> None:
         assert process.stdout is not None
         for line in process.stdout:
             out.write(line)
-            if _PROGRESS.search(line):
+            if _PROGRESS.search(line) and "No tasks to run" not in line:
                 click.echo("  " + _compact(line))
         code = process.wait()
     state = _final_state(log_file)

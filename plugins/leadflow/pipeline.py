@@ -20,7 +20,8 @@ def run_context() -> tuple[str, datetime]:
     context = get_current_context()
     dag_run = context["dag_run"]
     as_of = context.get("logical_date") or dag_run.run_after
-    return dag_run.run_id, as_of.astimezone(UTC)
+    # A plain datetime: pendulum's arithmetic drops a stdlib tzinfo, which breaks comparisons later.
+    return dag_run.run_id, datetime.fromtimestamp(as_of.timestamp(), tz=UTC)
 
 
 def pull(source: str) -> dict:

@@ -55,9 +55,9 @@ def airflow_bin() -> str:
 
 def migrate_metadata(env: dict[str, str]) -> None:
     """``airflow db migrate`` — idempotent; skipped when this Airflow version already migrated the SQLite file."""
-    import airflow
+    from importlib.metadata import version
 
-    marker = Path(env["AIRFLOW_HOME"]) / f".migrated-{airflow.__version__}"
+    marker = Path(env["AIRFLOW_HOME"]) / f".migrated-{version('apache-airflow')}"
     if marker.exists() and env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("sqlite"):
         return
     result = subprocess.run([airflow_bin(), "db", "migrate"], env=env, capture_output=True, text=True)

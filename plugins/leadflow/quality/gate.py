@@ -233,11 +233,7 @@ def _describe(spec: dict, exp, conn: psycopg.Connection) -> Failure:
         sample = _sample_keys(conn, query, keys)
     elif "unexpected_count" in result:
         detail = f"{result['unexpected_count']} unexpected values, e.g. {result.get('partial_unexpected_list', [])[:5]}"
-        sample = [
-            [row.get(k) for k in keys] if len(keys) > 1 else row.get(keys[0])
-            for row in (result.get("partial_unexpected_index_list") or [])[:5]
-            if isinstance(row, dict) and keys
-        ]
+        sample = _offending_keys(conn, spec, kwargs.get("column"), result.get("partial_unexpected_list") or [], keys)
     else:
         why = (config.meta or {}).get("why", "")
         detail = f"observed {result.get('observed_value')!r}, expected {_expected(kwargs)}" + (
@@ -245,6 +241,23 @@ def _describe(spec: dict, exp, conn: psycopg.Connection) -> Failure:
         )
         sample = []
     return Failure(spec["name"], spec["table"], config.type, kwargs.get("column"), detail, sample)
+
+
+def _offending_keys(conn: psycopg.Connection, spec: dict, column: str | None, values: list, keys: list[str]) -> list:
+    """Keys of rows holding the unexpected values GX reported (looked up in SQL, at most 5)."""
+    if not column or not keys:
+        return []
+    schema, table = spec["table"].split(".")
+    present = [v for v in values if v is not None]
+    where = f'"{column}" is null' if not present else f'"{column}"::text = any(%s)'
+    query = f'select * from "{schema}"."{table}" where {where}'
+    params = ([str(v) for v in present],) if present else ()
+    cols = ", ".join(f'"{k}"' for k in keys)
+    try:
+        rows = conn.execute(f"select {cols} from ({query}) q limit 5", params).fetchall()
+    except psycopg.Error:
+        return []
+    return [list(r) if len(r) > 1 else r[0] for r in rows]
 
 
 def _expected(kwargs: dict) -> str:

@@ -1,0 +1,11 @@
+{#
+    Custom schema names are used as-is (staging, intermediate, marts, settings, snapshots),
+    not prefixed with the target schema; models without one land in the target schema.
+#}
+{% macro generate_schema_name(custom_schema_name, node) -%}
+    {%- if custom_schema_name is none -%}
+        {{ target.schema }}
+    {%- else -%}
+        {{ custom_schema_name | trim }}
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,116 @@
+{#
+    Current qualification per lead (leads with at least one rule firing now): a flag and time per type,
+    the primary type by var qualification_type_precedence, readable and structured reasons, route
+    (var routes) and SLA due time (var sla_minutes). Exclusions are carried, not applied: the marts
+    drop suppressed leads, customers and competitors.
+#}
+{%- set precedence = var('qualification_type_precedence') %}
+
+with
+
+hits as (
+
+    select * from {{ ref('int_rule_hits') }}
+    where is_current
+
+),
+
+exclusions as (
+
+    select * from {{ ref('int_lead_exclusions') }}
+
+),
+
+ranked_hits as (
+
+    select
+        hits.*,
+        case hits.qualification_type
+            {%- for type_name in precedence %}
+            when '{{ type_name }}' then {{ loop.index }}
+            {%- endfor %}
+        end as type_rank
+    from hits
+
+),
+
+per_lead as (
+
+    select
+        lead_id,
+        {%- for type_name in precedence %}
+        bool_or(qualification_type = '{{ type_name }}') as is_{{ type_name }},
+        min(qualified_at) filter (where qualification_type = '{{ type_name }}') as {{ type_name }}_qualified_at,
+        {%- endfor %}
+        min(type_rank) as primary_type_rank,
+        string_agg(detail, '; ' order by type_rank, qualified_at, rule) as reasons_text,
+        jsonb_agg(
+            jsonb_build_object('type', qualification_type, 'rule', rule, 'detail', detail)
+            order by type_rank, qualified_at, rule
+        ) as reasons
+    from ranked_hits
+    group by lead_id
+
+),
+
+typed as (
+
+    select
+        per_lead.*,
+        case per_lead.primary_type_rank
+            {%- for type_name in precedence %}
+            when {{ loop.index }} then '{{ type_name }}'
+            {%- endfor %}
+        end as primary_type,
+        case per_lead.primary_type_rank
+            {%- for type_name in precedence %}
+            when {{ loop.index }} then per_lead.{{ type_name }}_qualified_at
+            {%- endfor %}
+        end as qualifying_event_at
+    from per_lead
+
+),
+
+final as (
+
+    select
+        -- ids
+        typed.lead_id,
+
+        -- strings
+        typed.primary_type,
+        {{ case_by_type('typed.primary_type', var('routes')) }} as route,
+        typed.reasons_text,
+
+        -- json
+        typed.reasons,
+
+        -- booleans
+        typed.is_mql,
+        typed.is_sql,
+        typed.is_pql,
+        typed.is_conversation_qualified,
+        typed.is_conversion_qualified,
+        exclusions.is_suppressed,
+        exclusions.is_customer,
+        exclusions.is_competitor,
+        exclusions.is_suppressed or exclusions.is_customer or exclusions.is_competitor as is_excluded,
+
+        -- timestamps
+        typed.mql_qualified_at,
+        typed.sql_qualified_at,
+        typed.pql_qualified_at,
+        typed.conversation_qualified_qualified_at as conversation_qualified_at,
+        typed.conversion_qualified_qualified_at as conversion_qualified_at,
+        typed.qualifying_event_at,
+        typed.qualifying_event_at
+        + interval '1 minute' * {{ case_by_type('typed.primary_type', var('sla_minutes'), 'integer') }}
+            as sla_due_at
+
+    from typed
+    inner join exclusions
+        on typed.lead_id = exclusions.lead_id
+
+)
+
+select * from final

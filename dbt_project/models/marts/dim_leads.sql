@@ -1,0 +1,85 @@
+with
+
+leads as (
+
+    select * from {{ ref('int_leads_resolved') }}
+
+),
+
+fit as (
+
+    select * from {{ ref('int_leads_fit_scored') }}
+
+),
+
+exclusions as (
+
+    select * from {{ ref('int_lead_exclusions') }}
+
+),
+
+stages as (
+
+    select * from {{ ref('int_lead_stages') }}
+
+),
+
+final as (
+
+    select
+        -- ids
+        leads.lead_id,
+        leads.crm_lead_id,
+        fit.account_id,
+        leads.owner_id,
+
+        -- strings
+        leads.email,
+        leads.email_domain,
+        leads.first_name,
+        leads.last_name,
+        leads.title,
+        leads.company_name,
+        leads.company_domain,
+        leads.country,
+        leads.lead_source,
+        leads.crm_status,
+        fit.seniority,
+        fit.company_size_band,
+        fit.industry,
+        fit.quiz_team_size,
+        fit.quiz_use_case,
+        exclusions.suppression_reason,
+        stages.current_stage,
+
+        -- numerics
+        fit.employee_count,
+        cast(leads.crm_record_count as bigint) as crm_record_count,
+
+        -- booleans
+        leads.has_crm_record,
+        fit.is_business_email,
+        fit.is_decision_maker,
+        fit.is_icp_industry,
+        fit.is_icp_country,
+        exclusions.is_suppressed,
+        exclusions.is_customer,
+        exclusions.is_competitor,
+
+        -- timestamps
+        leads.first_touch_at,
+        stages.stage_entered_at,
+        leads.first_seen_at,
+        leads.created_at
+
+    from leads
+    inner join fit
+        on leads.lead_id = fit.lead_id
+    inner join exclusions
+        on leads.lead_id = exclusions.lead_id
+    inner join stages
+        on leads.lead_id = stages.lead_id
+
+)
+
+select * from final

@@ -1,0 +1,51 @@
+{#
+    Speed to lead per qualified lead: the qualifying event, its SLA due time, when the sync delivered it
+    (null until ops.sync_ledger is wired in) and the CRM's first sales touch. is_sla_met is null while
+    the lead has not been touched and the SLA is not yet due.
+#}
+with
+
+qualified as (
+
+    select * from {{ ref('qualified_leads') }}
+
+),
+
+leads as (
+
+    select * from {{ ref('dim_leads') }}
+
+),
+
+final as (
+
+    select
+        -- ids
+        qualified.lead_id,
+
+        -- strings
+        qualified.primary_type,
+
+        -- numerics
+        round(cast(extract(epoch from leads.first_touch_at - qualified.qualifying_event_at) / 60 as numeric), 1)
+            as minutes_to_first_touch,
+
+        -- booleans
+        case
+            when leads.first_touch_at is not null then leads.first_touch_at <= qualified.sla_due_at
+            when {{ as_of() }} > qualified.sla_due_at then false
+        end as is_sla_met,
+
+        -- timestamps
+        qualified.qualifying_event_at,
+        qualified.sla_due_at,
+        cast(null as timestamptz) as synced_at,
+        leads.first_touch_at
+
+    from qualified
+    inner join leads
+        on qualified.lead_id = leads.lead_id
+
+)
+
+select * from final
