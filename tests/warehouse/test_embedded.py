@@ -47,3 +47,18 @@ def test_secrets_are_hidden_and_dbt_env_derived() -> None:
         "LEADFLOW_PG_PASSWORD": "s3cret",
         "LEADFLOW_PG_DATABASE": "gtm",
     }
+
+
+def test_a_taken_port_moves_the_server_to_a_free_one(server_url: str, tmp_path) -> None:
+    from leadflow.warehouse.embedded import EmbeddedPostgres
+
+    taken = int(server_url.split(":")[2].split("/")[0])
+    other = EmbeddedPostgres(tmp_path / "pgdata", port=taken)
+    try:
+        url = other.start()
+        assert f":{taken}/" not in url
+        with psycopg.connect(url) as conn:
+            assert conn.execute("select current_database()").fetchone()[0] == "leadflow"
+    finally:
+        other.destroy()
+    assert not other.running()

@@ -51,7 +51,14 @@ class EmbeddedPostgres:
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{_DATABASE}"
+        return f"postgresql://postgres@127.0.0.1:{self._running_port() or self.port}/{_DATABASE}"
+
+    def _running_port(self) -> int | None:
+        """The port in postmaster.pid (4th line) — the one the server really listens on."""
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().splitlines()[3])
+        except (OSError, IndexError, ValueError):
+            return None
 
     def _run_as(self) -> dict:
         if os.geteuid() != 0:
@@ -107,14 +114,12 @@ class EmbeddedPostgres:
                 "initdb", "--auth=trust", "--encoding=UTF8", "--no-locale", "-U", "postgres", "-D", str(self.data_dir)
             )
         if not self.running():
-            if _port_in_use(self.port):
-                raise RuntimeError(
-                    f"embedded PostgreSQL: port 127.0.0.1:{self.port} is taken by another process; "
-                    "set LEADFLOW_EMBEDDED_PORT to a free port or LEADFLOW_WAREHOUSE_URL to use that server"
-                )
+            port = _free_port(self.port)
+            if port != self.port:
+                log.warning("embedded PostgreSQL: port %s is taken by another process; using %s", self.port, port)
             options = " ".join(
                 [
-                    f"-p {self.port}",
+                    f"-p {port}",
                     "-c listen_addresses=127.0.0.1",
                     f"-c unix_socket_directories={self.data_dir}",
                     "-c max_connections=100",
@@ -147,13 +152,14 @@ class EmbeddedPostgres:
         return self.url
 
     def _ensure_database(self) -> None:
+        port = str(self._running_port() or self.port)
         for _ in range(50):
             probe = self._pg(
                 "psql",
                 "-h",
                 "127.0.0.1",
                 "-p",
-                str(self.port),
+                port,
                 "-U",
                 "postgres",
                 "-d",
@@ -166,7 +172,7 @@ class EmbeddedPostgres:
                 break
             time.sleep(0.2)
         if probe.stdout.strip() != "1":
-            self._pg("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", _DATABASE)
+            self._pg("createdb", "-h", "127.0.0.1", "-p", port, "-U", "postgres", _DATABASE)
 
     def stop(self) -> None:
         if self.running():
@@ -180,3 +186,13 @@ class EmbeddedPostgres:
 def _port_in_use(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _free_port(preferred: int) -> int:
+    """The preferred port, or the next free one: another checkout's server may hold the default."""
+    for port in range(preferred, preferred + 200):
+        if not _port_in_use(port):
+            return port
+    raise RuntimeError(
+        f"embedded PostgreSQL: no free port in {preferred}..{preferred + 199}; set LEADFLOW_EMBEDDED_PORT"
+    )
