@@ -272,7 +272,7 @@ def test_shallow_signups_log_in_once(landing: tuple[Path, dict[str, int]]) -> No
     assert seen >= 0.9 * len(shallow)
 
 
-def _hot_emails_from_raw_files(root: Path) -> set[str]:
+def _hot_emails_from_raw_files(root: Path, quiz_min_score: int = 80, cart_grace_minutes: int = 0) -> set[str]:
     """Recompute the hot rule from the landing zone, independently of the generator's bookkeeping."""
     lo, hi = AS_OF - timedelta(hours=48), AS_OF
     hot: set[str] = set()
@@ -302,11 +302,12 @@ def _hot_emails_from_raw_files(root: Path) -> set[str]:
             completed[uid].append(_ts(at))
     for uid, name, at in rows:
         t = _ts(at)
-        if name == "checkout_started" and lo < t <= hi and not any(c >= t for c in completed[uid]):
+        abandoned = t <= hi - timedelta(minutes=cart_grace_minutes) and not any(c >= t for c in completed[uid])
+        if name == "checkout_started" and lo < t <= hi and abandoned:
             hot.add(users[uid])
     _, quiz = _csv_rows(root / "quiz/responses.csv")
     for row in quiz:
-        if len(row) == 10 and row[7] == "this_quarter" and row[9].isdigit() and int(row[9]) >= 80:
+        if len(row) == 10 and row[7] == "this_quarter" and row[9].isdigit() and int(row[9]) >= quiz_min_score:
             if lo < _ts(row[2]) <= hi:
                 hot.add(row[1].strip().lower())
     return hot
@@ -318,6 +319,8 @@ def test_hot_leads(landing: tuple[Path, dict[str, int]]) -> None:
     truth_hot = {r["email"] for r in people if r["is_hot"] == "true"}
     assert 0.01 * len(people) <= len(truth_hot) <= 0.08 * len(people)
     assert _hot_emails_from_raw_files(root) == truth_hot
+    # The same leads under dbt's defaults (quiz score >= 70, 30 minutes' grace before a cart counts as abandoned).
+    assert _hot_emails_from_raw_files(root, quiz_min_score=70, cart_grace_minutes=30) == truth_hot
     reasons = Counter(reason for r in people for reason in r["hot_reasons"].split("|") if reason)
     assert set(reasons) <= {"demo_request", "quote_request", "pricing_views", "cart_abandon", "quiz"}
     assert len(reasons) >= 4
@@ -471,3 +474,34 @@ def test_default_as_of_is_now(tmp_path: Path) -> None:
     leads = [o["properties"] for o in _jsonl(tmp_path / API_FILES["crm.lead"]) if o]
     latest = max(_ts(lead["updated_at"]) for lead in leads if lead["lead_id"])
     assert before - timedelta(days=121) <= latest <= datetime.now(UTC) + timedelta(days=400)
+
+
+def test_pql_milestone_and_usage_depth(landing: tuple[Path, dict[str, int]]) -> None:
+    """The milestone in the product database matches the truth flag, and activated teams also show depth."""
+    root, _ = landing
+    truth = {r["email"]: r["pql_milestone"] == "true" for r in _people(root)}
+    malformed = {r["key"] for r in _malformed(root) if r["entity"].startswith("product.")}
+    with sqlite3.connect(root / "product" / "app.db") as db:
+        users = db.execute("select user_id, lower(trim(email)), signed_up_at, workspace_id from users").fetchall()
+        seats = dict(db.execute("select workspace_id, seats from workspaces").fetchall())
+        events = db.execute("select event_id, user_id, event_name, properties, occurred_at from events").fetchall()
+    per_user: defaultdict[str, list[tuple[str, str, datetime]]] = defaultdict(list)
+    for event_id, uid, name, props, at in events:
+        if event_id not in malformed:
+            per_user[uid].append((name, props, _ts(at)))
+    checked = deep = 0
+    for uid, email, signed_up, ws in users:
+        if uid in malformed or email not in truth:
+            continue
+        start = _ts(signed_up)
+        week = [(n, p) for n, p, t in per_user[uid] if t <= start + timedelta(days=7)]
+        milestone = sum(n == "project_created" for n, _ in week) >= 2 and any(n == "teammate_invited" for n, _ in week)
+        assert milestone == truth[email], email
+        if milestone and start <= AS_OF - timedelta(days=14):
+            fortnight = [(n, p, t) for n, p, t in per_user[uid] if t <= start + timedelta(days=14)]
+            session_days = {t.date() for n, _, t in fortnight if n == "session_started"}
+            features = {json.loads(p)["feature"] for n, p, _ in fortnight if n == "feature_used"}
+            criteria = (len(session_days) >= 3) + (len(features) >= 3) + (int(seats[ws]) >= 2)
+            checked += 1
+            deep += criteria >= 2
+    assert checked >= 20 and deep >= 0.8 * checked

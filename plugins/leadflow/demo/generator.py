@@ -15,6 +15,21 @@ beat bad ones (tire-kickers engage a lot and rarely buy; shallow signups sign up
 A few % of leads are "hot": a bottom-of-funnel action in the 48 h before ``as_of``; no other lead
 has one in that window, so ``_truth/leads.csv:is_hot`` is exact.
 
+Layout of ``out_dir`` (the loaders and ``sources.yml`` depend on it)::
+
+    crm_api/leads.jsonl, accounts.jsonl, opportunities.jsonl   HubSpot v3 objects, sorted by (updatedAt, id):
+    conversations_api/conversations.jsonl                        {"id", "properties": {<contract columns>:
+                                                                  str|null}, "createdAt", "updatedAt", "archived"}
+    web/events_<YYYY-MM-DD>.jsonl        one file per UTC day, contract columns, sorted by occurred_at
+    marketing/engagements_<monday>.csv   one file per ISO week (named by its Monday), header = contract columns
+    product/app.db                       SQLite: users, events (properties = JSON text), workspaces
+    quiz/responses.csv, consent/suppressions.csv
+    _truth/leads.csv                     one row per CRM lead record (TRUTH_COLUMNS); never loaded
+    _truth/malformed.csv                 every deliberately malformed record: entity, location, key, kind
+
+All timestamps are ISO 8601 UTC with "Z", whole seconds. Clean records lie in the 120 days before
+``as_of``; only ``product.workspace.trial_ends_at`` (signup + 14 days) may lie after it.
+
 Determinism: one ``random.Random`` for the global set-up and one per lead (seeded from seed and the
 lead's index), sequential ids, sorted outputs, no set iteration or ``hash()``. Same
 (leads, seed, as_of) gives byte-identical files.
@@ -159,7 +174,7 @@ TITLES = {
     "head": ("Head of Growth", "Head of Sales", "Head of RevOps", "Head of Demand Generation", "Head of Marketing"),
     "director": ("Director of Sales", "Director of Marketing Operations", "Sales Director", "Director, Growth"),
     "manager": ("Sales Manager", "Marketing Manager", "RevOps Manager", "Growth Manager", "Sr. Demand Gen Manager"),
-    "ic": ("Account Executive", "SDR", "Marketing Specialist", "Data Engineer", "Software Engineer", "Analyst",
+    "ic": ("Account Executive", "Sales Development Representative", "Marketing Specialist", "Data Engineer", "Software Engineer", "Analyst",
            "Marketing Coordinator", "Consultant"),
     "junior": ("Student", "Intern", "Marketing Intern", "Graduate Student"),
 }  # fmt: skip
@@ -714,7 +729,9 @@ class _Generator:
             L.hot_kind = r.choices(
                 ("demo_request", "quote_request", "pricing_views", "cart_abandon", "quiz"), (35, 12, 25, 15, 13)
             )[0]
-            L.hot_t = T - _between(r, 10 * MINUTE, HOT_WINDOW - 30 * MINUTE)
+            # A cart only counts as abandoned after a grace period (30 min in the dbt settings).
+            soonest = HOUR if L.hot_kind == "cart_abandon" else 10 * MINUTE
+            L.hot_t = T - _between(r, soonest, HOT_WINDOW - 30 * MINUTE)
             C = min(C, L.hot_t - _between(r, 5 * MINUTE, 6 * HOUR))
             F = L.first_touch = min(F, C)
             L.active_end = T
@@ -875,13 +892,20 @@ class _Generator:
         for t in sorted(invites):
             ev.append((t, "teammate_invited", {"role": r.choice(("member", "member", "admin"))}))
             accepted += r.random() < 0.75
-        n_sessions = _poisson(r, 4 + 26 * p) if L.activated else 1 + _poisson(r, 0.5 + 4 * p)
         ev.append((min(T, S + _between(r, MINUTE, 10 * MINUTE)), "session_started", {"device": dev}))
-        for _ in range(n_sessions):
+        first_weeks = min(S + 14 * DAY, T)  # activated teams use the product hard in their first two weeks
+        if L.activated:
+            for day in sorted(r.sample(range(1, 14), min(13, 2 + _poisson(r, 1 + 5 * p)))):
+                ev.append((min(T, S + day * DAY + _between(r, 0, 10 * HOUR)), "session_started", {"device": dev}))
+            later = _poisson(r, 20 * p)
+        else:
+            later = 1 + _poisson(r, 0.5 + 4 * p)
+        for _ in range(later):
             ev.append((_between(r, S, end), "session_started", {"device": dev}))
         breadth = min(len(FEATURES), 2 + sum(r.random() < p for _ in range(6))) if L.activated else _poisson(r, 0.6)
         for feature in r.sample(FEATURES, min(breadth, len(FEATURES))):
-            for _ in range(1 + _poisson(r, 1 + 5 * p)):
+            ev.append((_between(r, S, first_weeks if L.activated else end), "feature_used", {"feature": feature}))
+            for _ in range(_poisson(r, 1 + 5 * p)):
                 ev.append((_between(r, S, end), "feature_used", {"feature": feature}))
         L.seats = 1 + accepted + (_poisson(r, 3) if persona == "customer" else 0)
         if persona != "customer" and r.random() < 0.06 and S + 2 * DAY < self.bof_end:
@@ -932,12 +956,19 @@ class _Generator:
         score = max(0, min(100, score))
         if L.hot_kind == "quiz":
             timeline, score = "this_quarter", max(score, _between(r, 80, 98))
-        elif timeline == "this_quarter" and score >= 80 and t > T - HOT_WINDOW:
-            score = 79  # only designated hot leads have a hot quiz in the last 48 h
+        elif timeline == "this_quarter" and score >= 70 and t > T - HOT_WINDOW:
+            # Only designated hot leads have a hot quiz in the last 48 h, whether the rule's threshold
+            # is 80 (the brief) or 70 (dbt's hot_quiz_min_score).
+            score = 69
         emp = L.employees or 5
-        team = "1-5" if emp <= 20 else "6-20" if emp <= 200 else "21-50" if emp <= 1000 else "51-200"
+        # The quiz asks for company size in the same bands as dbt's company_size_bands; people are
+        # sometimes one band off.
+        band = 0 if emp <= 10 else 1 if emp <= 50 else 2 if emp <= 200 else 3 if emp <= 1000 else 4
+        if r.random() < 0.15:
+            band = min(4, max(0, band + r.choice((-1, 1))))
+        team = ("1-10", "11-50", "51-200", "201-1000", "1000+")[band]
         if persona == "student":
-            team = "1-5"
+            team = "1-10"
         budget = "unknown"
         if persona != "student" and r.random() < 0.15 + 0.7 * p:
             budget = "<5k" if emp <= 50 else "5k-20k" if emp <= 200 else "20k-50k" if emp <= 1000 else "50k+"
@@ -1030,7 +1061,8 @@ class _Generator:
         if self_serve:
             closed = created
         else:
-            closed = created + _between(r, 10 * DAY, (60 if won else 75) * DAY)
+            # Wins close within ~45 days so they land inside the pipeline's conversion windows (60-90 days).
+            closed = created + (_between(r, 7 * DAY, 45 * DAY) if won else _between(r, 10 * DAY, 75 * DAY))
         seats = max(getattr(L, "seats", 1), 3 + _poisson(r, (L.employees or 10) ** 0.5 / 3))
         amount = int(seats * 600 * r.choice((1, 1, 2, 3)))
         opp = {
@@ -1081,7 +1113,7 @@ class _Generator:
             topics = sorted(
                 r.sample(("pricing", "budget", "timeline", "decision_maker", "use_case", "security"), r.randint(2, 4))
             )
-            outcome = r.choice(("next_steps", "proposal_requested", "no_decision"))
+            outcome = r.choice(("next_steps", "quote_requested", "no_decision"))
             L.convs.append(
                 self._conversation(
                     r, L, "sales_call", t, duration, _between(r, 10, 60), _between(r, 10, 60), topics, outcome
