@@ -7,6 +7,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 UV_VERSION := 0.13.9
 LEADS  ?= 2000
+ARGS   ?=
 SCALE  ?= 1
 
 .PHONY: install demo test lint lint-python lint-sql format lock warehouse-stop clean help
@@ -25,7 +26,7 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 install: $(BIN)/.installed  ## virtualenv + locked install
 
 demo: install  ## run the whole pipeline on demo data (LEADS=2000) and print a summary
-	$(BIN)/leadflow demo --leads $(LEADS)
+	$(BIN)/leadflow demo --leads $(LEADS) $(ARGS)
 
 lint-python: install
 	$(BIN)/ruff check .

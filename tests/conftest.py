@@ -31,8 +31,10 @@ def server_url() -> str:
     from leadflow.warehouse.db import embedded
 
     reset_settings()
-    url = embedded().start()
+    server = embedded()
+    url = server.start()
     yield url
+    server.stop()  # leave no server behind for the next checkout or CI run
 
 
 @pytest.fixture

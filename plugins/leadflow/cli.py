@@ -147,12 +147,15 @@ def _final_state(log_file: Path) -> str | None:
 @click.option("--leads", default=2000, show_default=True, help="Demo leads to generate (events scale with it).")
 @click.option("--seed", default=7, show_default=True, help="Generator seed: same seed, same data.")
 @click.option("--fresh", is_flag=True, help="Regenerate the demo sources even if they exist.")
-def demo(leads: int, seed: int, fresh: bool) -> None:
+@click.option("--keep-warehouse", is_flag=True, help="Leave the embedded PostgreSQL running afterwards.")
+def demo(leads: int, seed: int, fresh: bool, keep_warehouse: bool) -> None:
     """Run the whole pipeline on demo data: sources → Airflow DAG → summary."""
     from leadflow.demo.api_server import CrmApiServer
 
     settings = get_settings()
     started = time.monotonic()
+    server = embedded(settings)
+    owns_server = warehouse_url(settings, start_embedded=False) == server.url and not server.running()
     url = warehouse_url(settings)
     click.echo(f"warehouse: {redact(url)}")
     as_of = ensure_demo_data(leads, seed, fresh)
@@ -160,9 +163,15 @@ def demo(leads: int, seed: int, fresh: bool) -> None:
     with ExitStack() as stack:
         api = stack.enter_context(CrmApiServer(root=settings.landing, port=port, token=settings.api_token))
         click.echo(f"demo CRM / conversations API: {api.url}")
+        if owns_server and not keep_warehouse:
+            stack.callback(server.stop)  # started here, so stopped here too (also when the run fails)
         run_dag(url, as_of, settings.home_dir / "logs" / "demo_dag_run.log")
-    print_summary(url)
-    click.echo(f"\ndone in {time.monotonic() - started:.0f}s")
+        print_summary(url)
+    if owns_server and not keep_warehouse:
+        click.echo(
+            "\nembedded PostgreSQL stopped; `.venv/bin/leadflow warehouse start` (or --keep-warehouse) to query it"
+        )
+    click.echo(f"done in {time.monotonic() - started:.0f}s")
 
 
 @main.command()
