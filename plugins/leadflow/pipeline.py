@@ -42,10 +42,13 @@ def dbt_build() -> float:
 
 def quality_gate() -> dict:
     """Validate the marts; a failure raises and the sync never runs."""
+    from leadflow.quality.alerts import send_alert
     from leadflow.quality.gate import raise_if_failed, run_gate
 
     run_id, as_of = run_context()
     result = run_gate(run_id, as_of)
+    if not result.success:
+        send_alert(f"leadflow quality gate failed for {run_id}: sync stopped", [str(f) for f in result.failures])
     raise_if_failed(result)
     return {"checks": result.evaluated, "data_docs": str(result.docs_index), "rows": result.row_counts}
 

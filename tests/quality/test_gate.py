@@ -1,0 +1,208 @@
+"""The quality gate against hand-built marts on the real embedded PostgreSQL.
+
+Each class of bad data is injected into otherwise clean marts; the gate must fail naming the
+check, the table and offending keys, the sync must refuse, and the destination must get nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import psycopg
+import pytest
+
+from leadflow.pull.contract import BY_KEY
+from leadflow.quality.alerts import send_alert
+from leadflow.quality.gate import QualityGateFailed, raise_if_failed, run_gate
+from leadflow.sync.engine import SyncRefused, run_sync
+from leadflow.warehouse.db import ensure_ops_schema
+
+AS_OF = datetime(2026, 11, 20, 12, tzinfo=UTC)
+LEADS, QUALIFIED = 100, 10
+
+
+def build_clean_marts(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        ensure_ops_schema(conn)
+        conn.execute("create schema if not exists marts")
+        for key in ("web.event", "consent.suppression"):
+            conn.execute(BY_KEY[key].ddl())
+        conn.execute(
+            "create table marts.dim_leads as select 'L' || g as lead_id from generate_series(1, %s) g", (LEADS,)
+        )
+        conn.execute(
+            """
+            create table marts.lead_scores as
+            select 'L' || g as lead_id, 50.0 as fit_score, 40.0 as engagement_score, 10.0 as intent_score,
+                   0.0 as product_usage_score, 30.0 as total_score
+            from generate_series(1, %s) g
+            """,
+            (LEADS,),
+        )
+        conn.execute(
+            """
+            create table marts.qualified_leads as
+            select 'L' || g as lead_id, g <= 2 as is_conversion_qualified, g between 3 and 5 as is_sql,
+                   false as is_pql, false as is_conversation_qualified, g > 5 as is_mql,
+                   case when g <= 2 then 'conversion_qualified' when g <= 5 then 'sql' else 'mql' end as primary_type,
+                   60.0 as total_score, 'requested a demo' as reasons_text,
+                   case when g <= 2 then %(as_of)s - interval '1 hour' end as conversion_qualified_at,
+                   case when g <= 2 then %(as_of)s - interval '55 minutes' else %(as_of)s + interval '1 day' end
+                       as sla_due_at
+            from generate_series(1, %(n)s) g
+            """,
+            {"as_of": AS_OF, "n": QUALIFIED},
+        )
+        conn.execute(
+            """
+            create table marts.outreach_queue as
+            select lead_id || ':file' as queue_id, lead_id, 'file' as destination, primary_type,
+                   lower(lead_id) || '@acme.com' as email,
+                   jsonb_build_object('email', lower(lead_id) || '@acme.com') as payload,
+                   md5(lead_id) as content_hash
+            from marts.qualified_leads
+            """
+        )
+        conn.execute(
+            "insert into raw.web_events (event_id, event_type, occurred_at) "
+            "select 'E' || g, 'page_view', %s - g * interval '1 hour' from generate_series(1, 30) g",
+            (AS_OF,),
+        )
+        conn.execute("insert into raw.consent_suppressions values ('gone@acme.com', 'unsubscribed', %s)", (AS_OF,))
+
+
+INJECTIONS = {
+    "duplicate key": (
+        "insert into marts.qualified_leads select * from marts.qualified_leads where lead_id = 'L7'",
+        ("qualified_leads", "expect_column_values_to_be_unique"),
+        "L7",
+    ),
+    "out-of-range score": (
+        "update marts.lead_scores set engagement_score = 140 where lead_id = 'L3'",
+        ("lead_scores", "expect_column_values_to_be_between"),
+        "L3",
+    ),
+    "suppressed email in the queue": (
+        "insert into raw.consent_suppressions values ('l4@acme.com', 'do_not_contact', now())",
+        ("outreach_queue", "unexpected_rows_expectation"),
+        "L4:file",
+    ),
+    "malformed email in the queue": (
+        "update marts.outreach_queue set email = 'l5@' where lead_id = 'L5'",
+        ("outreach_queue", "expect_column_values_to_match_regex"),
+        "L5:file",
+    ),
+    "stale data": (
+        "update raw.web_events set occurred_at = occurred_at - interval '5 days'",
+        ("raw_web_events", "unexpected_rows_expectation"),
+        None,
+    ),
+    "primary type contradicts flags": (
+        "update marts.qualified_leads set primary_type = 'mql' where lead_id = 'L1'",
+        ("qualified_leads", "unexpected_rows_expectation"),
+        "L1",
+    ),
+    "hot lead with a late SLA": (
+        "update marts.qualified_leads set sla_due_at = conversion_qualified_at + interval '1 hour' where lead_id = 'L2'",
+        ("qualified_leads", "unexpected_rows_expectation"),
+        "L2",
+    ),
+    "qualified share jumps to 60%": (
+        "delete from marts.dim_leads where lead_id not in (select lead_id from marts.qualified_leads) "
+        "and lead_id not in ('L11', 'L12', 'L13', 'L14', 'L15', 'L16')",
+        ("qualified_leads", "unexpected_rows_expectation"),
+        None,
+    ),
+}
+
+
+def delivered(home) -> list[str]:
+    return sorted(p.name for p in (home / "outbox").rglob("*.jsonl"))
+
+
+def test_clean_marts_pass_and_are_recorded(warehouse: str, home) -> None:
+    build_clean_marts(warehouse)
+    result = run_gate("clean", AS_OF)
+    assert result.success, [str(f) for f in result.failures]
+    assert result.evaluated >= 25
+    assert result.docs_index is not None and result.docs_index.exists()
+    with psycopg.connect(warehouse) as conn:
+        rows = conn.execute("select suite, success, (row_counts->>'rows')::int from ops.quality_runs").fetchall()
+    assert {r[0] for r in rows} == {"outreach_queue", "qualified_leads", "lead_scores", "raw_web_events"}
+    assert all(r[1] for r in rows)
+    [report] = run_sync("clean")
+    assert report.sent == QUALIFIED
+
+
+@pytest.mark.parametrize("case", sorted(INJECTIONS))
+def test_each_class_of_bad_data_blocks_the_sync(case: str, warehouse: str, home) -> None:
+    statement, (suite, expectation), key = INJECTIONS[case]
+    build_clean_marts(warehouse)
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        conn.execute(statement)
+    result = run_gate("bad", AS_OF)
+    assert not result.success
+    failed = [f for f in result.failures if (f.suite, f.expectation) == (suite, expectation)]
+    assert failed, [str(f) for f in result.failures]
+    if key is not None:
+        assert key in failed[0].sample_keys, str(failed[0])
+    with pytest.raises(QualityGateFailed) as err:
+        raise_if_failed(result)
+    assert suite in str(err.value) and expectation in str(err.value)
+    with pytest.raises(SyncRefused):
+        run_sync("bad")
+    assert delivered(home) == []
+
+
+def test_a_tenfold_row_count_jump_fails_against_the_last_good_run(warehouse: str, home) -> None:
+    build_clean_marts(warehouse)
+    assert run_gate("day-1", AS_OF).success
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        for n in range(9):  # ten times the rows, each copy with its own keys
+            conn.execute(
+                "insert into marts.outreach_queue select queue_id || %s, lead_id, destination, primary_type, email, "
+                "payload, content_hash from marts.outreach_queue where queue_id not like '%%#%%'",
+                (f"#{n}",),
+            )
+    result = run_gate("day-2", AS_OF)
+    failed = {(f.suite, f.expectation) for f in result.failures}
+    assert ("outreach_queue", "expect_table_row_count_to_be_between") in failed
+    with pytest.raises(SyncRefused):
+        run_sync("day-2")
+
+
+def test_failure_alert_reaches_the_configured_channel(warehouse: str, home, monkeypatch) -> None:
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("LEADFLOW_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hooks/T0/B0/secret")
+    try:
+        build_clean_marts(warehouse)
+        with psycopg.connect(warehouse, autocommit=True) as conn:
+            conn.execute(INJECTIONS["out-of-range score"][0])
+        result = run_gate("alerting", AS_OF)
+        assert send_alert("gate failed", [str(f) for f in result.failures])
+    finally:
+        server.shutdown()
+    assert len(received) == 1
+    assert "marts.lead_scores.engagement_score" in received[0]["text"]
+
+
+def test_freshness_uses_the_runs_as_of_not_the_wall_clock(warehouse: str, home) -> None:
+    build_clean_marts(warehouse)
+    assert run_gate("then", AS_OF).success
+    later = run_gate("later", AS_OF + timedelta(days=3))
+    assert ("raw_web_events", "unexpected_rows_expectation") in {(f.suite, f.expectation) for f in later.failures}
