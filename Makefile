@@ -10,7 +10,7 @@ LEADS  ?= 2000
 ARGS   ?=
 SCALE  ?= 1
 
-.PHONY: install demo test lint lint-python lint-sql format lock warehouse-stop clean help
+.PHONY: install demo test bench lint lint-python lint-sql format lock warehouse-stop clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -39,6 +39,9 @@ lint: lint-python lint-sql  ## ruff (with Airflow AIR rules) and sqlfluff (dbt t
 
 test: install lint  ## lint, then the whole pytest suite against the embedded PostgreSQL
 	$(BIN)/pytest
+
+bench: install  ## benchmark every stage against its floor (SCALE=1 is 10k leads, 10 is 100k); results/ holds the figures
+	$(BIN)/python -m bench.run --scale $(SCALE)
 
 format: install  ## apply ruff formatting and sqlfluff fixes
 	$(BIN)/ruff format .

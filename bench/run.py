@@ -1,0 +1,463 @@
+"""leadflow benchmark: every stage against its floor, measured in one run at one scale.
+
+    .venv/bin/python -m bench.run --scale 1        # 10k leads; 10 = 100k leads (several million events)
+
+Writes results/bench-<scale>-<time>.json and results/latest.md and prints the table. Benchmarks
+report; they never fail on a timing. Stages and floors (issue "Benchmarks"):
+
+  pull           all seven sources through the loaders   vs PostgreSQL COPY of the same landing files
+  transform      dbt run --full-refresh (models)          vs the same compiled SQL run with psql
+  incremental    dbt run after 1% new events              vs the full refresh at the same scale
+  validate       the GX quality gate                      vs the same checks as dbt tests (dbt test on the marts)
+  sync           file destination, first run and re-run   vs ceil(changed / batch size) batches; re-run 0
+  orchestration  the DAG through Airflow (dags test)      vs the same calls without Airflow (the bare run)
+  whole pipeline the bare run                             vs the sum of the floors
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+import psutil
+import psycopg
+
+REPO = Path(__file__).resolve().parents[1]
+LEADS_PER_SCALE = 10_000
+
+
+@dataclass
+class Stage:
+    stage: str
+    rows: int
+    seconds: float
+    floor_seconds: float | None
+    floor: str
+    peak_rss_mb: float
+    notes: dict = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        return round(self.seconds / self.floor_seconds, 2) if self.floor_seconds else None
+
+    @property
+    def rows_per_second(self) -> float:
+        return round(self.rows / self.seconds, 1) if self.seconds else 0.0
+
+
+class PeakMemory:
+    """Samples the RSS of this process, its children and the warehouse server processes."""
+
+    def __init__(self, server_pids: list[int]):
+        self.server_pids = server_pids
+        self.peak = 0
+        self._stop = threading.Event()
+
+    def _sample(self) -> int:
+        total = 0
+        roots = [psutil.Process()] + [psutil.Process(p) for p in self.server_pids if psutil.pid_exists(p)]
+        seen = set()
+        for root in roots:
+            try:
+                procs = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                continue
+            for proc in procs:
+                if proc.pid in seen:
+                    continue
+                seen.add(proc.pid)
+                try:
+                    total += proc.memory_info().rss
+                except psutil.Error:
+                    pass
+        return total
+
+    def _run(self):
+        while not self._stop.wait(0.2):
+            self.peak = max(self.peak, self._sample())
+
+    def __enter__(self):
+        self.peak = self._sample()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def mb(self) -> float:
+        return round(self.peak / 2**20, 1)
+
+
+@contextmanager
+def timed():
+    box = {}
+    started = time.perf_counter()
+    yield box
+    box["seconds"] = time.perf_counter() - started
+
+
+def _postmaster_pid(url: str) -> list[int]:
+    from leadflow.warehouse.db import embedded
+
+    pidfile = embedded().data_dir / "postmaster.pid"
+    return [int(pidfile.read_text().split()[0])] if pidfile.exists() else []
+
+
+def fresh_database(server_url: str, name: str) -> str:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+        conn.execute(f'create database "{name}"')
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def set_warehouse(url: str) -> None:
+    from leadflow.settings import reset_settings
+
+    os.environ["LEADFLOW_WAREHOUSE_URL"] = url
+    reset_settings()
+
+
+def psql_bin() -> str:
+    from leadflow.warehouse.embedded import _bin_dir
+
+    return str(_bin_dir() / "psql")
+
+
+def run_psql(url: str, sql_text: str) -> float:
+    with timed() as t:
+        out = subprocess.run(
+            [psql_bin(), url, "-v", "ON_ERROR_STOP=1", "-q", "-f", "-"], input=sql_text, capture_output=True, text=True
+        )
+    if out.returncode != 0:
+        raise RuntimeError(f"psql failed: {out.stderr[-1000:]}")
+    return t["seconds"]
+
+
+# -- stages ------------------------------------------------------------------------------------------
+def stage_pull(url: str, landing: Path, as_of: datetime, pids: list[int]) -> Stage:
+    from leadflow.pull.contract import SOURCES
+    from leadflow.pull.run import pull_source
+
+    with PeakMemory(pids) as mem, timed() as t:
+        summary = {}
+        for source in SOURCES:
+            summary.update(pull_source(source, "bench-pull", as_of))
+    rows = sum(v["read"] for v in summary.values())
+    floor_seconds, floor_rows = copy_floor(url, landing)
+    return Stage(
+        "pull",
+        rows,
+        t["seconds"],
+        floor_seconds * rows / floor_rows if floor_rows else None,
+        "COPY of the same landing files (scaled to the same record count)",
+        mem.mb,
+        {"per_entity": summary, "copy_rows": floor_rows, "copy_seconds": round(floor_seconds, 2)},
+    )
+
+
+def copy_floor(url: str, landing: Path) -> tuple[float, int]:
+    """COPY every landing file (CSV and JSONL lines) into unlogged scratch tables: the floor for loading."""
+    files = sorted([*landing.glob("**/*.csv"), *landing.glob("**/*.jsonl")])
+    files = [f for f in files if "_truth" not in f.parts]
+    statements = ["drop schema if exists floor_copy cascade; create schema floor_copy;"]
+    for i, path in enumerate(files):
+        statements.append(f"create unlogged table floor_copy.f{i} (line text);")
+        # Text format with an impossible delimiter/escape: each line lands as one value, as fast as COPY goes.
+        statements.append(f"\\copy floor_copy.f{i} from '{path}' with (format text, delimiter E'\\x01')")
+    seconds = run_psql(url, "\n".join(statements))
+    with psycopg.connect(url) as conn:
+        rows = sum(conn.execute(f"select count(*) from floor_copy.f{i}").fetchone()[0] for i in range(len(files)))
+        conn.execute("drop schema floor_copy cascade")
+        conn.commit()
+    return seconds, rows
+
+
+def dbt(args: list[str], as_of: datetime) -> float:
+    from leadflow.transform.dbt import run_dbt
+
+    return run_dbt(args, as_of=as_of)
+
+
+def model_floor_sql(url: str) -> str:
+    """The compiled SELECT of every model, in dbt's run order, as CREATE TABLE/VIEW in a scratch schema."""
+    target = REPO / "dbt_project" / "target"
+    manifest = json.loads((target / "manifest.json").read_text())
+    run = json.loads((target / "run_results.json").read_text())
+    statements = ["drop schema if exists floor_sql cascade; create schema floor_sql;"]
+    for result in run["results"]:
+        node = manifest["nodes"].get(result["unique_id"])
+        if not node or node["resource_type"] != "model":
+            continue
+        kind = "view" if node["config"]["materialized"] == "view" else "table"
+        name = f'floor_sql."{node["schema"]}__{node["name"]}"'
+        statements.append(f"create {kind} {name} as {node['compiled_code'].rstrip().rstrip(';')};")
+    return "\n".join(statements)
+
+
+def stage_transform(url: str, as_of: datetime, pids: list[int]) -> tuple[Stage, float]:
+    # What the DAG runs (seeds, models, snapshot, tests) on a fresh warehouse; then the models alone.
+    build_seconds = dbt(["build"], as_of)
+    with PeakMemory(pids) as mem:
+        seconds = dbt(["run", "--full-refresh"], as_of)
+    floor = run_psql(url, model_floor_sql(url))
+    with psycopg.connect(url) as conn:
+        rows = int(
+            sum(
+                r[0]
+                for r in conn.execute(
+                    "select coalesce(sum(n_live_tup), 0) from pg_stat_user_tables where schemaname in ('intermediate', 'marts')"
+                )
+            )
+        )
+        conn.execute("drop schema if exists floor_sql cascade")
+        conn.commit()
+    return Stage(
+        "transform",
+        rows,
+        seconds,
+        floor,
+        "compiled SQL of the same models via psql",
+        mem.mb,
+        {"dbt_build_seconds": round(build_seconds, 2)},
+    ), seconds
+
+
+def add_new_events(url: str, share: float = 0.01) -> int:
+    """1% new web and product events for existing people, arriving now (as a later pull would load them)."""
+    with psycopg.connect(url) as conn:
+        added = 0
+        for table, key in (("raw.web_events", "event_id"), ("raw.product_events", "event_id")):
+            cols = [
+                r[0]
+                for r in conn.execute(
+                    "select column_name from information_schema.columns where table_schema || '.' || table_name = %s "
+                    "order by ordinal_position",
+                    (table,),
+                )
+            ]
+            select = ", ".join(
+                f"{c} || '-inc'" if c == key else ("clock_timestamp()" if c == "_loaded_at" else c) for c in cols
+            )
+            added += conn.execute(
+                f"insert into {table} ({', '.join(cols)}) select {select} from {table} "
+                f"where {key} not like '%%-inc' and random() < %s",
+                (share,),
+            ).rowcount
+        conn.commit()
+    return added
+
+
+def stage_incremental(url: str, as_of: datetime, full_seconds: float, pids: list[int]) -> Stage:
+    added = add_new_events(url)
+    with PeakMemory(pids) as mem:
+        seconds = dbt(["run"], as_of)
+    return Stage(
+        "incremental",
+        added,
+        seconds,
+        full_seconds,
+        "full refresh at the same scale",
+        mem.mb,
+        {"new_events": added, "target_ratio": 0.10},
+    )
+
+
+def stage_validate(url: str, as_of: datetime, pids: list[int]) -> Stage:
+    from leadflow.quality.gate import run_gate
+
+    with PeakMemory(pids) as mem:
+        result = run_gate("bench", as_of)
+    rows = sum(result.row_counts.values())
+    dbt_tests = dbt(["test", "--select", "qualified_leads", "outreach_queue", "lead_scores", "dim_leads"], as_of)
+    return Stage(
+        "validate",
+        rows,
+        result.seconds,
+        dbt_tests,
+        "the same marts' checks as dbt tests",
+        mem.mb,
+        {"checks": result.evaluated, "passed": result.success, "failures": [str(f) for f in result.failures][:10]},
+    )
+
+
+def stage_sync(url: str, pids: list[int]) -> Stage:
+    from leadflow.settings import get_settings
+    from leadflow.sync.engine import build_destination, sync_destination
+
+    destination = build_destination("file", get_settings())
+    with psycopg.connect(url, autocommit=True) as conn, PeakMemory(pids) as mem, timed() as t:
+        first, _ = sync_destination(conn, destination, "bench")
+        again, _ = sync_destination(conn, destination, "bench")
+    changed = first.sent + first.updated
+    batches = len(list((get_settings().outbox / "file").glob("batch-*.jsonl")))
+    return Stage(
+        "sync",
+        changed,
+        t["seconds"],
+        None,
+        "ceil(changed / batch size) batches; re-run sends 0",
+        mem.mb,
+        {
+            "changed": changed,
+            "batches": batches,
+            "floor_batches": math.ceil(changed / destination.batch_size),
+            "rerun_planned": again.planned,
+        },
+    )
+
+
+def stage_orchestration(server_url: str, landing: Path, as_of: datetime, bare_seconds: float, records: int) -> Stage:
+    from leadflow.cli import run_dag
+    from leadflow.demo.api_server import CrmApiServer
+    from leadflow.settings import get_settings
+
+    url = fresh_database(server_url, "bench_airflow")
+    set_warehouse(url)
+    settings = get_settings()
+    port = int(settings.api_url.rsplit(":", 1)[1])
+    log = settings.home_dir / "logs" / "bench_dag_run.log"
+    with CrmApiServer(root=landing, port=port, max_rps=None), PeakMemory(_postmaster_pid(url)) as mem, timed() as t:
+        run_dag(url, as_of, log)
+    return Stage(
+        "orchestration",
+        records,
+        t["seconds"],
+        bare_seconds,
+        "the same stages called without Airflow",
+        mem.mb,
+        {"target_ratio": 1.15, "cosmos": "not measured: astronomer-cosmos is not a dependency yet"},
+    )
+
+
+# -- driver ------------------------------------------------------------------------------------------
+def render(stages: list[Stage], meta: dict) -> str:
+    lines = [
+        f"# leadflow benchmark — scale {meta['scale']} ({meta['leads']:,} leads, {meta['records']:,} source records)",
+        "",
+        f"{meta['started_at']} on {meta['machine']}",
+        "",
+        "| stage | rows | wall s | rows/s | floor s | ratio | peak MB | floor |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for s in stages:
+        floor = f"{s.floor_seconds:.2f}" if s.floor_seconds else "–"
+        lines.append(
+            f"| {s.stage} | {s.rows:,} | {s.seconds:.2f} | {s.rows_per_second:,.0f} | {floor} | "
+            f"{s.ratio if s.ratio is not None else '–'} | {s.peak_rss_mb:,.0f} | {s.floor} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def run(scale: float, seed: int, with_airflow: bool, out_dir: Path) -> dict:
+    from leadflow.demo.api_server import CrmApiServer
+    from leadflow.demo.generator import generate
+    from leadflow.settings import get_settings, reset_settings
+    from leadflow.warehouse.db import embedded
+
+    leads = max(int(LEADS_PER_SCALE * scale), 50)
+    home = Path(os.environ.get("LEADFLOW_HOME", REPO / ".leadflow" / "bench"))
+    os.environ["LEADFLOW_HOME"] = str(home)
+    os.environ.setdefault("LEADFLOW_EMBEDDED_PORT", "54349")
+    os.environ.setdefault("LEADFLOW_API_URL", "http://127.0.0.1:18766")
+    os.environ.pop("LEADFLOW_WAREHOUSE_URL", None)
+    reset_settings()
+    settings = get_settings()
+    server_url = embedded(settings).start()
+    as_of = datetime.now(UTC).replace(second=0, microsecond=0)
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    click.echo(f"bench: scale {scale} = {leads:,} leads; warehouse {server_url}")
+
+    with timed() as g:
+        counts = generate(settings.landing, leads=leads, seed=seed, as_of=as_of)
+    records = sum(counts.values())
+    click.echo(f"bench: generated {records:,} records in {g['seconds']:.1f}s")
+
+    url = fresh_database(server_url, "bench_bare")
+    set_warehouse(url)
+    pids = _postmaster_pid(url)
+    stages: list[Stage] = []
+    port = int(settings.api_url.rsplit(":", 1)[1])
+    with CrmApiServer(root=settings.landing, port=port, max_rps=None):
+        stages.append(stage_pull(url, settings.landing, as_of, pids))
+    click.echo(f"bench: pull {stages[-1].seconds:.1f}s")
+    transform, full_seconds = stage_transform(url, as_of, pids)
+    stages.append(transform)
+    click.echo(f"bench: transform {transform.seconds:.1f}s (floor {transform.floor_seconds:.1f}s)")
+    stages.append(stage_validate(url, as_of, pids))
+    click.echo(f"bench: validate {stages[-1].seconds:.1f}s")
+    stages.append(stage_sync(url, pids))
+    click.echo(f"bench: sync {stages[-1].seconds:.1f}s")
+    stages.append(stage_incremental(url, as_of, full_seconds, pids))
+    click.echo(f"bench: incremental {stages[-1].seconds:.1f}s after {stages[-1].rows:,} new events")
+
+    by_name = {s.stage: s for s in stages}
+    bare = sum(by_name[n].seconds for n in ("pull", "validate", "sync")) + transform.notes["dbt_build_seconds"]
+    floors = sum(s.floor_seconds or 0 for s in stages if s.stage in ("pull", "transform"))
+    stages.append(
+        Stage(
+            "whole pipeline (bare)",
+            records,
+            bare,
+            floors,
+            "sum of the pull and transform floors",
+            max(s.peak_rss_mb for s in stages),
+            {"target_ratio": 3.0, "validate_share": round(by_name["validate"].seconds / bare, 3)},
+        )
+    )
+    if with_airflow:
+        stages.append(stage_orchestration(server_url, settings.landing, as_of, bare, records))
+        click.echo(f"bench: orchestration {stages[-1].seconds:.1f}s")
+
+    meta = {
+        "scale": scale,
+        "leads": leads,
+        "records": records,
+        "seed": seed,
+        "started_at": started_at,
+        "machine": f"{os.cpu_count()} cores, {round(psutil.virtual_memory().total / 2**30)} GiB",
+        "generate_seconds": round(g["seconds"], 2),
+    }
+    results = {
+        "meta": meta,
+        "stages": [{**asdict(s), "ratio": s.ratio, "rows_per_second": s.rows_per_second} for s in stages],
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    (out_dir / f"bench-{scale}-{stamp}-{uuid.uuid4().hex[:4]}.json").write_text(
+        json.dumps(results, indent=2, default=str)
+    )
+    table = render(stages, meta)
+    (out_dir / "latest.md").write_text(table)
+    click.echo("\n" + table)
+    embedded(settings).stop()
+    return results
+
+
+@click.command(help=__doc__)
+@click.option("--scale", default=1.0, show_default=True, help="1 = 10k leads, 10 = 100k, 100 = 1M.")
+@click.option("--seed", default=7, show_default=True)
+@click.option("--airflow/--no-airflow", default=True, show_default=True, help="Also time the DAG through Airflow.")
+@click.option("--out", "out_dir", default=str(REPO / "results"), show_default=True, type=click.Path(path_type=Path))
+def main(scale: float, seed: int, airflow: bool, out_dir: Path) -> None:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    run(scale, seed, airflow, out_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
