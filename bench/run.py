@@ -194,7 +194,9 @@ def dbt(args: list[str], as_of: datetime) -> float:
 
 def model_floor_sql(url: str) -> str:
     """The compiled SELECT of every model, in dbt's run order, as CREATE TABLE/VIEW in a scratch schema."""
-    target = REPO / "dbt_project" / "target"
+    from leadflow.transform.dbt import dbt_target_dir
+
+    target = dbt_target_dir()
     manifest = json.loads((target / "manifest.json").read_text())
     run = json.loads((target / "run_results.json").read_text())
     statements = ["drop schema if exists floor_sql cascade; create schema floor_sql;"]
@@ -202,9 +204,12 @@ def model_floor_sql(url: str) -> str:
         node = manifest["nodes"].get(result["unique_id"])
         if not node or node["resource_type"] != "model":
             continue
+        compiled = node.get("compiled_code")
+        if compiled is None:
+            raise RuntimeError(f"no compiled SQL for {node['unique_id']}: run dbt compile")
         kind = "view" if node["config"]["materialized"] == "view" else "table"
         name = f'floor_sql."{node["schema"]}__{node["name"]}"'
-        statements.append(f"create {kind} {name} as {node['compiled_code'].rstrip().rstrip(';')};")
+        statements.append(f"create {kind} {name} as {compiled.rstrip().rstrip(';')};")
     return "\n".join(statements)
 
 

@@ -77,7 +77,7 @@ identified_web_visits as (
         signals.source = 'web'
         and signals.anonymous_id is not null
         and coalesce(signals.email, product_users.email) is not null
-    group by 1, 2
+    group by signals.anonymous_id, coalesce(signals.email, product_users.email)
 
 ),
 

@@ -27,24 +27,19 @@ quiz_responses as (
 
 ),
 
-identities as (
-
-    select * from {{ ref('int_lead_identities') }}
-
-),
-
 signal_settings as (
 
     {{ signal_settings_values() }}
 
 ),
 
-email_identities as (
+-- inlined where used: a materialised CTE hides its statistics and the planner would hash the big side
+email_identities as not materialized (
 
     select
         identifier,
         lead_id
-    from identities
+    from {{ ref('int_lead_identities') }}
     where identifier_type = 'email'
 
 ),
@@ -54,7 +49,7 @@ user_identities as (
     select
         identifier,
         lead_id
-    from identities
+    from {{ ref('int_lead_identities') }}
     where identifier_type = 'product_user_id'
 
 ),
@@ -64,7 +59,7 @@ anonymous_identities as (
     select
         identifier,
         lead_id
-    from identities
+    from {{ ref('int_lead_identities') }}
     where identifier_type = 'anonymous_id'
 
 ),

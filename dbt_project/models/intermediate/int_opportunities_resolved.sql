@@ -8,18 +8,12 @@ opportunities as (
 
 ),
 
-identities as (
-
-    select * from {{ ref('int_lead_identities') }}
-
-),
-
 crm_lead_identities as (
 
     select
         identifier,
         lead_id
-    from identities
+    from {{ ref('int_lead_identities') }}
     where identifier_type = 'crm_lead_id'
 
 ),
@@ -29,7 +23,7 @@ email_identities as (
     select
         identifier,
         lead_id
-    from identities
+    from {{ ref('int_lead_identities') }}
     where identifier_type = 'email'
 
 ),

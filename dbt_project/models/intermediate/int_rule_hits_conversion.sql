@@ -121,13 +121,15 @@ pricing_hits as (
         case
             when pricing_current.lead_id is not null
                 then format(
-                    'viewed pricing %s× in %s h',
-                    pricing_current.view_count,
-                    greatest(
-                        1,
-                        ceil(extract(epoch from pricing_current.last_view_at - pricing_current.first_view_at) / 3600)
+                        'viewed pricing %s× in %s h',
+                        pricing_current.view_count,
+                        greatest(
+                            1,
+                            ceil(
+                                extract(epoch from pricing_current.last_view_at - pricing_current.first_view_at) / 3600
+                            )
+                        )
                     )
-                )
         end as detail
     from pricing_first
     left join pricing_current
@@ -209,9 +211,9 @@ quiz_hits as (
         case
             when max(score) filter (where submitted_at > {{ as_of() }} - {{ hot_window }}) is not null
                 then format(
-                    'quiz: buying this quarter, score %s',
-                    max(score) filter (where submitted_at > {{ as_of() }} - {{ hot_window }})
-                )
+                        'quiz: buying this quarter, score %s',
+                        max(score) filter (where submitted_at > {{ as_of() }} - {{ hot_window }})
+                    )
         end as detail
     from quiz_hot_responses
     group by lead_id

@@ -30,17 +30,27 @@ contributions as (
 
 ),
 
+lead_signals as (
+
+    select * from {{ ref('int_lead_signals') }}
+    where category = 'engagement'
+
+),
+
+-- only leads whose fit qualifies can be MQLs, so only their timelines are rebuilt
 engagement_signals as (
 
     select
-        lead_id,
-        signal_id,
-        signal_name,
-        decayed_points,
-        occurred_at,
-        1 / nullif({{ decay_factor('occurred_at') }}, 0) as growth
-    from {{ ref('int_lead_signals') }}
-    where category = 'engagement'
+        lead_signals.lead_id,
+        lead_signals.signal_id,
+        lead_signals.signal_name,
+        lead_signals.decayed_points,
+        lead_signals.occurred_at,
+        1 / nullif({{ decay_factor('lead_signals.occurred_at') }}, 0) as growth
+    from lead_signals
+    inner join scores
+        on lead_signals.lead_id = scores.lead_id
+    where scores.fit_score >= {{ var('mql_min_fit_score') }}
 
 ),
 

@@ -13,6 +13,7 @@
             {'columns': ['signal_id'], 'unique': true},
             {'columns': ['source', 'loaded_at']},
         ],
+        post_hook=[{'sql': 'vacuum (analyze) {{ this }}', 'transaction': false}],
     )
 }}
 

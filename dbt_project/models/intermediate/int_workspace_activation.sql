@@ -7,7 +7,8 @@
 #}
 with
 
-users as (
+-- inlined where used: a materialised CTE hides its statistics from the planner
+users as not materialized (
 
     select * from {{ ref('stg_product__users') }}
     where signed_up_at <= {{ as_of() }}
@@ -52,14 +53,26 @@ events as (
 
 ),
 
-early_events as (
+ranked_events as (
 
     select
-        events.*,
+        events.workspace_id,
+        events.signal_name,
+        events.signal_detail,
+        events.occurred_at,
         events.occurred_at < workspace_signups.signup_at
         + interval '1 day' * {{ var('pql_activation_window_days') }} as is_in_activation_window,
         events.occurred_at < workspace_signups.signup_at
-        + interval '1 day' * {{ var('pql_usage_window_days') }} as is_in_usage_window
+        + interval '1 day' * {{ var('pql_usage_window_days') }} as is_in_usage_window,
+        row_number() over (
+            partition by
+                events.workspace_id, events.signal_name, date_trunc('day', events.occurred_at at time zone 'UTC')
+            order by events.occurred_at
+        ) as rank_in_day,
+        row_number() over (
+            partition by events.workspace_id, events.signal_name, events.signal_detail
+            order by events.occurred_at
+        ) as rank_in_detail
     from events
     inner join workspace_signups
         on events.workspace_id = workspace_signups.workspace_id
@@ -67,115 +80,82 @@ early_events as (
 
 ),
 
-milestones as (
+-- what each event counts towards
+early_events as (
 
     select
         workspace_id,
-        count(*) filter (
-            where signal_name = 'project_created' and is_in_activation_window
-        ) as projects_created,
-        count(*) filter (
-            where signal_name = 'teammate_invited' and is_in_activation_window
-        ) as teammates_invited,
-        (array_agg(occurred_at order by occurred_at) filter (
-            where signal_name = 'project_created' and is_in_activation_window
-        ))[{{ var('pql_min_projects') }}] as project_milestone_at,
-        (array_agg(occurred_at order by occurred_at) filter (
-            where signal_name = 'teammate_invited' and is_in_activation_window
-        ))[{{ var('pql_min_teammates_invited') }}] as teammate_milestone_at
-    from early_events
-    group by workspace_id
+        occurred_at,
+        signal_name = 'project_created' and is_in_activation_window as is_milestone_project,
+        signal_name = 'teammate_invited' and is_in_activation_window as is_milestone_invite,
+        -- the first session of a day starts a new active day
+        signal_name = 'session_started' and is_in_usage_window and rank_in_day = 1 as is_new_session_day,
+        -- the first use of a feature adds to the breadth
+        signal_name = 'feature_used' and is_in_usage_window and rank_in_detail = 1
+        and signal_detail is not null as is_new_feature
+    from ranked_events
 
 ),
 
-session_days as (
+-- one aggregate per workspace, joined to the signups in a single pass
+workspace_usage as (
 
     select
-        workspace_id,
-        min(occurred_at) as first_session_at
-    from early_events
-    where signal_name = 'session_started' and is_in_usage_window
-    group by workspace_id, date_trunc('day', occurred_at at time zone 'UTC')
-
-),
-
-session_depth as (
-
-    select
-        workspace_id,
-        count(*) as active_session_days,
-        (array_agg(first_session_at order by first_session_at))[{{ var('pql_min_session_days') }}]
-            as session_depth_at
-    from session_days
-    group by workspace_id
-
-),
-
-features as (
-
-    select
-        workspace_id,
-        min(occurred_at) as first_used_at
-    from early_events
-    where signal_name = 'feature_used' and is_in_usage_window and signal_detail is not null
-    group by workspace_id, signal_detail
-
-),
-
-feature_depth as (
-
-    select
-        workspace_id,
-        count(*) as distinct_features_used,
-        (array_agg(first_used_at order by first_used_at))[{{ var('pql_min_features') }}] as feature_depth_at
-    from features
-    group by workspace_id
-
-),
-
-last_activity as (
-
-    select
-        workspace_id,
-        max(occurred_at) as last_active_at
-    from events
-    group by workspace_id
+        workspace_signups.workspace_id,
+        workspace_signups.owner_user_id,
+        workspace_signups.signup_at,
+        count(*) filter (where early_events.is_milestone_project) as projects_created,
+        count(*) filter (where early_events.is_milestone_invite) as teammates_invited,
+        count(*) filter (where early_events.is_new_session_day) as active_session_days,
+        count(*) filter (where early_events.is_new_feature) as distinct_features_used,
+        -- times in order; the n-th is when the n-th project / invite / active day / feature happened
+        array_agg(early_events.occurred_at order by early_events.occurred_at)
+        filter (where early_events.is_milestone_project) as project_times,
+        array_agg(early_events.occurred_at order by early_events.occurred_at)
+        filter (where early_events.is_milestone_invite) as invite_times,
+        array_agg(early_events.occurred_at order by early_events.occurred_at)
+        filter (where early_events.is_new_session_day) as session_day_times,
+        array_agg(early_events.occurred_at order by early_events.occurred_at)
+        filter (where early_events.is_new_feature) as new_feature_times,
+        max(early_events.occurred_at) as last_active_at
+    from workspace_signups
+    left join early_events
+        on workspace_signups.workspace_id = early_events.workspace_id
+    group by workspace_signups.workspace_id, workspace_signups.owner_user_id, workspace_signups.signup_at
 
 ),
 
 joined as (
 
     select
-        workspace_signups.workspace_id,
-        workspace_signups.owner_user_id,
+        workspace_usage.workspace_id,
+        workspace_usage.owner_user_id,
         workspaces.plan,
         coalesce(workspaces.seats, 0) as seats,
-        coalesce(milestones.projects_created, 0) as projects_created,
-        coalesce(milestones.teammates_invited, 0) as teammates_invited,
-        coalesce(session_depth.active_session_days, 0) as active_session_days,
-        coalesce(feature_depth.distinct_features_used, 0) as distinct_features_used,
-        workspace_signups.signup_at,
+        workspace_usage.projects_created,
+        workspace_usage.teammates_invited,
+        workspace_usage.active_session_days,
+        workspace_usage.distinct_features_used,
+        workspace_usage.signup_at,
+        -- greatest() ignores nulls, so both milestones are checked explicitly
         case
-            when milestones.project_milestone_at is not null and milestones.teammate_milestone_at is not null
-                then greatest(milestones.project_milestone_at, milestones.teammate_milestone_at)
+            when
+                workspace_usage.project_times[{{ var('pql_min_projects') }}] is not null
+                and workspace_usage.invite_times[{{ var('pql_min_teammates_invited') }}] is not null
+                then greatest(
+                        workspace_usage.project_times[{{ var('pql_min_projects') }}],
+                        workspace_usage.invite_times[{{ var('pql_min_teammates_invited') }}]
+                    )
         end as activated_at,
-        session_depth.session_depth_at,
-        feature_depth.feature_depth_at,
+        workspace_usage.session_day_times[{{ var('pql_min_session_days') }}] as session_depth_at,
+        workspace_usage.new_feature_times[{{ var('pql_min_features') }}] as feature_depth_at,
         case
-            when coalesce(workspaces.seats, 0) >= {{ var('pql_min_seats') }} then workspace_signups.signup_at
+            when coalesce(workspaces.seats, 0) >= {{ var('pql_min_seats') }} then workspace_usage.signup_at
         end as seat_depth_at,
-        last_activity.last_active_at
-    from workspace_signups
+        workspace_usage.last_active_at
+    from workspace_usage
     left join workspaces
-        on workspace_signups.workspace_id = workspaces.workspace_id
-    left join milestones
-        on workspace_signups.workspace_id = milestones.workspace_id
-    left join session_depth
-        on workspace_signups.workspace_id = session_depth.workspace_id
-    left join feature_depth
-        on workspace_signups.workspace_id = feature_depth.workspace_id
-    left join last_activity
-        on workspace_signups.workspace_id = last_activity.workspace_id
+        on workspace_usage.workspace_id = workspaces.workspace_id
 
 ),
 
@@ -189,11 +169,12 @@ depth as (
         depth_times.depth_reached_at
     from joined
     left join lateral (
-        select criterion_met_at as depth_reached_at
+        -- the moment the n-th depth criterion was met
+        select criteria.criterion_met_at as depth_reached_at
         from unnest(array[joined.session_depth_at, joined.feature_depth_at, joined.seat_depth_at])
                 as criteria (criterion_met_at)
-        where criterion_met_at is not null
-        order by criterion_met_at
+        where criteria.criterion_met_at is not null
+        order by criteria.criterion_met_at
         limit 1 offset {{ var('pql_min_depth_criteria') }} - 1
     ) as depth_times on true
 

@@ -1,7 +1,8 @@
 {#
     When each lead entered and left each stage, from the snapshot of int_lead_stages
     (snapshots/lead_stages.yml, check strategy on current_stage). entered_at is the business time the
-    stage began when the data knows it, bounded by the snapshot runs that saw the change.
+    stage began when the data knows it (never before the previous stage began, never after the snapshot
+    that saw the change).
 #}
 with
 
@@ -29,20 +30,29 @@ ordered as (
 
     select
         *,
+        coalesce(stage_entered_at, recorded_at) as candidate_entered_at,
+        lag(coalesce(stage_entered_at, recorded_at)) over (
+            partition by lead_id order by recorded_at
+        ) as previous_candidate_entered_at,
         lag(recorded_at) over (partition by lead_id order by recorded_at) as previous_recorded_at
     from recorded
 
 ),
 
+-- business time when it follows the previous stage's start (late data included); otherwise the
+-- change happened after the previous snapshot saw the old stage
 entered as (
 
     select
         *,
-        case
-            when previous_recorded_at is null
-                then least(coalesce(stage_entered_at, recorded_at), recorded_at)
-            else least(greatest(coalesce(stage_entered_at, recorded_at), previous_recorded_at), recorded_at)
-        end as entered_at
+        least(
+            recorded_at,
+            case
+                when previous_recorded_at is null then candidate_entered_at
+                when candidate_entered_at >= previous_candidate_entered_at then candidate_entered_at
+                else previous_recorded_at
+            end
+        ) as entered_at
     from ordered
 
 ),

@@ -21,6 +21,10 @@ class DbtFailed(RuntimeError):
     pass
 
 
+def dbt_target_dir(settings: Settings | None = None) -> Path:
+    return (settings or get_settings()).home_dir / "dbt_target"
+
+
 def dbt_executable() -> str:
     candidate = Path(sys.executable).parent / "dbt"
     return str(candidate) if candidate.exists() else "dbt"
@@ -36,7 +40,14 @@ def run_dbt(
     """Run ``dbt <args>`` in dbt_project/ against the warehouse, streaming its output; returns seconds."""
     settings = settings or get_settings()
     url = url or warehouse_url(settings)
-    env = {**os.environ, **dbt_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {
+        **os.environ,
+        **dbt_env(url),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        # Per-home artifacts: the demo, the tests and a benchmark can run side by side without racing.
+        "DBT_TARGET_PATH": str(dbt_target_dir(settings)),
+        "DBT_LOG_PATH": str(settings.home_dir / "logs" / "dbt"),
+    }
     dbt_vars = dict(extra_vars or {})
     if as_of is not None:
         dbt_vars["as_of"] = as_of.isoformat()
