@@ -57,7 +57,11 @@ class Stage:
 
 
 class PeakMemory:
-    """Samples the RSS of this process, its children and the warehouse server processes."""
+    """Samples the memory of this process, its children and the warehouse server processes.
+
+    PSS (proportional set size) rather than RSS: PostgreSQL backends share their buffer pool, and
+    adding up RSS would count it once per backend.
+    """
 
     def __init__(self, server_pids: list[int]):
         self.server_pids = server_pids
@@ -78,7 +82,7 @@ class PeakMemory:
                     continue
                 seen.add(proc.pid)
                 try:
-                    total += proc.memory_info().rss
+                    total += proc.memory_full_info().pss
                 except psutil.Error:
                     pass
         return total
