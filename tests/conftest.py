@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -10,14 +12,15 @@ import psycopg
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TEST_HOME = REPO / ".leadflow" / "test"
+# Each test session gets its own folder and embedded server, so two sessions never share one.
+TEST_HOME = Path(os.environ.get("LEADFLOW_TEST_HOME") or tempfile.mkdtemp(prefix="leadflow-test-"))
 DATASETS = REPO.parent / "shared" / "datasets"
 
 # Tests get their own embedded server and folders, so they never touch the demo's data.
-os.environ.setdefault("LEADFLOW_HOME", str(TEST_HOME))
+os.environ["LEADFLOW_HOME"] = str(TEST_HOME)
 os.environ.setdefault("LEADFLOW_EMBEDDED_PORT", "54339")
 os.environ.setdefault("LEADFLOW_API_URL", "http://127.0.0.1:18765")
-os.environ.setdefault("AIRFLOW_HOME", str(TEST_HOME / "airflow"))
+os.environ["AIRFLOW_HOME"] = str(TEST_HOME / "airflow")
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
 for var in ("LEADFLOW_WAREHOUSE_URL", "PGHOST", "PGDATABASE"):
@@ -34,7 +37,9 @@ def server_url() -> str:
     server = embedded()
     url = server.start()
     yield url
-    server.stop()  # leave no server behind for the next checkout or CI run
+    server.destroy()  # leave no server or data behind for the next session or CI run
+    if "LEADFLOW_TEST_HOME" not in os.environ:
+        shutil.rmtree(TEST_HOME, ignore_errors=True)
 
 
 @pytest.fixture
