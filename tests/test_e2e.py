@@ -119,6 +119,15 @@ def test_second_run_sends_nothing_new(first_run) -> None:
     assert (sent, updated, retried, planned) == (0, 0, 0, 0)
 
 
+def test_speed_to_lead_reports_delivery_times_after_a_sync(pipeline_env, first_run) -> None:
+    with psycopg.connect(pipeline_env["url"]) as conn:
+        synced, delivered = conn.execute(
+            "select count(*) filter (where s.synced_at is not null), count(l.lead_id) from marts.speed_to_lead s "
+            "left join (select distinct lead_id from ops.sync_ledger) l using (lead_id)"
+        ).fetchone()
+    assert delivered > 0 and synced == delivered  # every delivered lead shows when it was delivered
+
+
 def test_quality_gate_blocks_bad_marts_and_nothing_is_sent(pipeline_env, first_run) -> None:
     from leadflow.quality.gate import run_gate
     from leadflow.sync.engine import SyncRefused, run_sync

@@ -1,7 +1,7 @@
 {#
-    Speed to lead per qualified lead: the qualifying event, its SLA due time, when the sync delivered it
-    (null until ops.sync_ledger is wired in) and the CRM's first sales touch. is_sla_met is null while
-    the lead has not been touched and the SLA is not yet due.
+    Speed to lead per qualified lead: the qualifying event, its SLA due time, when the sync first
+    delivered it to any destination (ops.sync_ledger, as of the previous sync) and the CRM's first sales
+    touch. is_sla_met is null while the lead has not been touched and the SLA is not yet due.
 #}
 with
 
@@ -17,6 +17,16 @@ leads as (
 
 ),
 
+deliveries as (
+
+    select
+        lead_id,
+        min(first_delivered_at) as synced_at
+    from {{ ref('stg_ops__sync_deliveries') }}
+    group by lead_id
+
+),
+
 final as (
 
     select
@@ -29,6 +39,8 @@ final as (
         -- numerics
         round(cast(extract(epoch from leads.first_touch_at - qualified.qualifying_event_at) / 60 as numeric), 1)
             as minutes_to_first_touch,
+        round(cast(extract(epoch from deliveries.synced_at - qualified.qualifying_event_at) / 60 as numeric), 1)
+            as minutes_to_sync,
 
         -- booleans
         case
@@ -39,12 +51,14 @@ final as (
         -- timestamps
         qualified.qualifying_event_at,
         qualified.sla_due_at,
-        cast(null as timestamptz) as synced_at,
+        deliveries.synced_at,
         leads.first_touch_at
 
     from qualified
     inner join leads
         on qualified.lead_id = leads.lead_id
+    left join deliveries
+        on qualified.lead_id = deliveries.lead_id
 
 )
 

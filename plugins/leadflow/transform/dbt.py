@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from leadflow.settings import Settings, get_settings
-from leadflow.warehouse.db import dbt_env, warehouse_url
+from leadflow.warehouse.db import connect, dbt_env, ensure_ops_schema, warehouse_url
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,8 @@ def run_dbt(
     """Run ``dbt <args>`` in dbt_project/ against the warehouse, streaming its output; returns seconds."""
     settings = settings or get_settings()
     url = url or warehouse_url(settings)
+    with connect(url, autocommit=True) as conn:
+        ensure_ops_schema(conn)  # dbt reads ops.sync_ledger (speed to lead) even on a fresh warehouse
     env = {
         **os.environ,
         **dbt_env(url),
