@@ -10,9 +10,11 @@ import json
 import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 
 from leadflow.pull.contract import BY_KEY
 from leadflow.quality.alerts import send_alert
@@ -24,45 +26,53 @@ AS_OF = datetime(2026, 11, 20, 12, tzinfo=UTC)
 LEADS, QUALIFIED = 100, 10
 
 
+MARTS = Path(__file__).resolve().parents[2] / "dbt_project" / "models" / "marts"
+
+
+def create_contract_tables(conn: psycopg.Connection) -> None:
+    """Every mart the suites read, empty, with exactly the columns and types of its dbt contract."""
+    conn.execute("create schema if not exists marts")
+    for path in sorted(MARTS.glob("*.yml")):
+        for model in yaml.safe_load(path.read_text()).get("models", []):
+            columns = ", ".join(f'"{c["name"]}" {c["data_type"]}' for c in model["columns"])
+            conn.execute(f"create table marts.{model['name']} ({columns})")
+
+
 def build_clean_marts(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         ensure_ops_schema(conn)
-        conn.execute("create schema if not exists marts")
+        create_contract_tables(conn)
         for key in ("web.event", "consent.suppression"):
             conn.execute(BY_KEY[key].ddl())
-        conn.execute(
-            "create table marts.dim_leads as select 'L' || g as lead_id from generate_series(1, %s) g", (LEADS,)
-        )
+        conn.execute("insert into marts.dim_leads (lead_id) select 'L' || g from generate_series(1, %s) g", (LEADS,))
         conn.execute(
             """
-            create table marts.lead_scores as
-            select 'L' || g as lead_id, 50.0 as fit_score, 40.0 as engagement_score, 10.0 as intent_score,
-                   0.0 as product_usage_score, 30.0 as total_score
-            from generate_series(1, %s) g
+            insert into marts.lead_scores (lead_id, fit_score, engagement_score, intent_score, product_usage_score,
+                                           total_score)
+            select 'L' || g, 50.0, 40.0, 10.0, 0.0, 30.0 from generate_series(1, %s) g
             """,
             (LEADS,),
         )
         conn.execute(
             """
-            create table marts.qualified_leads as
-            select 'L' || g as lead_id, g <= 2 as is_conversion_qualified, g between 3 and 5 as is_sql,
-                   false as is_pql, false as is_conversation_qualified, g > 5 as is_mql,
-                   case when g <= 2 then 'conversion_qualified' when g <= 5 then 'sql' else 'mql' end as primary_type,
-                   60.0 as total_score, 'requested a demo' as reasons_text,
-                   case when g <= 2 then %(as_of)s - interval '1 hour' end as conversion_qualified_at,
+            insert into marts.qualified_leads (lead_id, is_conversion_qualified, is_sql, is_pql,
+                is_conversation_qualified, is_mql, primary_type, total_score, reasons_text, conversion_qualified_at,
+                sla_due_at)
+            select 'L' || g, g <= 2, g between 3 and 5, false, false, g > 5,
+                   case when g <= 2 then 'conversion_qualified' when g <= 5 then 'sql' else 'mql' end,
+                   60.0, 'requested a demo',
+                   case when g <= 2 then %(as_of)s - interval '1 hour' end,
                    case when g <= 2 then %(as_of)s - interval '55 minutes' else %(as_of)s + interval '1 day' end
-                       as sla_due_at
             from generate_series(1, %(n)s) g
             """,
             {"as_of": AS_OF, "n": QUALIFIED},
         )
         conn.execute(
             """
-            create table marts.outreach_queue as
-            select lead_id || ':file' as queue_id, lead_id, 'file' as destination, primary_type,
-                   lower(lead_id) || '@acme.com' as email,
-                   jsonb_build_object('email', lower(lead_id) || '@acme.com') as payload,
-                   md5(lead_id) as content_hash
+            insert into marts.outreach_queue (queue_id, lead_id, destination, primary_type, email, payload,
+                                              content_hash)
+            select lead_id || ':file', lead_id, 'file', primary_type, lower(lead_id) || '@acme.com',
+                   jsonb_build_object('email', lower(lead_id) || '@acme.com'), md5(lead_id)
             from marts.qualified_leads
             """
         )
@@ -131,7 +141,8 @@ def test_clean_marts_pass_and_are_recorded(warehouse: str, home) -> None:
     assert result.docs_index is not None and result.docs_index.exists()
     with psycopg.connect(warehouse) as conn:
         rows = conn.execute("select suite, success, (row_counts->>'rows')::int from ops.quality_runs").fetchall()
-    assert {r[0] for r in rows} == {"outreach_queue", "qualified_leads", "lead_scores", "raw_web_events"}
+    suites = {p.stem for p in (MARTS.parents[2] / "expectations").glob("*.json")}
+    assert {r[0] for r in rows} == suites
     assert all(r[1] for r in rows)
     [report] = run_sync("clean")
     assert report.sent == QUALIFIED
@@ -163,8 +174,9 @@ def test_a_tenfold_row_count_jump_fails_against_the_last_good_run(warehouse: str
     with psycopg.connect(warehouse, autocommit=True) as conn:
         for n in range(9):  # ten times the rows, each copy with its own keys
             conn.execute(
-                "insert into marts.outreach_queue select queue_id || %s, lead_id, destination, primary_type, email, "
-                "payload, content_hash from marts.outreach_queue where queue_id not like '%%#%%'",
+                "insert into marts.outreach_queue (queue_id, lead_id, destination, primary_type, email, payload, "
+                "content_hash) select queue_id || %s, lead_id, destination, primary_type, email, payload, content_hash "
+                "from marts.outreach_queue where queue_id not like '%%#%%'",
                 (f"#{n}",),
             )
     result = run_gate("day-2", AS_OF)
@@ -206,3 +218,11 @@ def test_freshness_uses_the_runs_as_of_not_the_wall_clock(warehouse: str, home) 
     assert run_gate("then", AS_OF).success
     later = run_gate("later", AS_OF + timedelta(days=3))
     assert ("raw_web_events", "unexpected_rows_expectation") in {(f.suite, f.expectation) for f in later.failures}
+
+
+def test_a_changed_mart_schema_fails_the_gate(warehouse: str, home) -> None:
+    build_clean_marts(warehouse)
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        conn.execute("alter table marts.qualified_leads drop column reasons_text")
+    failed = {(f.suite, f.expectation) for f in run_gate("schema", AS_OF).failures}
+    assert ("qualified_leads", "expect_table_columns_to_match_set") in failed
