@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     outbox_dir: Path | None = Field(None, description="Where the file destination writes; default <home>/outbox.")
     sync_destinations: list[str] = Field(["file"], description="Destinations the sync delivers to (JSON list).")
     future_tolerance_minutes: int = Field(60, description="Source clocks may run this far ahead of the run's as-of.")
+    sync_http_timeout_seconds: float = Field(30.0, description="Sync: timeout of one request to a destination.")
+    sync_max_attempts: int = Field(8, description="Sync: attempts per request on 429/5xx/timeouts before giving up.")
+    sync_backoff_base_seconds: float = Field(0.5, description="Sync: first backoff (doubles per attempt, full jitter).")
+    sync_backoff_max_seconds: float = Field(60.0, description="Sync: longest backoff between two attempts.")
+    sync_max_retry_after_seconds: float = Field(
+        900.0, description="Sync: a longer Retry-After stops the destination for this run (the next run resumes)."
+    )
 
     @property
     def home_dir(self) -> Path:

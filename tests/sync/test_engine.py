@@ -120,3 +120,55 @@ def test_dry_run_stores_the_diff_and_sends_nothing(warehouse: str, home) -> None
         assert conn.execute("select action, detail from ops.sync_log").fetchall() == [("create", "dry run")]
         assert conn.execute("select count(*) from ops.sync_ledger").fetchone()[0] == 0
     assert delivered(home) == []
+
+
+def test_dead_letter_of_a_lead_that_left_the_queue_is_dropped(warehouse: str, home) -> None:
+    make_queue(warehouse, [("L1", "a@x.com", "v1"), ("L2", "b@x.com", "v1")])
+
+    class RejectL2:
+        name, batch_size = "file", 100
+
+        def deliver(self, records: list[dict]) -> Delivery:
+            return Delivery(
+                accepted=[r["queue_id"] for r in records if r["lead_id"] != "L2"],
+                rejected={r["queue_id"]: "invalid owner" for r in records if r["lead_id"] == "L2"},
+            )
+
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        sync_destination(conn, RejectL2(), "ok")
+        make_queue(warehouse, [("L1", "a@x.com", "v1")])
+        report, diff = sync_destination(conn, RejectL2(), "ok")
+        assert (report.obsolete, report.planned) == (1, 0)
+        assert conn.execute("select count(*) from ops.sync_dead_letter").fetchone()[0] == 0
+        assert (
+            conn.execute("select detail from ops.sync_log where action = 'obsolete'")
+            .fetchone()[0]
+            .startswith("dead letter dropped")
+        )
+
+
+def test_a_failing_destination_keeps_its_batch_pending_and_the_next_run_resumes(warehouse: str, home) -> None:
+    make_queue(warehouse, [(f"L{i}", f"l{i}@x.com", "v1") for i in range(5)])
+
+    class Broken:
+        name, batch_size = "file", 2
+        calls = 0  # across instances: the second batch ever fails, once
+
+        def deliver(self, records: list[dict]) -> Delivery:
+            Broken.calls += 1
+            if Broken.calls == 2:
+                raise RuntimeError("destination client bug")
+            return Delivery(accepted=[r["queue_id"] for r in records])
+
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        report, _ = sync_destination(conn, Broken(), "ok")
+        assert (report.status, report.sent, report.deferred) == ("failed", 2, 3)
+        assert "destination client bug" in report.error
+        assert conn.execute("select count(*) from ops.sync_pending").fetchone()[0] == 2  # sent, outcome unknown
+        row = conn.execute("select status, planned, sent, error from ops.sync_runs").fetchone()
+        assert row[:3] == ("failed", 5, 2) and "bug" in row[3]
+        again, _ = sync_destination(conn, Broken(), "ok")
+        assert (again.status, again.sent, again.resumed) == ("ok", 3, 2)
+        assert conn.execute("select count(*) from ops.sync_pending").fetchone()[0] == 0
+        accounted = again.sent + again.updated + again.retried + again.removed + again.rejected + again.deferred
+        assert accounted == again.planned

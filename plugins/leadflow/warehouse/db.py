@@ -113,6 +113,54 @@ create table if not exists ops.sync_dead_letter (
     last_failed_at timestamptz not null default now(),
     primary key (lead_id, destination)
 );
+-- Sync: records whose send started and is not settled yet ("sending"). A row left behind by a killed
+-- worker makes the next run re-send that record with the same idempotency key.
+create table if not exists ops.sync_pending (
+    lead_id text not null,
+    destination text not null,
+    email text not null,
+    action text not null,
+    content_hash text not null,
+    idempotency_key text not null,
+    sync_run_id text not null,
+    started_at timestamptz not null default now(),
+    primary key (lead_id, destination)
+);
+create index if not exists sync_log_lead_idx on ops.sync_log (destination, lead_id);
+-- Sync columns added after the first release (added in place on existing warehouses).
+do $$
+declare c record;
+begin
+    for c in select * from (values
+        ('sync_runs', 'status', 'text'),
+        ('sync_runs', 'error', 'text'),
+        ('sync_runs', 'removed', 'integer not null default 0'),
+        ('sync_runs', 'suppressed', 'integer not null default 0'),
+        ('sync_runs', 'resumed', 'integer not null default 0'),
+        ('sync_runs', 'requests', 'integer not null default 0'),
+        ('sync_runs', 'request_retries', 'integer not null default 0'),
+        ('sync_runs', 'rate_limited', 'integer not null default 0'),
+        ('sync_runs', 'details', 'jsonb'),
+        ('sync_ledger', 'payload', 'jsonb'),
+        ('sync_ledger', 'external_state', 'jsonb'),
+        ('sync_ledger', 'version', 'integer not null default 0'),
+        ('sync_ledger', 'qualified_at', 'timestamptz'),
+        ('sync_ledger', 'qualification_delivered_at', 'timestamptz'),
+        ('sync_ledger', 'removed_at', 'timestamptz'),
+        ('sync_dead_letter', 'action', 'text not null default ''upsert'''),
+        ('sync_dead_letter', 'email', 'text'),
+        ('sync_dead_letter', 'last_sync_run_id', 'text')
+    ) as v (tbl, col, typ)
+    loop
+        if not exists (
+            select 1 from information_schema.columns
+            where table_schema = 'ops' and table_name = c.tbl and column_name = c.col
+        ) then
+            execute format('alter table ops.%I add column %I %s', c.tbl, c.col, c.typ);
+        end if;
+    end loop;
+end
+$$;
 """
 
 

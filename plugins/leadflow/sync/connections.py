@@ -1,0 +1,204 @@
+"""Destination credentials: Airflow connections, read from ``AIRFLOW_CONN_<ID>`` or Airflow itself.
+
+A destination ``name`` uses the connection ``leadflow_<name>``. It is resolved, in order, from
+
+1. the environment variable ``AIRFLOW_CONN_LEADFLOW_<NAME>`` (Airflow's own convention, so the same
+   variable works inside a task, in the CLI and in tests), as JSON
+   (``{"conn_type": "http", "host": "...", "password": "...", "extra": {...}}``) or as a URI
+   (``https://:token@api.example.com?__extra__=<json>`` or plain ``?key=value`` extras);
+2. Airflow's connection store (``airflow.sdk.Connection.get``), when running inside Airflow.
+
+Secrets (password, login for token-style APIs, and extra keys that look like secrets) are
+registered with :func:`register_secret`: they are masked in Airflow's task logs and redacted from
+``httpx`` log lines (a Slack webhook URL *is* a secret), and :class:`ConnectionSpec`'s ``repr`` never
+shows them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+log = logging.getLogger(__name__)
+
+SECRET_EXTRA_KEYS = ("secret", "token", "password", "key", "webhook_url", "hmac")
+
+
+class ConnectionMissing(LookupError):
+    """No connection is configured for a destination."""
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    conn_id: str
+    conn_type: str | None = None
+    host: str | None = None
+    login: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    schema: str | None = None
+    port: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def base_url(self, default: str | None = None) -> str:
+        """``scheme://host[:port][/path]`` without a trailing slash.
+
+        ``host`` may already be a URL; otherwise the scheme comes from ``extra.scheme``, then
+        ``schema``/``conn_type`` when they say http or https, then https.
+        """
+        host = (self.host or "").strip()
+        if not host:
+            if default is None:
+                raise ConnectionMissing(f"connection {self.conn_id} has no host")
+            return default.rstrip("/")
+        if "://" in host:
+            url = host
+        else:
+            scheme = self.extra.get("scheme")
+            for candidate in (self.schema, self.conn_type):
+                if not scheme and candidate in ("http", "https"):
+                    scheme = candidate
+            url = f"{scheme or 'https'}://{host}"
+        if self.port and urlsplit(url).port is None:
+            parts = urlsplit(url)
+            url = parts._replace(netloc=f"{parts.netloc}:{self.port}").geturl()
+        return url.rstrip("/")
+
+    def secrets(self) -> list[str]:
+        values = [self.password]
+        values += [str(v) for k, v in self.extra.items() if any(s in k.lower() for s in SECRET_EXTRA_KEYS)]
+        return [v for v in values if v and len(v) >= 4]
+
+
+def _env_name(conn_id: str) -> str:
+    return "AIRFLOW_CONN_" + conn_id.upper()
+
+
+def parse_connection(conn_id: str, value: str) -> ConnectionSpec:
+    """An ``AIRFLOW_CONN_*`` value (JSON or URI) as a :class:`ConnectionSpec`."""
+    value = value.strip()
+    if value.startswith("{"):
+        data = json.loads(value)
+        extra = data.get("extra") or {}
+        if isinstance(extra, str):
+            extra = json.loads(extra) if extra.strip() else {}
+        port = data.get("port")
+        return ConnectionSpec(
+            conn_id,
+            data.get("conn_type"),
+            data.get("host"),
+            data.get("login"),
+            data.get("password"),
+            data.get("schema"),
+            int(port) if port not in (None, "") else None,
+            dict(extra),
+        )
+    parts = urlsplit(value)
+    extra: dict[str, Any] = {}
+    for key, val in parse_qsl(parts.query, keep_blank_values=True):
+        if key == "__extra__":
+            extra.update(json.loads(val))
+        else:
+            extra[key] = val
+    conn_type = parts.scheme.replace("-", "_") or None
+    host = unquote(parts.hostname) if parts.hostname else None
+    # Airflow URIs put "scheme://host" in the host when it is url-encoded (http%3A%2F%2Fhost).
+    if host and "%3a%2f%2f" in (parts.netloc or "").lower():
+        host = unquote(parts.netloc.rsplit("@", 1)[-1])
+    path = unquote(parts.path.lstrip("/")) or None
+    return ConnectionSpec(
+        conn_id,
+        conn_type,
+        host,
+        unquote(parts.username) if parts.username else None,
+        unquote(parts.password) if parts.password else None,
+        path,
+        parts.port,
+        extra,
+    )
+
+
+def _from_airflow(conn_id: str) -> ConnectionSpec | None:
+    """Airflow's connection store — only when Airflow is already loaded (a task), never imported for it."""
+    if "airflow.sdk" not in sys.modules:
+        return None
+    try:
+        from airflow.sdk import Connection
+
+        conn = Connection.get(conn_id)
+    except Exception:  # not defined, or no Airflow context
+        return None
+    extra = conn.extra_dejson if hasattr(conn, "extra_dejson") else {}
+    return ConnectionSpec(
+        conn_id, conn.conn_type, conn.host, conn.login, conn.password, conn.schema, conn.port, dict(extra or {})
+    )
+
+
+def resolve_connection(conn_id: str, required: bool = True) -> ConnectionSpec | None:
+    value = os.environ.get(_env_name(conn_id))
+    spec = parse_connection(conn_id, value) if value else _from_airflow(conn_id)
+    if spec is None:
+        if required:
+            raise ConnectionMissing(
+                f"no Airflow connection {conn_id!r}: define it in Airflow or set {_env_name(conn_id)} "
+                "(JSON or URI; see README 'Sync destinations')"
+            )
+        return None
+    for secret in spec.secrets():
+        register_secret(secret)
+    return spec
+
+
+# --- keeping secrets out of logs -------------------------------------------------------------------
+
+_SECRETS: set[str] = set()
+_LOCK = threading.Lock()
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces every registered secret in a log record's message with ``***``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not _SECRETS:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string is not ours to fix
+            return True
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+_FILTER = RedactSecrets()
+
+
+def redact(text: str) -> str:
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def register_secret(secret: str) -> None:
+    """Mask ``secret`` in Airflow task logs and in the HTTP libraries' log lines."""
+    if not secret:
+        return
+    with _LOCK:
+        _SECRETS.add(secret)
+        for name in ("httpx", "httpcore", "httpcore.http11", "httpcore.connection", "httpcore.http2"):
+            logger = logging.getLogger(name)
+            if _FILTER not in logger.filters:
+                logger.addFilter(_FILTER)
+    if "airflow.sdk" in sys.modules:
+        try:
+            from airflow.sdk.log import mask_secret
+
+            mask_secret(secret)
+        except Exception:  # masking is best effort outside a task
+            log.debug("Airflow secret masking unavailable")

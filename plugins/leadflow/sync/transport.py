@@ -1,0 +1,319 @@
+"""HTTP plumbing shared by the API destinations.
+
+* :class:`RateLimit` — a documented quota ("190 requests per 10 s") and the client-side token bucket
+  that stays under it: capacity ``C = max(1, floor(5% of N))`` and rate ``(N - C) / T``, so that in
+  any window of T seconds at most ``C + rate·T = N`` requests leave, while the long-run throughput is
+  95% of the quota.
+* :class:`TokenBucket` — thread-safe; a 429's ``Retry-After`` pauses every sender of the destination.
+* :class:`HttpSender` — one ``httpx`` client per destination; retries 429, 408, 5xx, timeouts and
+  broken connections with exponential backoff and full jitter (or exactly the ``Retry-After`` the
+  server asked for, plus a little jitter), up to ``max_attempts``. 401/403 mean the connection is
+  wrong: no point retrying. Every other response goes back to the destination, which knows what a
+  400 or 422 means for its records.
+
+Errors never quote the URL (a Slack webhook URL is itself the secret) or the request headers.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+
+class DestinationError(RuntimeError):
+    """The destination cannot take more records in this run; carries what it did accept first."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.partial: Any = None  # a Delivery of the records settled before the failure
+
+
+class DestinationUnavailable(DestinationError):
+    """Retries exhausted on 429/5xx/timeouts/connection errors: stop this destination for this run."""
+
+
+class DestinationMisconfigured(DestinationError):
+    """401/403 or an unknown endpoint: the connection is wrong; nothing is gained by retrying."""
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    requests: int
+    per_seconds: float
+    headroom: float = 0.05
+
+    @classmethod
+    def parse(cls, value: Any, default: RateLimit | None = None) -> RateLimit | None:
+        """``{"requests": 190, "per_seconds": 10}``, ``"190/10s"``, ``"10000/h"``, a number (per second) or None."""
+        if value is None or value == "":
+            return default
+        if isinstance(value, RateLimit):
+            return value
+        if isinstance(value, dict):
+            if not value.get("requests"):
+                return None
+            return cls(int(value["requests"]), float(value.get("per_seconds", 1)), float(value.get("headroom", 0.05)))
+        if isinstance(value, int | float):
+            return cls(int(value), 1.0) if value > 0 else None
+        text = str(value).strip().lower().replace(" ", "")
+        if text in ("0", "none", "off", "unlimited"):
+            return None
+        match = re.fullmatch(r"(\d+)(?:/(\d*\.?\d*)(s|sec|second|m|min|minute|h|hour)?)?", text)
+        if not match:
+            raise ValueError(f"rate limit {value!r}: expected e.g. '190/10s', '10000/h' or '1/s'")
+        units = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0, "h": 3600.0}
+        units["hour"] = 3600.0
+        count, number, unit = match.groups()
+        return cls(int(count), float(number or 1) * units[unit or "s"])
+
+    def bucket(self) -> tuple[float, float]:
+        """(tokens per second, capacity) of the client bucket that never exceeds the quota."""
+        capacity = max(1, math.floor(self.requests * self.headroom))
+        if self.requests > capacity:
+            rate = (self.requests - capacity) / self.per_seconds
+        else:
+            rate = self.requests * (1 - self.headroom) / self.per_seconds
+        return rate, float(capacity)
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.per_seconds
+
+    def __str__(self) -> str:
+        return f"{self.requests}/{self.per_seconds:g}s"
+
+
+class TokenBucket:
+    """Blocks :meth:`acquire` until a token is free; :meth:`pause` stops everyone (Retry-After)."""
+
+    def __init__(
+        self,
+        limit: RateLimit | None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.limit = limit
+        self.rate, self.capacity = limit.bucket() if limit else (0.0, 0.0)
+        self.tokens = self.capacity
+        self.clock, self.sleep = clock, sleep
+        self.stamp = clock()
+        self.paused_until = 0.0
+        self.lock = threading.Lock()
+        self.waited = 0.0
+
+    def acquire(self) -> None:
+        while True:
+            with self.lock:
+                now = self.clock()
+                wait = self.paused_until - now
+                if wait <= 0:
+                    if self.rate <= 0:
+                        return
+                    if now > self.stamp:
+                        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+                        self.stamp = now
+                    if self.tokens >= 1.0 - 1e-9:  # float dust must not cost a sleep
+                        self.tokens = max(0.0, self.tokens - 1.0)
+                        return
+                    wait = max((1.0 - self.tokens) / self.rate, 1e-6)
+            self.waited += wait
+            self.sleep(wait)
+
+    def pause(self, seconds: float) -> None:
+        """Nobody sends for ``seconds``; then the bucket restarts empty (no burst into a fresh 429)."""
+        with self.lock:
+            until = self.clock() + seconds
+            if until > self.paused_until:
+                self.paused_until = until
+                self.tokens = 0.0
+                self.stamp = until
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 8
+    base_seconds: float = 0.5
+    max_backoff_seconds: float = 60.0
+    max_retry_after_seconds: float = 900.0  # a longer Retry-After ends this destination's run (next run resumes)
+    timeout_seconds: float = 30.0
+
+    @classmethod
+    def from_settings(cls, settings: Any, overrides: dict | None = None) -> RetryPolicy:
+        values = {
+            "max_attempts": settings.sync_max_attempts,
+            "base_seconds": settings.sync_backoff_base_seconds,
+            "max_backoff_seconds": settings.sync_backoff_max_seconds,
+            "max_retry_after_seconds": settings.sync_max_retry_after_seconds,
+            "timeout_seconds": settings.sync_http_timeout_seconds,
+        }
+        for key, value in (overrides or {}).items():
+            if key in values:
+                values[key] = type(values[key])(value)
+        return cls(**values)
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(cap, base·2^attempt)] (attempt counts from 0)."""
+        return random.uniform(0, min(self.max_backoff_seconds, self.base_seconds * 2**attempt))
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds (integer, or a decimal from lenient servers) or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+@dataclass
+class SendStats:
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    server_errors: int = 0
+    timeouts: int = 0
+    connection_errors: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **counts: int) -> None:
+        with self.lock:
+            for key, value in counts.items():
+                setattr(self, key, getattr(self, key) + value)
+
+    def snapshot(self) -> dict[str, int]:
+        with self.lock:
+            return {
+                k: getattr(self, k)
+                for k in ("requests", "retries", "rate_limited", "server_errors", "timeouts", "connection_errors")
+            }
+
+
+RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
+
+
+class HttpSender:
+    """Sends one request with the destination's rate limit and retry policy; returns the final response."""
+
+    def __init__(
+        self,
+        label: str,
+        base_url: str,
+        headers: dict[str, str] | None = None,
+        rate_limit: RateLimit | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+        concurrency: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.label = label
+        self.retry = retry or RetryPolicy()
+        self.sleep = sleep
+        self.bucket = TokenBucket(rate_limit, clock=clock, sleep=sleep)
+        self.stats = SendStats()
+        self.client = httpx.Client(
+            base_url=base_url,
+            headers=headers or {},
+            timeout=self.retry.timeout_seconds,
+            transport=transport,
+            limits=httpx.Limits(max_connections=max(2, concurrency * 2), max_keepalive_connections=max(2, concurrency)),
+        )
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        return self.bucket.limit
+
+    def close(self) -> None:
+        self.client.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        content: bytes | None = None,
+        params: dict | None = None,
+        headers: dict[str, str] | None = None,
+        sign: Callable[[bytes], dict[str, str]] | None = None,
+    ) -> httpx.Response:
+        """``sign(body)`` returns extra headers computed per attempt (e.g. a timestamped HMAC signature)."""
+        if json_body is not None:
+            import json
+
+            content = json.dumps(json_body, separators=(",", ":"), default=str).encode()
+            headers = {"Content-Type": "application/json", **(headers or {})}
+        policy = self.retry
+        problem = ""
+        for attempt in range(policy.max_attempts):
+            self.bucket.acquire()
+            attempt_headers = dict(headers or {})
+            if sign is not None:
+                attempt_headers.update(sign(content or b""))
+            self.stats.add(requests=1)
+            retry_after = None
+            try:
+                response = self.client.request(method, path, content=content, params=params, headers=attempt_headers)
+            except httpx.TimeoutException as exc:
+                self.stats.add(timeouts=1)
+                problem = f"timed out ({type(exc).__name__})"
+            except httpx.TransportError as exc:
+                self.stats.add(connection_errors=1)
+                problem = f"connection failed ({type(exc).__name__})"
+            else:
+                status = response.status_code
+                if status in (401, 403):
+                    raise DestinationMisconfigured(
+                        f"{self.label}: HTTP {status} {short_body(response)} — check the connection's credentials"
+                    )
+                if status not in RETRY_STATUSES:
+                    return response
+                problem = f"HTTP {status} {short_body(response)}".strip()
+                if status == 429:
+                    self.stats.add(rate_limited=1)
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                else:
+                    self.stats.add(server_errors=1)
+                    if status == 503:
+                        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if attempt + 1 >= policy.max_attempts:
+                break
+            if retry_after is not None:
+                if retry_after > policy.max_retry_after_seconds:
+                    raise DestinationUnavailable(
+                        f"{self.label}: {problem}; Retry-After {retry_after:.0f}s exceeds "
+                        f"{policy.max_retry_after_seconds:.0f}s — the next run resumes"
+                    )
+                delay = retry_after + random.uniform(0, min(1.0, 0.1 * retry_after))
+                self.bucket.pause(delay)
+            else:
+                delay = policy.backoff(attempt)
+            self.stats.add(retries=1)
+            self.sleep(delay)
+        raise DestinationUnavailable(f"{self.label}: {problem} after {policy.max_attempts} attempts")
+
+
+def short_body(response: httpx.Response, limit: int = 300) -> str:
+    """The start of a response body, for a reason string (bodies never echo our credentials)."""
+    try:
+        text = response.text
+    except Exception:
+        return ""
+    text = " ".join(text.split())
+    return text[:limit] + ("…" if len(text) > limit else "")
