@@ -185,31 +185,36 @@ def summary() -> None:
 @click.option("--run-id", default=None, help="Pipeline run whose quality gate must have passed (default: latest).")
 def sync(dry_run: bool, run_id: str | None) -> None:
     """Deliver new and changed qualified leads (or show what would be delivered)."""
-    from leadflow.sync.engine import build_destination, gate_passed, sync_destination
+    from leadflow.sync.engine import SyncFailed, SyncRefused, build_destination, run_sync, sync_destination
     from leadflow.warehouse.db import connect, ensure_ops_schema
 
     settings = get_settings()
     with connect(autocommit=True) as conn:
         ensure_ops_schema(conn)
-        run_id = (
-            run_id
-            or (
-                conn.execute("select run_id from ops.quality_runs order by validated_at desc limit 1").fetchone()
-                or [None]
-            )[0]
-        )
-        if not run_id or not gate_passed(conn, run_id):
-            raise click.ClickException(f"no passing quality gate for run {run_id!r}: nothing is sent")
+        latest = conn.execute("select run_id from ops.quality_runs order by validated_at desc limit 1").fetchone()
+        run_id = run_id or (latest[0] if latest else None)
+        if not dry_run:
+            conn.close()
+            try:
+                reports = run_sync(run_id or "", settings=settings)
+            except (SyncRefused, SyncFailed) as err:
+                raise click.ClickException(str(err)) from err
+            for report in reports:
+                click.echo(
+                    f"{report.destination}: planned {report.planned}, sent {report.sent}, updated {report.updated}, "
+                    f"unchanged {report.unchanged}, rejected {report.rejected}, retried {report.retried}"
+                )
+            return
         for name in settings.sync_destinations:
-            report, diff = sync_destination(conn, build_destination(name, settings), run_id, dry_run=dry_run)
-            click.echo(f"{name}: planned {report.planned}, unchanged {report.unchanged}, rejected {report.rejected}")
-            if dry_run:
-                for row in diff[:50]:
-                    click.echo(
-                        f"  {row['action']:<10} {row['lead_id']:<40} {row['delivered_hash'] or '-'} -> {row['content_hash']}"
-                    )
-                if len(diff) > 50:
-                    click.echo(f"  ... {len(diff) - 50} more (all stored in ops.sync_log)")
+            report, diff = sync_destination(conn, build_destination(name, settings), run_id or "", dry_run=True)
+            click.echo(f"{name}: would send {report.planned}, unchanged {report.unchanged} (dry run: nothing sent)")
+            for row in diff[:50]:
+                click.echo(
+                    f"  {row['action']:<10} {row['lead_id']:<40} {row.get('delivered_hash') or '-'} -> "
+                    f"{row.get('content_hash')}"
+                )
+            if len(diff) > 50:
+                click.echo(f"  ... {len(diff) - 50} more (all stored in ops.sync_log)")
 
 
 TYPE_COLUMNS = (
