@@ -1,35 +1,60 @@
-"""Stream validated records into ``raw`` with COPY, merge on the primary key, account for every record.
+"""Merge validated chunks into ``raw`` on the primary key, and account for every record, in one transaction.
 
-One ``RawLoad`` is one transaction: rows go to a temporary stage table by COPY, then one statement
-merges them into the raw table. Bad records go to ``ops.quarantine``; ``ops.load_audit`` gets
-read / loaded / quarantined. A crash before commit leaves nothing behind, so a retry is clean.
+One ``RawLoad`` is one unit (a file, or one SQL table / API object pull) and one transaction:
+
+1. chunks are COPYed into a temporary stage table typed like the raw table (the batcher has already
+   validated every value, so COPY never rejects one), quarantined records into a temporary table;
+2. ``commit`` adds drift columns, merges the stage into raw with one ``INSERT ... ON CONFLICT`` (a row
+   replaces the stored one only when its cursor is newer, or equal with different content — so a
+   re-run changes nothing, not even bookkeeping columns), writes ``ops.quarantine``, record flags,
+   the file / window bookkeeping, the cursor and ``ops.load_audit`` — and commits.
+
+A crash before the commit leaves nothing behind; the retry loads the unit again from scratch.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
-import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import psycopg
 from psycopg import sql
 
-from leadflow.pull.contract import META_COLUMNS, Entity
-from leadflow.pull.validate import Rejected, coerce_record
+from leadflow.pull.batch import Chunk, Summary, drift_column  # noqa: F401  (drift_column: public API)
+from leadflow.pull.contract import META_COLUMNS, PG_TYPES, Entity
 
 log = logging.getLogger(__name__)
 
-_IDENT = re.compile(r"[^a-z0-9_]+")
-FLUSH_ROWS = 20_000
+PULL_DDL = """
+create table if not exists ops.record_flags (
+    source text not null,
+    entity text not null,
+    record_key text not null,
+    flag text not null,
+    location text,
+    run_id text not null,
+    flagged_at timestamptz not null,
+    primary key (source, entity, record_key, flag)
+);
+comment on table ops.record_flags is
+    'Loaded records that a configured check flags as dirty (e.g. won before first contact): flagged, not dropped.';
+create table if not exists ops.pull_windows (
+    run_id text not null,
+    source text not null,
+    entity text not null,
+    since timestamptz,
+    primary key (run_id, source, entity)
+);
+comment on table ops.pull_windows is
+    'The updated-since window each run read per API / SQL entity, so that re-running a run reads the same window.';
+"""
 
 
-def drift_column(name: str) -> str:
-    """A safe column name for a field the contract does not know (schema drift adds it as text)."""
-    clean = _IDENT.sub("_", str(name).strip().lower()).strip("_")[:60] or "unnamed"
-    return clean if not clean[0].isdigit() else f"c_{clean}"
+def ensure_pull_schema(conn: psycopg.Connection) -> None:
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtext('leadflow.pull_schema'))")
+        conn.execute(PULL_DDL)
 
 
 @dataclass
@@ -43,176 +68,88 @@ class LoadResult:
     new_columns: list[str] = field(default_factory=list)
 
 
-class RawLoad:
-    """Collect records for one entity and merge them into its raw table when ``commit`` is called."""
+@dataclass
+class Unit:
+    """What one RawLoad loads, and the bookkeeping its commit writes."""
 
-    def __init__(
-        self,
-        conn: psycopg.Connection,
-        entity: Entity,
-        run_id: str,
-        as_of: datetime,
-        future_tolerance: timedelta = timedelta(hours=1),
-    ):
+    label: str  # file name or "<entity> since <t>"
+    file_url: str | None = None
+    fingerprint: str | None = None
+    window: bool = False  # an updated-since pull (API, SQL): record the window
+    since: datetime | None = None
+    replace: bool = False  # this run already committed this window: replace its audit and quarantine
+    flags: dict[str, str] = field(default_factory=dict)
+
+
+class RawLoad:
+    """Stage chunks for one entity and merge them into its raw table when ``commit`` is called."""
+
+    def __init__(self, conn: psycopg.Connection, entity: Entity, run_id: str, as_of: datetime, unit: Unit):
         self.conn = conn
         self.entity = entity
         self.run_id = run_id
         self.as_of = as_of
-        self.tolerance = future_tolerance
+        self.unit = unit
         self.started_at = datetime.now(as_of.tzinfo)
         self.result = LoadResult(entity.source, entity.name)
-        self._batch_id = f"{run_id}:{uuid.uuid4().hex[:8]}"
-        self._rows: list[tuple] = []
-        self._quarantine: list[tuple] = []
-        self._stage = f"_stage_{entity.table}"
+        self._batch_id = f"{run_id}:{unit.label}"
         self._columns = list(entity.columns)
-        self._max_cursor: datetime | None = None
-        self._drift_keys: list[str] = []
         self._tx = conn.transaction()
         self._tx.__enter__()
+        conn.execute("set local timezone = 'UTC'")
+        cols = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(PG_TYPES[t])) for c, t in entity.columns.items()]
         conn.execute(
-            sql.SQL(
-                "create temp table {stage} (like {raw} including defaults, _seq bigserial, _extra jsonb) on commit drop"
-            ).format(stage=sql.Identifier(self._stage), raw=sql.Identifier("raw", entity.table))
+            sql.SQL("create temp table _stage ({}, _source_location text, _extra jsonb) on commit drop").format(
+                sql.SQL(", ").join(cols)
+            )
+        )
+        conn.execute(
+            "create temp table _quarantine (location text, record_key text, field text, reason text, payload text) "
+            "on commit drop"
+        )
+        self._copy_rows = sql.SQL("copy _stage ({}) from stdin").format(
+            sql.SQL(", ").join(map(sql.Identifier, [*self._columns, "_source_location", "_extra"]))
         )
 
     # -- intake ---------------------------------------------------------------------------------
-    def add(self, record: dict, location: str) -> None:
-        """Validate one parsed record; stage it or quarantine it with the reason."""
-        self.result.read += 1
-        try:
-            row = coerce_record(self.entity, record, self.as_of, self.tolerance)
-        except Rejected as err:
-            self._reject(location, record, err.problem.reason, err.problem.field)
-            return
-        extras = {
-            drift_column(k): v for k, v in record.items() if k not in self.entity.columns and not k.startswith("_")
-        }
-        cursor = row[self.entity.cursor]
-        if isinstance(cursor, datetime) and (self._max_cursor is None or cursor > self._max_cursor):
-            self._max_cursor = cursor
-        values = [row[c] for c in self._columns]
-        extra = (
-            json.dumps({k: v if v is None or isinstance(v, str) else json.dumps(v) for k, v in extras.items()})
-            if extras
-            else None
-        )
-        self._rows.append((*values, self._batch_id, location, self.as_of, extra))
-        if len(self._rows) >= FLUSH_ROWS:
-            self._flush()
-
-    def reject_unparsed(self, location: str, payload: str, reason: str) -> None:
-        """A record that could not even be parsed (bad JSON line, malformed CSV row)."""
-        self.result.read += 1
-        self._quarantine.append((location, None, None, reason, payload[:100_000]))
-        self.result.quarantined += 1
-
-    def _reject(self, location: str, record: dict, reason: str, fld: str | None) -> None:
-        key = ":".join(str(record.get(k)) for k in self.entity.primary_key)
-        payload = json.dumps(record, default=str, ensure_ascii=False)
-        self._quarantine.append((location, key, fld, reason, payload[:100_000]))
-        self.result.quarantined += 1
-
-    def _flush(self) -> None:
-        if not self._rows:
-            return
-        cols = [*self._columns, *META_COLUMNS, "_extra"]
-        copy = sql.SQL("copy {stage} ({cols}) from stdin").format(
-            stage=sql.Identifier(self._stage), cols=sql.SQL(", ").join(map(sql.Identifier, cols))
-        )
-        with self.conn.cursor() as cur, cur.copy(copy) as cp:
-            for row in self._rows:
-                cp.write_row(row)
-        self._rows.clear()
+    def add_chunk(self, chunk: Chunk) -> None:
+        with self.conn.cursor() as cur:
+            if chunk.count:
+                with cur.copy(self._copy_rows) as cp:
+                    cp.write(chunk.rows)
+            if chunk.quarantine:
+                with cur.copy("copy _quarantine from stdin") as cp:
+                    for row in chunk.quarantine:
+                        cp.write_row(row)
 
     # -- merge ----------------------------------------------------------------------------------
-    def commit(self, extra_statements: list[tuple] | None = None) -> LoadResult:
-        """Merge staged rows into raw, write quarantine + audit, and commit — all or nothing."""
+    def commit(self, summary: Summary) -> LoadResult:
+        """Merge staged rows into raw, write quarantine, flags, bookkeeping and audit, and commit — all or nothing."""
         try:
-            self._flush()
-            self._quarantine_duplicates()
-            self._add_drift_columns()
-            loaded = self._merge()
-            self.result.loaded = loaded
+            self.result.read = summary.read
+            self.result.loaded = summary.staged
+            self.result.quarantined = summary.quarantined
+            drift = self._add_drift_columns(summary.drift)
+            if summary.staged:
+                self._merge(drift)
             self._write_quarantine()
-            for statement, params in extra_statements or []:
-                self.conn.execute(statement, params)
-            if self._max_cursor is not None:
-                # The cursor only moves forward, and only when the rows it covers are committed.
-                self.conn.execute(
-                    "insert into ops.source_cursors (source, entity, cursor_value) values (%s, %s, %s) "
-                    "on conflict (source, entity) do update set cursor_value = to_json(greatest("
-                    "ops.source_cursors.cursor_value::timestamptz, excluded.cursor_value::timestamptz)) #>> '{}', "
-                    "updated_at = now()",
-                    (self.entity.source, self.entity.name, self._max_cursor.isoformat()),
-                )
-            self.conn.execute(
-                "insert into ops.load_audit (run_id, source, entity, read, loaded, quarantined, started_at, finished_at) "
-                "values (%s, %s, %s, %s, %s, %s, %s, clock_timestamp()) "
-                "on conflict (run_id, source, entity) do update set read = ops.load_audit.read + excluded.read, "
-                "loaded = ops.load_audit.loaded + excluded.loaded, "
-                "quarantined = ops.load_audit.quarantined + excluded.quarantined, finished_at = excluded.finished_at",
-                (
-                    self.run_id,
-                    self.entity.source,
-                    self.entity.name,
-                    self.result.read,
-                    self.result.loaded,
-                    self.result.quarantined,
-                    self.started_at,
-                ),
-            )
+            if self.unit.flags and summary.staged:
+                self._flag()
+            self._bookkeeping(summary)
         except BaseException as err:
-            self._tx.__exit__(type(err), err, err.__traceback__)
+            self.rollback(err)
             raise
         self._tx.__exit__(None, None, None)
-        if self._max_cursor is not None:
-            self.result.max_cursor = self._max_cursor.isoformat()
+        if summary.max_cursor is not None:
+            self.result.max_cursor = summary.max_cursor + "Z"
         return self.result
 
     def rollback(self, err: BaseException) -> None:
         self._tx.__exit__(type(err), err, err.__traceback__)
 
-    def _quarantine_duplicates(self) -> None:
-        """A key seen twice in one batch: keep the first occurrence, quarantine the others."""
-        pk = sql.SQL(", ").join(map(sql.Identifier, self.entity.primary_key))
-        stage = sql.Identifier(self._stage)
-        key_text = sql.SQL(" || ':' || ").join(
-            sql.SQL("coalesce({}::text, '')").format(sql.Identifier(c)) for c in self.entity.primary_key
-        )
-        dup = self.conn.execute(
-            sql.SQL(
-                """
-                with ranked as (
-                    select _seq, _source_location, {key_text} as record_key,
-                           first_value(_source_location) over (partition by {pk} order by _seq) as first_location,
-                           row_number() over (partition by {pk} order by _seq) as n
-                    from {stage}
-                ), removed as (
-                    delete from {stage} s using ranked r where s._seq = r._seq and r.n > 1
-                    returning s.*, r.record_key, r.first_location
-                )
-                insert into ops.quarantine (run_id, source, entity, location, record_key, field, reason, payload)
-                select %s, %s, %s, removed._source_location, removed.record_key, {first_pk},
-                       'duplicate key in batch (first seen at ' || removed.first_location || ')',
-                       (to_jsonb(removed) - '_seq' - '_batch_id' - '_loaded_at' - 'record_key' - 'first_location')::text
-                from removed
-                """
-            ).format(key_text=key_text, pk=pk, stage=stage, first_pk=sql.Literal(self.entity.primary_key[0])),
-            (self.run_id, self.entity.source, self.entity.name),
-        ).rowcount
-        if dup:
-            self.result.quarantined += dup
-
-    def _add_drift_columns(self) -> None:
-        keys = [
-            r[0]
-            for r in self.conn.execute(
-                sql.SQL("select distinct jsonb_object_keys(_extra) from {} where _extra is not null order by 1").format(
-                    sql.Identifier(self._stage)
-                )
-            )
-        ]
+    def _add_drift_columns(self, names: list[str]) -> list[str]:
+        if not names:
+            return []
         existing = {
             r[0]
             for r in self.conn.execute(
@@ -220,56 +157,127 @@ class RawLoad:
                 (self.entity.table,),
             )
         }
-        for key in keys:
-            if key not in existing:
+        for name in names:
+            if name not in existing:
                 log.warning(
-                    "schema drift in %s: new field %r added to raw.%s as text", self.entity.key, key, self.entity.table
+                    "schema drift in %s: new field %r added to raw.%s as text", self.entity.key, name, self.entity.table
                 )
                 self.conn.execute(
                     sql.SQL("alter table {} add column if not exists {} text").format(
-                        sql.Identifier("raw", self.entity.table), sql.Identifier(key)
+                        sql.Identifier("raw", self.entity.table), sql.Identifier(name)
                     )
                 )
-                self.result.new_columns.append(key)
-        self._drift_keys = [k for k in keys if k not in self.entity.columns and k not in META_COLUMNS]
+                self.result.new_columns.append(name)
+        return [n for n in names if n not in self.entity.columns and n not in META_COLUMNS]
 
-    def _merge(self) -> int:
+    def _merge(self, drift: list[str]) -> None:
         pk = list(self.entity.primary_key)
-        base = [*self._columns, *META_COLUMNS]
-        target = [sql.Identifier(c) for c in base] + [sql.Identifier(k) for k in self._drift_keys]
-        select = [sql.Identifier(c) for c in base] + [
-            sql.SQL("_extra ->> {}").format(sql.Literal(k)) for k in self._drift_keys
+        cursor = sql.Identifier(self.entity.cursor)
+        target = [*self._columns, *META_COLUMNS, *drift]
+        select = [sql.Identifier(c) for c in self._columns] + [
+            sql.Literal(self._batch_id),
+            sql.Identifier("_source_location"),
+            sql.Literal(self.as_of),
+            *[sql.SQL("_extra ->> {}").format(sql.Literal(k)) for k in drift],
         ]
-        updates = [c for c in base if c not in pk] + self._drift_keys
+        content = [c for c in [*self._columns, *drift] if c not in pk]
+        updates = [c for c in target if c not in pk]
         statement = sql.SQL(
             """
             insert into {raw} as t ({target})
-            select {select} from {stage}
+            select {select} from _stage order by {pk}
             on conflict ({pk}) do update set {updates}
-            where t.{cursor} is null or excluded.{cursor} is null or t.{cursor} <= excluded.{cursor}
+            where t.{cursor} is null or excluded.{cursor} is null or t.{cursor} < excluded.{cursor}
+               or (t.{cursor} = excluded.{cursor} and ({old}) is distinct from ({new}))
             """
         ).format(
             raw=sql.Identifier("raw", self.entity.table),
-            target=sql.SQL(", ").join(target),
+            target=sql.SQL(", ").join(map(sql.Identifier, target)),
             select=sql.SQL(", ").join(select),
-            stage=sql.Identifier(self._stage),
             pk=sql.SQL(", ").join(map(sql.Identifier, pk)),
             updates=sql.SQL(", ").join(sql.SQL("{c} = excluded.{c}").format(c=sql.Identifier(c)) for c in updates),
-            cursor=sql.Identifier(self.entity.cursor),
+            cursor=cursor,
+            old=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in content),
+            new=sql.SQL(", ").join(sql.SQL("excluded.{}").format(sql.Identifier(c)) for c in content),
         )
         self.conn.execute(statement)
-        # Rows merged or skipped as older than what raw holds both count as loaded: the record is in raw.
-        return self.conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(self._stage))).fetchone()[0]
+
+    def _ids(self) -> tuple:
+        return (self.run_id, self.entity.source, self.entity.name)
 
     def _write_quarantine(self) -> None:
-        if not self._quarantine:
-            return
-        with self.conn.cursor() as cur:
-            with cur.copy(
-                "copy ops.quarantine (run_id, source, entity, location, record_key, field, reason, payload) from stdin"
-            ) as cp:
-                for location, key, fld, reason, payload in self._quarantine:
-                    cp.write_row(
-                        (self.run_id, self.entity.source, self.entity.name, location, key, fld, reason, payload)
-                    )
-        self._quarantine.clear()
+        if self.unit.replace:
+            self.conn.execute(
+                "delete from ops.quarantine where run_id = %s and source = %s and entity = %s", self._ids()
+            )
+        self.conn.execute(
+            "insert into ops.quarantine (run_id, source, entity, location, record_key, field, reason, payload) "
+            "select %s, %s, %s, location, record_key, field, reason, payload from _quarantine",
+            self._ids(),
+        )
+
+    def _key_sql(self, alias: str) -> sql.Composable:
+        return sql.SQL(" || ':' || ").join(
+            sql.SQL("coalesce({}.{}::text, '')").format(sql.Identifier(alias), sql.Identifier(c))
+            for c in self.entity.primary_key
+        )
+
+    def _flag(self) -> None:
+        """Configured checks (SQL over the raw row ``r``) for the records of this unit: flagged, not dropped."""
+        join = sql.SQL(" and ").join(
+            sql.SQL("r.{c} = s.{c}").format(c=sql.Identifier(c)) for c in self.entity.primary_key
+        )
+        self.conn.execute(
+            sql.SQL(
+                "delete from ops.record_flags f using _stage s where f.source = %s and f.entity = %s "
+                "and f.record_key = {}"
+            ).format(self._key_sql("s")),
+            (self.entity.source, self.entity.name),
+        )
+        for flag, condition in self.unit.flags.items():
+            self.conn.execute(
+                sql.SQL(
+                    "insert into ops.record_flags (source, entity, record_key, flag, location, run_id, flagged_at) "
+                    "select %s, %s, {key}, %s, r._source_location, %s, %s "
+                    "from {raw} r join _stage s on {join} where ({condition}) on conflict do nothing"
+                ).format(
+                    key=self._key_sql("r"),
+                    raw=sql.Identifier("raw", self.entity.table),
+                    join=join,
+                    condition=sql.SQL(condition),  # configuration, like a dbt model: trusted SQL
+                ),
+                (self.entity.source, self.entity.name, flag, self.run_id, self.as_of),
+            )
+
+    def _bookkeeping(self, summary: Summary) -> None:
+        unit = self.unit
+        if unit.file_url is not None:
+            self.conn.execute(
+                "insert into ops.loaded_files (source, path, fingerprint, run_id) values (%s, %s, %s, %s) "
+                "on conflict do nothing",
+                (self.entity.key, unit.file_url, unit.fingerprint, self.run_id),
+            )
+        if unit.window:
+            self.conn.execute(
+                "insert into ops.pull_windows (run_id, source, entity, since) values (%s, %s, %s, %s) "
+                "on conflict do nothing",
+                (*self._ids(), unit.since),
+            )
+        if summary.max_cursor is not None:
+            # The cursor only moves forward, and only when the rows it covers are committed.
+            self.conn.execute(
+                "insert into ops.source_cursors (source, entity, cursor_value) values (%s, %s, %s) "
+                "on conflict (source, entity) do update set cursor_value = to_json(greatest("
+                "ops.source_cursors.cursor_value::timestamptz, excluded.cursor_value::timestamptz)) #>> '{}', "
+                "updated_at = now()",
+                (self.entity.source, self.entity.name, summary.max_cursor + "Z"),
+            )
+        accumulate = "ops.load_audit.{0} + excluded.{0}" if not unit.replace else "excluded.{0}"
+        self.conn.execute(
+            "insert into ops.load_audit (run_id, source, entity, read, loaded, quarantined, started_at, finished_at) "
+            "values (%s, %s, %s, %s, %s, %s, %s, clock_timestamp()) "
+            "on conflict (run_id, source, entity) do update set "
+            + ", ".join(f"{c} = {accumulate.format(c)}" for c in ("read", "loaded", "quarantined"))
+            + ", finished_at = excluded.finished_at",
+            (*self._ids(), summary.read, summary.staged, summary.quarantined, self.started_at),
+        )

@@ -1,148 +1,351 @@
 """Readers for the three ways source data arrives: landing-zone files, a SQL database, a paginated REST API.
 
-Each reader yields ``Record(payload, location)`` for parsed records and ``Unparsed(text, location, reason)``
-for input that is not even a record. Readers stream: nothing holds a whole file or table in memory.
+Every reader streams into a ``Batcher`` (``pull/batch.py``): ``sink.add(record, location, clean, raw)``
+for each parsed record, ``sink.reject(location, raw, reason)`` for input that is not even a record.
+Nothing holds a whole file, table or API listing in memory.
+
+``clean`` is decided for a whole block of input at once (no backslash, control character or overlong
+line in it) and lets the validator take its fast path; see ``pull/validate.py``.
+
+Faults that make a whole unit unloadable raise ``SourceError`` (the unit's transaction is rolled back
+and the Airflow retry loads it again): a truncated file, a missing required column, an API that keeps
+failing after its retries, a database that drops the connection.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import logging
+import queue
+import random
+import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import httpx
-from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt
+import orjson
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from leadflow.pull.batch import Batcher, drift_column
+from leadflow.pull.validate import COPY_ESCAPE, MAX_FIELD_CHARS
 
 log = logging.getLogger(__name__)
 
+READ_BYTES = 4 << 20
+# A line or block that holds none of these is "clean": no escapes, control characters or backslashes.
+_DIRTY_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\\]").search
+_DIRTY_TEXT = re.compile(r"[\x00-\x09\x0b-\x1f\x7f\\]").search
+_LONG_STRING = re.compile(rb'"[^"]{%d,}' % MAX_FIELD_CHARS).search
+
 
 class SourceError(RuntimeError):
-    """A fault that fails the whole source (the task retries); the message names source, location, field."""
+    """A fault that fails one unit of a source (the task fails, its retry completes it); names source, location, field."""
 
 
+def _no_constants(token: str):
+    raise ValueError(f"{token} is not valid JSON")
+
+
+# -- files (local path or any fsspec URL: s3://, gs://, ...) -------------------------------------------
 @dataclass(frozen=True)
-class Record:
-    payload: dict
-    location: str
+class FileRef:
+    url: str  # what ops.loaded_files records
+    name: str  # relative to the source's location: what quarantine and raw locations show
+    fingerprint: str
+    fs: object  # fsspec filesystem
+    path: str  # path inside fs
+
+    def open(self):
+        return self.fs.open(self.path, "rb")
 
 
-@dataclass(frozen=True)
-class Unparsed:
-    text: str
-    location: str
-    reason: str
+def list_files(location: str, pattern: str, storage_options: dict | None = None) -> list[FileRef]:
+    """Files under ``location`` (a folder or URL) matching the glob ``pattern``, sorted by name."""
+    import fsspec
 
-
-# -- files -------------------------------------------------------------------------------------------
-def file_fingerprint(path: Path) -> str:
-    stat = path.stat()
-    return f"{stat.st_size}:{stat.st_mtime_ns}"
-
-
-def _lines(path: Path) -> Iterator[tuple[int, str, bool]]:
-    """(line number, text without newline, whether the line ended with a newline)."""
-    with path.open("r", encoding="utf-8", errors="surrogateescape", newline="") as fh:
-        for number, line in enumerate(fh, start=1):
-            ended = line.endswith("\n")
-            yield number, line.rstrip("\r\n"), ended
-
-
-def read_jsonl(path: Path, source: str) -> Iterator[Record | Unparsed]:
-    for number, text, ended in _lines(path):
-        if not text.strip():
+    fs, root = fsspec.core.url_to_fs(location, **(storage_options or {}))
+    fs.invalidate_cache()  # object stores cache listings: a re-run must see new and changed files
+    root = root.rstrip("/")
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    refs = []
+    for path in sorted(fs.glob(f"{root}/{pattern}" if root else pattern)):
+        info = fs.info(path)
+        if info.get("type") == "directory":
             continue
-        location = f"{path.name}:{number}"
+        stamp = info.get("ETag") or info.get("mtime") or info.get("LastModified") or info.get("created") or ""
+        fingerprint = f"{info.get('size')}:{stamp}".replace('"', "")
+        name = path[len(root) + 1 :] if root and path.startswith(root + "/") else path.rsplit("/", 1)[-1]
+        url = path if protocol in ("file", "local") else f"{protocol}://{path}"
+        refs.append(FileRef(url, name, fingerprint, fs, path))
+    return refs
+
+
+def read_jsonl(stream, name: str, sink: Batcher, source: str) -> None:
+    """JSON Lines: one object per line; a last line without newline that does not parse = truncated file."""
+    loads = orjson.loads
+    add = sink.add
+    prefix = name.translate(COPY_ESCAPE) + ":"
+    number = 0
+    rest = b""
+    while True:
+        block = stream.read(READ_BYTES)
+        if not block:
+            break
+        data = rest + block if rest else block
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            rest = data
+            continue
+        rest = data[cut + 1 :]
+        # Raw control bytes cannot pass the JSON parser; escapes (backslash) and DEL are what make a line unclean.
+        block_clean = data.find(b"\\", 0, cut) < 0 and data.find(b"\x7f", 0, cut) < 0
+        for line in data[:cut].split(b"\n"):
+            number += 1
+            if not line or line.isspace():
+                continue
+            try:
+                record = loads(line)
+            except orjson.JSONDecodeError:
+                record = _slow_json(line, f"{prefix}{number}", sink)
+                if record is not None:
+                    add(record, f"{prefix}{number}", False, line)
+                continue
+            if record.__class__ is not dict:
+                sink.reject(f"{prefix}{number}", line, "JSON line is not an object")
+                continue
+            clean = block_clean or (b"\\" not in line and b"\x7f" not in line)
+            add(record, f"{prefix}{number}", clean and len(line) <= MAX_FIELD_CHARS, line)
+    if rest and not rest.isspace():
+        number += 1
         try:
-            payload = json.loads(text)
-        except json.JSONDecodeError as err:
-            if not ended:
-                raise SourceError(f"{source}: {path} is truncated at line {number} (no newline, unparseable)") from err
-            yield Unparsed(text, location, f"unparseable JSON line: {err.msg}")
-            continue
-        if not isinstance(payload, dict):
-            yield Unparsed(text, location, "JSON line is not an object")
-            continue
-        yield Record(payload, location)
-
-
-def read_csv(path: Path, source: str, required: tuple[str, ...]) -> Iterator[Record | Unparsed]:
-    with path.open("r", encoding="utf-8", errors="surrogateescape", newline="") as fh:
-        reader = csv.reader(fh)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            return
-        missing = [c for c in required if c not in header]
-        if missing:
+            record = json.loads(rest.decode("utf-8"), parse_constant=_no_constants)
+        except ValueError as err:
             raise SourceError(
-                f"{source}: {path} lacks required column(s) {', '.join(missing)} (header: {', '.join(header)})"
-            )
-        width = len(header)
-        truncated_tail = not _ends_with_newline(path)
-        rows = _with_last_flag((reader.line_num, row) for row in reader)
-        for (line, row), is_last in rows:
-            location = f"{path.name}:{line}"
-            if not row:
-                continue
-            if len(row) != width:
-                if is_last and truncated_tail:
-                    raise SourceError(f"{source}: {path} is truncated at line {line} ({len(row)} of {width} fields)")
-                yield Unparsed(_csv_text(row), location, f"malformed CSV row: expected {width} fields, got {len(row)}")
-                continue
-            yield Record(dict(zip(header, row, strict=True)), location)
+                f"{source}: {name} is truncated at line {number} (no newline at the end and the line does not parse)"
+            ) from err
+        if not isinstance(record, dict):
+            sink.reject(f"{prefix}{number}", rest, "JSON line is not an object")
+        else:
+            add(record, f"{prefix}{number}", False, rest)
 
 
-def _with_last_flag(items):
-    """Yield (item, is_last) with one item of look-ahead."""
-    iterator = iter(items)
+def _slow_json(line: bytes, location: str, sink: Batcher) -> dict | None:
+    """The standard library's verdict on a line orjson refused (lone surrogates parse; its messages read well)."""
     try:
-        previous = next(iterator)
+        record = json.loads(line.decode("utf-8"), parse_constant=_no_constants)
+    except UnicodeDecodeError:
+        sink.reject(location, line, "invalid UTF-8 in line")
+        return None
+    except json.JSONDecodeError as err:
+        sink.reject(location, line, f"unparseable JSON line: {err.msg}")
+        return None
+    except ValueError as err:
+        sink.reject(location, line, f"unparseable JSON line: {err}")
+        return None
+    if not isinstance(record, dict):
+        sink.reject(location, line, "JSON line is not an object")
+        return None
+    return record
+
+
+class _TextLines:
+    """Decoded lines (with newline) from a binary stream, remembering which were dirty, not UTF-8 or had NUL."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.number = 0
+        self.last_dirty = 0
+        self.bad_utf8: set[int] = set()
+        self.nul: set[int] = set()
+        self.ended_with_newline = True
+
+    def __iter__(self) -> Iterator[str]:
+        rest = b""
+        while True:
+            block = self.stream.read(READ_BYTES)
+            if not block:
+                break
+            data = rest + block if rest else block
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                rest = data
+                continue
+            rest = data[cut + 1 :]
+            for raw in data[:cut].split(b"\n"):
+                yield self._line(raw)
+        if rest:
+            self.ended_with_newline = False
+            yield self._line(rest)[:-1]
+
+    def _line(self, raw: bytes) -> str:
+        self.number += 1
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self.bad_utf8.add(self.number)
+            text = raw.decode("utf-8", "replace")
+        if "\x00" in text:
+            self.nul.add(self.number)
+            text = text.replace("\x00", "\ufffd")
+        body = text[:-1] if text.endswith("\r") else text  # a CRLF line end is not content
+        if len(body) > MAX_FIELD_CHARS or _DIRTY_TEXT(body):
+            self.last_dirty = self.number
+        return text + "\n"
+
+
+def read_csv(stream, name: str, sink: Batcher, source: str, delimiter: str = ",") -> None:
+    """CSV with a header row; header names are matched to the contract after normalising (``Lead ID`` = lead_id)."""
+    lines = _TextLines(stream)
+    reader = csv.reader(iter(lines), delimiter=delimiter)
+    try:
+        header = next(reader)
     except StopIteration:
         return
-    for item in iterator:
-        yield previous, False
-        previous = item
-    yield previous, True
+    fields = [drift_column(h) for h in header]
+    missing = sink.layout(fields)
+    if missing:
+        raise SourceError(
+            f"{source}: {name} lacks required column(s) {', '.join(missing)} (header: {', '.join(header)})"
+        )
+    width = len(fields)
+    prefix = name.translate(COPY_ESCAPE) + ":"
+    add = sink.add
+    previous = reader.line_num
+    last_malformed = None
+    for row in reader:
+        line = reader.line_num
+        if not row:
+            previous = line
+            continue
+        location = f"{prefix}{line}"
+        if len(row) != width:
+            sink.reject(location, row, f"malformed CSV row: expected {width} fields, got {len(row)}")
+            last_malformed = line
+        elif lines.bad_utf8 and any(previous < n <= line for n in lines.bad_utf8):
+            sink.reject(location, row, "invalid UTF-8 in line", record=row)
+        elif lines.nul and any(previous < n <= line for n in lines.nul):
+            sink.reject(location, row, "control characters in line (NUL byte)", record=row)
+        else:
+            add(row, location, lines.last_dirty <= previous and line - previous == 1, row)
+        previous = line
+    if not lines.ended_with_newline and last_malformed == previous:
+        raise SourceError(f"{source}: {name} is truncated at line {previous} (the last row is cut short)")
 
 
-def _csv_text(row: list[str]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf).writerow(row)
-    return buf.getvalue().rstrip("\r\n")
+def _row_clean(row) -> bool:
+    texts = [v for v in row if v.__class__ is str]
+    joined = "|".join(texts)
+    return len(joined) <= MAX_FIELD_CHARS and _DIRTY_TEXT(joined) is None
 
 
-def _ends_with_newline(path: Path) -> bool:
-    with path.open("rb") as fh:
-        fh.seek(-1, 2)
-        return fh.read(1) == b"\n"
+def _rows_clean(rows: list) -> bool:
+    """Whether every string in these rows keeps the fast path's promise (checked in one pass)."""
+    texts = [v for row in rows for v in row if v.__class__ is str]
+    if not texts:
+        return True
+    joined = "\n".join(texts)
+    return (
+        joined.count("\n") == len(texts) - 1  # no value holds a line break
+        and max(map(len, texts)) <= MAX_FIELD_CHARS
+        and _DIRTY_TEXT(joined) is None
+    )
+
+
+def read_parquet(stream, name: str, sink: Batcher, source: str, batch_rows: int = 20_000) -> None:
+    """Parquet, streamed one record batch at a time (never the whole file)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(stream)
+    except (pa.ArrowException, OSError) as err:
+        raise SourceError(f"{source}: {name} is not a readable Parquet file ({err})") from err
+    fields = [drift_column(n) for n in parquet.schema_arrow.names]
+    missing = sink.layout(fields)
+    if missing:
+        raise SourceError(
+            f"{source}: {name} lacks required column(s) {', '.join(missing)} (schema: {', '.join(fields)})"
+        )
+    prefix = name.translate(COPY_ESCAPE) + ":row "
+    number = 0
+    try:
+        for batch in parquet.iter_batches(batch_size=batch_rows):
+            rows = list(zip(*[c.to_pylist() for c in batch.columns], strict=True))
+            clean = _rows_clean(rows)
+            for row in rows:
+                number += 1
+                sink.add(row, f"{prefix}{number}", clean or _row_clean(row), row)
+    except (pa.ArrowException, OSError) as err:
+        raise SourceError(f"{source}: {name} is truncated or corrupt after row {number} ({err})") from err
 
 
 # -- SQL database ------------------------------------------------------------------------------------
-def read_sql(url: str, table: str, cursor_column: str, since: datetime | None) -> Iterator[Record]:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    query = f'select * from "{table}"'  # table names come from sources.yml, not from data
-    params = {}
+def read_sql(
+    url: str, table: str, cursor_column: str, since: datetime | None, sink: Batcher, source: str, fetch: int = 10_000
+) -> None:
+    """Rows of ``table`` whose cursor column is at or after ``since`` (all rows when None), streamed."""
+    query = f'select * from "{table}"'  # table and column names come from sources.yml, not from data
     if since is not None:
         query += f' where "{cursor_column}" >= :since'
+    if url.startswith("sqlite:///"):
         # SQLite stores ISO text: compare in the same Z-suffixed form the application writes.
-        params["since"] = since.strftime("%Y-%m-%dT%H:%M:%SZ") if url.startswith("sqlite") else since
-    query += f' order by "{cursor_column}"'
+        _read_sqlite(url, table, query, since and since.strftime("%Y-%m-%dT%H:%M:%SZ"), sink, source, fetch)
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    engine = create_engine(url)
+    number = 0
     try:
         with engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=10_000).execute(text(query), params)
-            for number, row in enumerate(result, start=1):
-                yield Record(dict(row._mapping), f"{table} row {number}")
-    except Exception as err:
-        raise SourceError(f"SQL source {table}: {err.__class__.__name__}: {err}") from err
+            params = {"since": since} if since is not None else {}
+            result = conn.execution_options(stream_results=True, yield_per=fetch).execute(text(query), params)
+            _layout(sink, source, table, list(result.keys()))
+            for part in result.partitions():
+                number = _add_rows(sink, table, part, number)
+    except SQLAlchemyError as err:
+        raise SourceError(
+            f"{source}: SQL table {table} failed after row {number}: {err.__class__.__name__}: {err}"
+        ) from err
     finally:
         engine.dispose()
+
+
+def _read_sqlite(url: str, table: str, query: str, since: str | None, sink: Batcher, source: str, fetch: int) -> None:
+    """SQLite through the standard library: the application database of the demo and of many exports."""
+    import sqlite3
+
+    path = url[len("sqlite:///") :]
+    number = 0
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            cursor = conn.execute(query.replace(":since", "?"), (since,) if since is not None else ())
+            _layout(sink, source, table, [d[0] for d in cursor.description])
+            while rows := cursor.fetchmany(fetch):
+                number = _add_rows(sink, table, rows, number)
+    except sqlite3.Error as err:
+        raise SourceError(
+            f"{source}: SQL table {table} failed after row {number}: {err.__class__.__name__}: {err}"
+        ) from err
+
+
+def _layout(sink: Batcher, source: str, table: str, names: list[str]) -> None:
+    missing = sink.layout([drift_column(k) for k in names])
+    if missing:
+        raise SourceError(f"{source}: table {table} lacks required column(s) {', '.join(missing)}")
+
+
+def _add_rows(sink: Batcher, table: str, rows, number: int) -> int:
+    prefix = f"{table} row ".translate(COPY_ESCAPE)
+    add = sink.add
+    clean = _rows_clean(rows)
+    for row in rows:
+        number += 1
+        add(row, f"{prefix}{number}", clean or _row_clean(row), row)
+    return number
 
 
 # -- REST API (HubSpot CRM v3 list shape) ------------------------------------------------------------
@@ -157,13 +360,11 @@ def _retryable(err: BaseException) -> bool:
     return isinstance(err, RetryableHTTPError | httpx.TransportError)
 
 
-def _wait(state: RetryCallState) -> float:
+def _wait(state: RetryCallState, base: float, cap: float) -> float:
     err = state.outcome.exception() if state.outcome else None
     if isinstance(err, RetryableHTTPError) and err.retry_after is not None:
         return min(err.retry_after, 60.0)
-    import random
-
-    return min(0.25 * 2 ** (state.attempt_number - 1), 10.0) * (0.5 + random.random())
+    return min(base * 2 ** (state.attempt_number - 1), cap) * (0.5 + random.random())
 
 
 def _log_retry(state: RetryCallState) -> None:
@@ -171,46 +372,99 @@ def _log_retry(state: RetryCallState) -> None:
     log.warning("retrying after %s (attempt %s)", err, state.attempt_number)
 
 
-@retry(
-    retry=retry_if_exception(_retryable), wait=_wait, stop=stop_after_attempt(8), before_sleep=_log_retry, reraise=True
-)
-def _get_page(client: httpx.Client, path: str, params: dict) -> dict:
+def _get_page(client: httpx.Client, path: str, params: dict) -> bytes:
     response = client.get(path, params=params)
     if response.status_code == 429 or response.status_code >= 500:
         retry_after = response.headers.get("Retry-After")
-        raise RetryableHTTPError(response.status_code, float(retry_after) if retry_after else None, path)
+        try:
+            wait = float(retry_after) if retry_after else None
+        except ValueError:
+            wait = None
+        raise RetryableHTTPError(response.status_code, wait, path)
     if response.status_code >= 400:
         raise SourceError(f"{path}: HTTP {response.status_code}: {response.text[:300]}")
-    return response.json()
+    return response.content
 
 
 def read_rest(
     base_url: str,
     path: str,
     since: datetime | None,
+    sink: Batcher,
+    source: str,
     page_size: int = 100,
     token: str | None = None,
     timeout: float = 30.0,
-) -> Iterator[Record]:
+    attempts: int = 8,
+    backoff: float = 0.25,
+    max_backoff: float = 10.0,
+) -> None:
+    """Every object updated after ``since``: ``limit`` + ``after`` paging, 429/5xx/timeouts retried with backoff."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     params: dict = {"limit": page_size}
     if since is not None:
         params["updatedAfter"] = since.strftime("%Y-%m-%dT%H:%M:%SZ")
-    page = 0
-    with httpx.Client(base_url=base_url, headers=headers, timeout=timeout) as client:
-        while True:
-            page += 1
-            try:
-                body = _get_page(client, path, params)
-            except (RetryableHTTPError, httpx.TransportError) as err:
-                raise SourceError(f"{base_url}{path} page {page}: gave up after retries: {err}") from err
-            for index, obj in enumerate(body.get("results", [])):
+    retrying = Retrying(
+        retry=retry_if_exception(_retryable),
+        wait=lambda state: _wait(state, backoff, max_backoff),
+        stop=stop_after_attempt(attempts),
+        before_sleep=_log_retry,
+        reraise=True,
+    )
+    pages: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        """Fetch pages ahead of the validation (the next ``after`` is known as soon as a page arrives)."""
+        page = 0
+        try:
+            with httpx.Client(base_url=base_url, headers=headers, timeout=timeout) as client:
+                while not stop.is_set():
+                    page += 1
+                    try:
+                        content = retrying(_get_page, client, path, params)
+                        body = orjson.loads(content)
+                    except (RetryableHTTPError, httpx.TransportError) as err:
+                        raise SourceError(
+                            f"{source}: {base_url}{path} page {page}: gave up after {attempts} attempts: {err}"
+                        ) from err
+                    except orjson.JSONDecodeError as err:
+                        raise SourceError(
+                            f"{source}: {base_url}{path} page {page}: response is not JSON ({err})"
+                        ) from err
+                    after = ((body.get("paging") or {}).get("next") or {}).get("after")
+                    _put(pages, stop, (page, content, body))
+                    if not after:
+                        break
+                    params["after"] = after
+            _put(pages, stop, None)
+        except BaseException as err:  # handed to the reading thread, which raises it
+            _put(pages, stop, err)
+
+    fetcher = threading.Thread(target=fetch, name=f"fetch {path}", daemon=True)
+    fetcher.start()
+    try:
+        while (item := pages.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            page, content, body = item
+            clean = _DIRTY_BYTES(content) is None and _LONG_STRING(content) is None
+            for index, obj in enumerate(body.get("results") or []):
                 location = f"GET {path} page {page} item {index}"
-                if not isinstance(obj, dict) or not isinstance(obj.get("properties"), dict):
-                    yield Unparsed(json.dumps(obj)[:10_000], location, "API object without properties")
+                properties = obj.get("properties") if isinstance(obj, dict) else None
+                if not isinstance(properties, dict):
+                    sink.reject(location, orjson.dumps(obj).decode(), "API object without properties")
                     continue
-                yield Record(dict(obj["properties"]), location)
-            after = (body.get("paging") or {}).get("next", {}).get("after")
-            if not after:
-                return
-            params["after"] = after
+                sink.add(properties, location, clean or _row_clean(properties.values()), properties)
+    finally:
+        stop.set()
+        fetcher.join(timeout=timeout + 5)
+
+
+def _put(items: queue.Queue, stop: threading.Event, item) -> None:
+    while not stop.is_set():
+        try:
+            items.put(item, timeout=0.2)
+            return
+        except queue.Full:
+            continue

@@ -1,50 +1,86 @@
-"""Pull one source system end to end: read per its configuration, validate, merge into raw, account."""
+"""Pull one source system end to end: read per its configuration, validate, merge into raw, account.
+
+The configuration (``sources.yml``, or the file ``LEADFLOW_SOURCES_FILE`` names) says how each source
+arrives — files (CSV, JSONL, Parquet; a local folder or an fsspec URL such as ``s3://``), a SQL
+database, or a REST API — and optionally how an export's fields map onto the raw contract.
+
+Reading and validating run in a producer thread; COPY and merge run in the caller's thread on the
+warehouse connection. A bounded queue between them keeps memory flat and lets both CPU cores work.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
+import re
+import sys
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import yaml
 
-from leadflow.pull.contract import SOURCES, Entity, entities_of
-from leadflow.pull.loader import LoadResult, RawLoad
+from leadflow.pull.batch import Batcher, Chunk, Summary, drift_column
+from leadflow.pull.contract import BY_KEY, SOURCES, Entity, entities_of
+from leadflow.pull.loader import LoadResult, RawLoad, Unit, ensure_pull_schema
 from leadflow.pull.readers import (
-    Record,
     SourceError,
-    Unparsed,
-    file_fingerprint,
+    list_files,
     read_csv,
     read_jsonl,
+    read_parquet,
     read_rest,
     read_sql,
 )
+from leadflow.pull.validate import Source
 from leadflow.settings import Settings, get_settings
-from leadflow.warehouse.db import connect, ensure_ops_schema
+from leadflow.warehouse.db import connect, ensure_ops_schema, warehouse_url
 
 log = logging.getLogger(__name__)
-PROGRESS_EVERY = 200_000
+
+DEFAULT_WORKERS = 2  # loading pipelines per entity with many files: one per core of the reference machine
+FORMATS = {"csv": read_csv, "jsonl": read_jsonl, "ndjson": read_jsonl, "json": read_jsonl, "parquet": read_parquet}
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _expand(text: str, env: dict) -> str:
+    def sub(match: re.Match) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env and env[name] != "":
+            return env[name]
+        if default is not None:
+            return default
+        raise SourceError(f"sources configuration uses ${{{name}}}, which is not set (write ${{{name}:-default}})")
+
+    # Comment lines are left alone (they may well mention ${VARS}).
+    return "".join(
+        line if line.lstrip().startswith("#") else _VAR.sub(sub, line) for line in text.splitlines(keepends=True)
+    )
 
 
 def load_source_config(settings: Settings | None = None) -> dict:
-    """sources.yml with ${VARS} expanded (landing dir and API URL default from settings)."""
+    """The sources configuration with ${VAR} / ${VAR:-default} expanded; relative locations resolved."""
     settings = settings or get_settings()
     env = {
         **os.environ,
         "LEADFLOW_LANDING_DIR": str(settings.landing),
         "LEADFLOW_API_URL": settings.api_url,
+        "LEADFLOW_PROJECT_DIR": str(settings.project_dir),
     }
-    text = settings.sources_path.read_text()
-    for name, value in env.items():
-        text = text.replace("${" + name + "}", value)
-    config = yaml.safe_load(text) or {}
+    path = settings.sources_path
+    config = yaml.safe_load(_expand(path.read_text(), env)) or {}
     unknown = sorted(set(config) - set(SOURCES))
     if unknown:
-        raise SourceError(f"{settings.sources_path}: unknown source(s) {unknown}; known: {list(SOURCES)}")
+        raise SourceError(f"{path}: unknown source(s) {unknown}; known: {list(SOURCES)}")
+    for cfg in config.values():
+        location = cfg.get("location")
+        if location and "://" not in location and not Path(location).is_absolute():
+            cfg["location"] = str((path.parent / location).resolve())
     return config
 
 
@@ -55,119 +91,357 @@ def _cursor(conn: psycopg.Connection, entity: Entity) -> datetime | None:
     return datetime.fromisoformat(row[0]) if row and row[0] else None
 
 
-def _consume(load: RawLoad, items, label: str) -> None:
-    started = time.monotonic()
-    for item in items:
-        if isinstance(item, Record):
-            load.add(item.payload, item.location)
+# -- mapping: how an export's fields become contract columns ------------------------------------------
+def build_mapping(conn: psycopg.Connection, entity: Entity, spec: dict) -> dict[str, Source]:
+    """``map:`` of an entity: ``column: field``, ``column: {value: x}``, ``column: {lookup: e.col, key: f, default: g}``."""
+    mapping: dict[str, Source] = {}
+    for column, how in (spec.get("map") or {}).items():
+        if column not in entity.columns:
+            raise SourceError(f"{entity.key}: map names {column!r}, which is not a contract column of {entity.table}")
+        if isinstance(how, str):
+            mapping[column] = Source(field=drift_column(how))
+        elif isinstance(how, dict) and "value" in how:
+            mapping[column] = Source(value=None if how["value"] is None else str(how["value"]))
+        elif isinstance(how, dict) and "lookup" in how:
+            mapping[column] = Source(
+                lookup=_lookup(conn, str(how["lookup"])),
+                key=drift_column(how["key"]),
+                default=drift_column(how["default"]) if how.get("default") else None,
+            )
         else:
-            assert isinstance(item, Unparsed)
-            load.reject_unparsed(item.location, item.text, item.reason)
-        if load.result.read % PROGRESS_EVERY == 0:
-            rate = load.result.read / max(time.monotonic() - started, 1e-9)
-            log.info("%s: %s records read (%.0f/s)", label, f"{load.result.read:,}", rate)
+            raise SourceError(
+                f"{entity.key}: map of {column!r} must be a field name, {{value: ...}} or {{lookup: ...}}"
+            )
+    return mapping
 
 
-def pull_entity(
+def _lookup(conn: psycopg.Connection, ref: str) -> dict:
+    """``source.entity.column``: that raw table's primary key -> column, read into memory (keep lookups small)."""
+    try:
+        source, name, column = ref.split(".")
+        target = BY_KEY[f"{source}.{name}"]
+        assert len(target.primary_key) == 1 and column in target.columns
+    except (ValueError, KeyError, AssertionError):
+        raise SourceError(f"lookup {ref!r}: expected <source>.<entity>.<column> of a single-key raw table") from None
+    conn.execute(target.ddl())
+    rows = conn.execute(f'select "{target.primary_key[0]}", "{column}" from {target.qualified_table}')  # noqa: S608
+    return {k: v for k, v in rows if k is not None}
+
+
+# -- the pipeline: a reader thread feeding the loading thread -----------------------------------------
+_DONE = object()
+
+
+@dataclass
+class _Begin:
+    unit: Unit
+
+
+@dataclass
+class _End:
+    summary: Summary
+
+
+@dataclass
+class _Failed:
+    error: SourceError
+
+
+@dataclass
+class _Fatal:
+    error: BaseException
+
+
+class _Stopped(Exception):
+    pass
+
+
+def _run_units(
     conn: psycopg.Connection,
     entity: Entity,
-    spec: dict,
-    source_cfg: dict,
+    jobs: list[tuple[Unit, Callable[[Batcher], None]]],
     run_id: str,
     as_of: datetime,
-    settings: Settings,
-) -> list[LoadResult]:
-    kind = source_cfg.get("kind")
-    label = f"{entity.key}"
-    if kind == "files":
-        results = []
-        fmt = source_cfg.get("format", "csv")
-        pattern = spec["pattern"]
-        files = sorted(settings.landing.glob(pattern))
-        if not files:
-            log.warning("%s: no files match %s in %s", label, pattern, settings.landing)
-        for path in files:
-            fingerprint = file_fingerprint(path)
-            seen = conn.execute(
-                "select 1 from ops.loaded_files where source = %s and path = %s and fingerprint = %s",
-                (entity.key, str(path), fingerprint),
-            ).fetchone()
-            if seen:
-                continue
-            load = RawLoad(conn, entity, run_id, as_of)
-            try:
-                reader = (
-                    read_jsonl(path, entity.source)
-                    if fmt == "jsonl"
-                    else read_csv(path, entity.source, entity.required)
-                )
-                _consume(load, reader, f"{label} {path.name}")
-            except BaseException as err:
-                load.rollback(err)
-                raise
-            results.append(
-                load.commit(
-                    [
-                        (
-                            "insert into ops.loaded_files (source, path, fingerprint, run_id) values (%s, %s, %s, %s) "
-                            "on conflict do nothing",
-                            (entity.key, str(path), fingerprint, run_id),
-                        )
-                    ]
-                )
-            )
-        return results
+    tolerance: timedelta,
+    mapping: dict[str, Source],
+) -> tuple[list[LoadResult], list[str]]:
+    """Load every unit; a unit that fails with SourceError is rolled back and reported, the others load."""
+    items: queue.Queue = queue.Queue(maxsize=4)
+    stop = threading.Event()
 
-    cursor = _cursor(conn, entity)
-    since = cursor - timedelta(hours=settings.lookback_hours) if cursor else None
-    if kind == "sql":
-        reader = read_sql(source_cfg["url"], spec["table"], entity.cursor, since)
-    elif kind == "rest_api":
-        reader = read_rest(
-            source_cfg.get("base_url", settings.api_url),
-            spec["path"],
-            since,
-            page_size=int(source_cfg.get("page_size", 100)),
-            token=settings.api_token,
-        )
-    else:
-        raise SourceError(f"source {entity.source}: unknown kind {kind!r} (files, sql, rest_api)")
-    load = RawLoad(conn, entity, run_id, as_of)
+    def put(item) -> None:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+    def produce() -> None:
+        try:
+            for unit, read in jobs:
+                put(_Begin(unit))
+                sink = Batcher(entity, as_of, put, tolerance, mapping)
+                try:
+                    read(sink)
+                except SourceError as err:
+                    put(_Failed(err))
+                    continue
+                put(_End(sink.finish()))
+            put(_DONE)
+        except _Stopped:
+            pass
+        except BaseException as err:  # a bug or an unexpected fault: stop the whole pull
+            try:
+                put(_Fatal(err))
+            except _Stopped:
+                pass
+
+    thread = threading.Thread(target=produce, name=f"pull-{entity.key}", daemon=True)
+    thread.start()
+    results: list[LoadResult] = []
+    errors: list[str] = []
+    load: RawLoad | None = None
     try:
-        _consume(load, reader, label)
+        while True:
+            item = items.get()
+            if item is _DONE:
+                break
+            if isinstance(item, _Begin):
+                load = RawLoad(conn, entity, run_id, as_of, item.unit)
+            elif isinstance(item, Chunk):
+                load.add_chunk(item)
+            elif isinstance(item, _End):
+                result = load.commit(item.summary)
+                log.info(
+                    "%s %s: read %s, loaded %s, quarantined %s",
+                    entity.key,
+                    load.unit.label,
+                    result.read,
+                    result.loaded,
+                    result.quarantined,
+                )
+                load = None
+                results.append(result)
+            elif isinstance(item, _Failed):
+                load.rollback(item.error)
+                load = None
+                log.error("%s", item.error)
+                errors.append(str(item.error))
+            elif isinstance(item, _Fatal):
+                raise item.error
     except BaseException as err:
-        load.rollback(err)
+        stop.set()
+        if load is not None:
+            load.rollback(err)
         raise
-    return [load.commit()]
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    return results, errors
+
+
+def _run_parallel(
+    conn: psycopg.Connection,
+    url: str,
+    entity: Entity,
+    jobs: list[tuple[Unit, Callable[[Batcher], None]]],
+    workers: int,
+    *args,
+) -> tuple[list[LoadResult], list[str]]:
+    """Spread the units over ``workers`` pipelines, each with its own warehouse connection.
+
+    Units of one entity merge into the same table concurrently; the merge inserts in primary-key order,
+    so two of them never deadlock on shared keys, and a key's newest version wins whatever the order.
+    """
+    workers = max(1, min(workers, len(jobs)))
+    if workers == 1:
+        return _run_units(conn, entity, jobs, *args)
+    shares = [jobs[i::workers] for i in range(workers)]
+    outcomes: list = [None] * workers
+
+    def work(i: int) -> None:
+        try:
+            with connect(url, autocommit=True) as own:
+                own.execute("set temp_buffers = '64MB'")
+                outcomes[i] = _run_units(own, entity, shares[i], *args)
+        except BaseException as err:
+            outcomes[i] = err
+
+    threads = [threading.Thread(target=work, args=(i,), name=f"pull-{entity.key}-{i}") for i in range(1, workers)]
+    for thread in threads:
+        thread.start()
+    try:
+        outcomes[0] = _run_units(conn, entity, shares[0], *args)
+    except BaseException as err:
+        outcomes[0] = err
+    for thread in threads:
+        thread.join()
+    results, errors = [], []
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+        results.extend(outcome[0])
+        errors.extend(outcome[1])
+    return results, errors
+
+
+def _open(ref, read, source: str, **options) -> Callable[[Batcher], None]:
+    def job(sink: Batcher) -> None:
+        try:
+            stream = ref.open()
+        except OSError as err:
+            raise SourceError(f"{source}: cannot open {ref.url}: {err}") from err
+        with stream:
+            read(stream, ref.name, sink, source, **options)
+
+    return job
+
+
+def plan_entity(
+    conn: psycopg.Connection, entity: Entity, spec: dict, source_cfg: dict, run_id: str, settings: Settings
+) -> list[tuple[Unit, Callable[[Batcher], None]]]:
+    kind = source_cfg.get("kind")
+    source = entity.source
+    flags = {str(k): str(v) for k, v in (spec.get("flags") or {}).items()}
+    if kind == "files":
+        location = source_cfg.get("location") or str(settings.landing)
+        options = source_cfg.get("storage_options") or {}
+        try:
+            files = list_files(location, spec["pattern"], options)
+        except (OSError, ValueError) as err:
+            raise SourceError(f"{source}: cannot list {location}/{spec['pattern']}: {err}") from err
+        if not files:
+            log.warning("%s: no files match %s in %s", entity.key, spec["pattern"], location)
+        loaded = {
+            (r[0], r[1])
+            for r in conn.execute("select path, fingerprint from ops.loaded_files where source = %s", (entity.key,))
+        }
+        jobs = []
+        for ref in files:
+            if (ref.url, ref.fingerprint) in loaded:
+                continue
+            fmt = (spec.get("format") or source_cfg.get("format") or ref.name.rsplit(".", 1)[-1]).lower()
+            if fmt not in FORMATS:
+                raise SourceError(f"{source}: {ref.name}: unknown format {fmt!r} (csv, jsonl, parquet)")
+            extra = {"delimiter": source_cfg.get("delimiter", ",")} if fmt == "csv" else {}
+            unit = Unit(label=ref.name, file_url=ref.url, fingerprint=ref.fingerprint, flags=flags)
+            jobs.append((unit, _open(ref, FORMATS[fmt], source, **extra)))
+        return jobs
+
+    # Updated-since sources: the window this run reads is recorded, so a re-run of the run reads it again.
+    row = conn.execute(
+        "select since from ops.pull_windows where run_id = %s and source = %s and entity = %s",
+        (run_id, entity.source, entity.name),
+    ).fetchone()
+    if row is not None:
+        since, replace = row[0], True
+    else:
+        cursor = _cursor(conn, entity)
+        lookback = float(source_cfg.get("lookback_hours", settings.lookback_hours))
+        since, replace = (cursor - timedelta(hours=lookback) if cursor else None), False
+    unit = Unit(label=entity.name, window=True, since=since, replace=replace, flags=flags)
+    if kind == "sql":
+        url, table = source_cfg["url"], spec["table"]
+
+        def job(sink: Batcher) -> None:
+            read_sql(url, table, entity.cursor, since, sink, source)
+
+    elif kind == "rest_api":
+        base_url = source_cfg.get("base_url") or settings.api_url
+        path = spec["path"]
+
+        def job(sink: Batcher) -> None:
+            read_rest(
+                base_url,
+                path,
+                since,
+                sink,
+                source,
+                page_size=int(source_cfg.get("page_size", 100)),
+                token=source_cfg.get("token") or settings.api_token,
+                timeout=float(source_cfg.get("timeout_seconds", 30)),
+                attempts=int(source_cfg.get("retries", 7)) + 1,
+                backoff=float(source_cfg.get("backoff_seconds", 0.25)),
+                max_backoff=float(source_cfg.get("max_backoff_seconds", 10)),
+            )
+
+    else:
+        raise SourceError(f"source {source}: unknown kind {kind!r} (files, sql, rest_api)")
+    return [(unit, job)]
 
 
 def pull_source(source: str, run_id: str, as_of: datetime, settings: Settings | None = None) -> dict:
-    """Pull every entity of ``source``; returns read / loaded / quarantined totals per entity."""
+    """Pull every entity of ``source``; returns read / loaded / quarantined totals per entity.
+
+    A unit that cannot load (a truncated file, a missing required column, an API that keeps failing)
+    is rolled back and the others still load; the pull then raises ``SourceError`` naming every failure,
+    so the task fails and its retry loads what is left.
+    """
     settings = settings or get_settings()
     config = load_source_config(settings)
     if source not in config:
-        raise SourceError(f"source {source!r} is not configured in {settings.sources_path}")
+        log.warning("source %r is not configured in %s: nothing to pull", source, settings.sources_path)
+        return {}
     source_cfg = config[source]
+    tolerance = timedelta(minutes=settings.future_tolerance_minutes)
     summary: dict[str, dict] = {}
-    with connect(autocommit=True) as conn:
+    errors: list[str] = []
+    # The reader thread is pure Python; without a short switch interval the loading thread waits up to
+    # 5 ms for the GIL after every round trip to PostgreSQL, which halves throughput.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, 0.0005))
+    try:
+        _pull(source, source_cfg, run_id, as_of, settings, tolerance, summary, errors)
+    finally:
+        sys.setswitchinterval(interval)
+    if errors:
+        raise SourceError(f"{source}: {len(errors)} unit(s) failed and were rolled back: " + "; ".join(errors))
+    return summary
+
+
+def _pull(source, source_cfg, run_id, as_of, settings, tolerance, summary, errors) -> None:
+    # Resolved once, here: worker threads must not ask Airflow for the connection themselves.
+    url = warehouse_url(settings)
+    with connect(url, autocommit=True) as conn:
+        conn.execute("set temp_buffers = '64MB'")  # the stage tables stay in memory
         ensure_ops_schema(conn)
+        ensure_pull_schema(conn)
         for entity in entities_of(source):
             conn.execute(entity.ddl())
             spec = (source_cfg.get("entities") or {}).get(entity.name)
             if spec is None:
-                log.warning("%s: not configured in sources.yml; skipped", entity.key)
+                log.warning("%s: not configured in %s; skipped", entity.key, settings.sources_path.name)
                 continue
             started = time.monotonic()
-            results = pull_entity(conn, entity, spec, source_cfg, run_id, as_of, settings)
+            try:
+                mapping = build_mapping(conn, entity, spec)
+                jobs = plan_entity(conn, entity, spec, source_cfg, run_id, settings)
+            except SourceError as err:
+                errors.append(str(err))
+                log.error("%s", err)
+                continue
+            workers = int(source_cfg.get("workers", os.environ.get("LEADFLOW_PULL_WORKERS", DEFAULT_WORKERS)))
+            results, failed = _run_parallel(conn, url, entity, jobs, workers, run_id, as_of, tolerance, mapping)
+            errors.extend(failed)
             totals = {
                 "read": sum(r.read for r in results),
                 "loaded": sum(r.loaded for r in results),
                 "quarantined": sum(r.quarantined for r in results),
                 "seconds": round(time.monotonic() - started, 2),
             }
+            if failed:
+                totals["failed"] = len(failed)
             summary[entity.key] = totals
-            log.info("%s: read %s, loaded %s, quarantined %s in %ss", entity.key, *totals.values())
-    return summary
+            log.info(
+                "%s: read %s, loaded %s, quarantined %s in %ss",
+                entity.key,
+                totals["read"],
+                totals["loaded"],
+                totals["quarantined"],
+                totals["seconds"],
+            )
 
 
 def landing_path(settings: Settings | None = None) -> Path:

@@ -1,12 +1,40 @@
-"""Coerce one source record to its raw-contract types, or say exactly why it cannot be loaded."""
+"""Check one source record against the raw contract and render it for COPY, or say exactly why not.
+
+One ``Validator`` per entity and record layout (dicts from JSON, or positional rows from CSV, Parquet
+and SQL). It is compiled to a small Python function when the load starts, so the common case — a
+clean string that already has the contract's shape — costs a dictionary lookup and, for e-mails and
+timestamps, one regular-expression match. Anything else takes the careful path (``coerce_value``),
+which names the field and the reason. Output values are PostgreSQL text-format strings (``None`` =
+NULL) that COPY into the typed stage table can never reject.
+
+Reasons are part of the product (``ops.quarantine.reason``; tests assert them verbatim):
+
+==========================================  ==============================================================
+``missing required field <column>``         a key, cursor or required column is absent or blank
+``oversize field: <n> characters (limit 10000)``
+``control characters in field``             C0 controls other than tab/newline/CR, or DEL, or NUL
+``invalid Unicode in field``                a lone surrogate (``\\ud800`` in JSON)
+``invalid email: "<value>"``                one @, a dotted domain, no spaces (what outreach tools take)
+``invalid timestamp: "<value>"``            not ISO 8601
+``timestamp before 2000: <iso>``            observations before 2000 are clock errors
+``timestamp in the future: <iso>``          later than the run's as-of plus the clock tolerance
+``not an integer: "<value>"`` / ``not a number: "<value>"`` / ``not a boolean: "<value>"``
+``invalid JSON in field``
+==========================================  ==============================================================
+
+Values in reasons are quoted as JSON strings and cut at 80 (e-mail) or 40 characters.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+
+import orjson
 
 from leadflow.pull.contract import BOOLEAN, EMAIL, INTEGER, JSON, NUMERIC, TEXT, TIMESTAMP, Entity
 
@@ -14,13 +42,21 @@ from leadflow.pull.contract import BOOLEAN, EMAIL, INTEGER, JSON, NUMERIC, TEXT,
 EMAIL_RE = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
 )
-CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|[\ud800-\udfff]")
 MAX_FIELD_CHARS = 10_000
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 # Columns that legitimately hold future dates (plans, expiries); every other timestamp is an observation.
 FUTURE_ALLOWED = {"trial_ends_at", "closed_at"}
 TRUE = {"true", "t", "1", "yes", "y"}
 FALSE = {"false", "f", "0", "no", "n"}
+BIGINT = (-(2**63), 2**63 - 1)
+
+# The shapes the fast path accepts as they are (anything else goes the careful way).
+_TS_CANON = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ").fullmatch
+_INT_CANON = re.compile(r"-?[0-9]{1,18}").fullmatch
+_EMAIL_MATCH = EMAIL_RE.match
+# COPY text format: backslash, tab, newline and carriage return must be escaped.
+COPY_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 @dataclass(frozen=True)
@@ -35,90 +71,302 @@ class Rejected(Exception):
         self.problem = problem
 
 
+def quote(value, limit: int = 40) -> str:
+    """A value as it appears in a reason: a JSON string, cut at ``limit`` characters."""
+    return json.dumps(str(value)[:limit], ensure_ascii=False)
+
+
+def iso_z(moment: datetime) -> str:
+    """UTC ISO 8601 with a Z, whole seconds unless the value has a fraction."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if moment.microsecond else "%Y-%m-%dT%H:%M:%SZ")
+
+
 def _blank(value) -> bool:
-    return value is None or (isinstance(value, str) and value.strip() == "")
+    return value is None or (isinstance(value, str) and (not value or value.isspace()))
 
 
-def coerce_value(column: str, kind: str, value, future_limit: datetime):
-    """One field to its contract type; raises Rejected naming the field."""
+def _reject(column: str, reason: str):
+    raise Rejected(Problem(column, reason))
+
+
+def _scalar_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    if isinstance(value, datetime):
+        return iso_z(value if value.tzinfo else value.replace(tzinfo=UTC))
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def coerce_value(column: str, kind: str, value, future_limit: datetime) -> str | None:
+    """One field to its COPY text form (None = NULL); raises Rejected naming the field and the reason."""
     if _blank(value):
         return None
     if isinstance(value, str):
         if len(value) > MAX_FIELD_CHARS:
-            raise Rejected(Problem(column, f"oversize field: {len(value)} characters (limit {MAX_FIELD_CHARS})"))
-        if CONTROL_RE.search(value):
-            raise Rejected(Problem(column, "control characters in field"))
+            _reject(column, f"oversize field: {len(value)} characters (limit {MAX_FIELD_CHARS})")
+        bad = CONTROL_RE.search(value)
+        if bad:
+            _reject(column, "invalid Unicode in field" if bad.group() >= "\ud800" else "control characters in field")
     if kind == TEXT:
-        return value if isinstance(value, str) else json.dumps(value) if isinstance(value, dict | list) else str(value)
+        return value if isinstance(value, str) else _scalar_text(value)
     if kind == EMAIL:
-        text = str(value).strip()
+        text = _scalar_text(value).strip()
         if not EMAIL_RE.match(text):
-            raise Rejected(Problem(column, f"invalid email: {text[:80]!r}"))
+            _reject(column, f"invalid email: {quote(text, 80)}")
         return text
     if kind == TIMESTAMP:
         return _timestamp(column, value, future_limit)
     if kind == INTEGER:
-        try:
-            if isinstance(value, bool):
-                raise ValueError
-            number = Decimal(str(value).strip())
-            if number != number.to_integral_value():
-                raise ValueError
-            return int(number)
-        except (InvalidOperation, ValueError):
-            raise Rejected(Problem(column, f"not an integer: {str(value)[:40]!r}")) from None
+        return _integer(column, value)
     if kind == NUMERIC:
-        try:
-            number = Decimal(str(value).strip())
-            if not number.is_finite():
-                raise InvalidOperation
-            return number
-        except InvalidOperation:
-            raise Rejected(Problem(column, f"not a number: {str(value)[:40]!r}")) from None
+        return _numeric(column, value)
     if kind == BOOLEAN:
         if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
+            return "true" if value else "false"
+        text = _scalar_text(value).strip().lower()
         if text in TRUE:
-            return True
+            return "true"
         if text in FALSE:
-            return False
-        raise Rejected(Problem(column, f"not a boolean: {str(value)[:40]!r}"))
+            return "false"
+        _reject(column, f"not a boolean: {quote(value)}")
     if kind == JSON:
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError:
-                raise Rejected(Problem(column, "invalid JSON in field")) from None
-        return json.dumps(value, separators=(",", ":"), sort_keys=True)
+        return _json(column, value)
     raise AssertionError(f"unknown contract type {kind}")
 
 
-def _timestamp(column: str, value, future_limit: datetime) -> datetime:
+def _timestamp(column: str, value, future_limit: datetime) -> str:
     if isinstance(value, datetime):
         parsed = value
-    else:
-        text = str(value).strip()
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        text = value.strip()
         try:
             parsed = datetime.fromisoformat(text.replace(" ", "T", 1) if len(text) > 10 else text)
         except ValueError:
-            raise Rejected(Problem(column, f"invalid timestamp: {text[:40]!r}")) from None
+            _reject(column, f"invalid timestamp: {quote(text)}")
+    else:
+        _reject(column, f"invalid timestamp: {quote(value)}")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)  # sources without an offset are documented as UTC
     if parsed < EARLIEST:
-        raise Rejected(Problem(column, f"timestamp before 2000: {parsed.isoformat()}"))
+        _reject(column, f"timestamp before 2000: {iso_z(parsed)}")
     if column not in FUTURE_ALLOWED and parsed > future_limit:
-        raise Rejected(Problem(column, f"timestamp in the future: {parsed.isoformat()}"))
-    return parsed
+        _reject(column, f"timestamp in the future: {iso_z(parsed)}")
+    return iso_z(parsed)
+
+
+def _integer(column: str, value) -> str:
+    number = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str | Decimal):
+        try:
+            dec = Decimal(str(value).strip())
+            if dec.is_finite() and dec == dec.to_integral_value():
+                number = int(dec)
+        except (InvalidOperation, ValueError):
+            pass
+    if number is None or not BIGINT[0] <= number <= BIGINT[1]:
+        _reject(column, f"not an integer: {quote(value)}")
+    return str(number)
+
+
+def _numeric(column: str, value) -> str:
+    try:
+        if isinstance(value, bool):
+            raise InvalidOperation
+        number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+        if not number.is_finite() or abs(number.adjusted()) > 100_000:
+            raise InvalidOperation
+    except (InvalidOperation, ValueError):
+        _reject(column, f"not a number: {quote(value)}")
+    return str(number)
+
+
+def _json_ok(text: str) -> bool:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _no_constants(token: str):
+    raise ValueError(f"{token} is not JSON")
+
+
+def _json(column: str, value) -> str:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value, parse_constant=_no_constants)
+        except ValueError:
+            _reject(column, "invalid JSON in field")
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
+    except ValueError:
+        _reject(column, "invalid JSON in field")
+    if "\\u0000" in text:  # PostgreSQL's jsonb cannot hold NUL
+        _reject(column, "control characters in field")
+    if CONTROL_RE.search(text):
+        _reject(column, "invalid Unicode in field")
+    return text
+
+
+# -- the compiled validator ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Source:
+    """Where one contract column comes from: a field of the record, a constant, or a lookup."""
+
+    field: str | None = None
+    value: str | None = None
+    lookup: dict | None = None  # key value -> looked-up value
+    key: str | None = None  # the record's field whose value is looked up
+    default: str | None = None  # field used when the lookup finds nothing
+
+
+class Validator:
+    """``validator(record, clean)`` -> COPY text values in contract column order; raises ``Rejected``.
+
+    ``fields`` None: records are dicts (JSON, API). Otherwise records are sequences in this order.
+    ``clean`` promises that no string in the record holds a control character, a backslash, a tab or
+    a line break and none is longer than the limit (readers check whole lines or pages at once);
+    the fast path relies on it, the careful path checks everything.
+    """
+
+    def __init__(
+        self,
+        entity: Entity,
+        as_of: datetime,
+        tolerance: timedelta = timedelta(hours=1),
+        fields: list[str] | None = None,
+        mapping: dict[str, Source] | None = None,
+    ):
+        self.entity = entity
+        self.future_limit = as_of + tolerance
+        self.fields = fields
+        self.mapping = dict(mapping or {})
+        for column in entity.columns:
+            self.mapping.setdefault(column, Source(field=column))
+        self.consumed = {s.field for s in self.mapping.values() if s.field} | {
+            f for s in self.mapping.values() for f in (s.key, s.default) if f
+        }
+        self.check: Callable = self._compile()
+
+    def missing_fields(self) -> list[str]:
+        """Required columns whose source field a positional layout lacks (schema drift that fails a file)."""
+        if self.fields is None:
+            return []
+        have = set(self.fields)
+        out = []
+        for column in self.entity.required:
+            src = self.mapping[column]
+            if src.value is not None:
+                continue
+            needed = [f for f in (src.field, src.key) if f]
+            if any(f not in have for f in needed) and not (src.default and src.default in have):
+                out.append(needed[0] if needed else column)
+        return out
+
+    def _getter(self, name: str | None) -> str:
+        if name is None:
+            return "None"
+        if self.fields is None:
+            return f"r.get({name!r})"
+        if name in self.fields:
+            return f"r[{self.fields.index(name)}]"
+        return "None"
+
+    def _compile(self) -> Callable:
+        columns = list(self.entity.columns.items())
+        env = {
+            "Rejected": Rejected,
+            "Problem": Problem,
+            "slow": coerce_value,
+            "FL": self.future_limit,
+            "TS": _TS_CANON,
+            "INT": _INT_CANON,
+            "EM": _EMAIL_MATCH,
+            "JOK": _json_ok,
+            "LO": "2000-01-01T00:00:00Z",
+            "HI": iso_z(self.future_limit)[:19] + "Z",
+            "K": [],
+            "L": [],
+        }
+        code = ["def check(r, clean):"]
+        for i, (column, _) in enumerate(columns):
+            src = self.mapping[column]
+            if src.value is not None:
+                env["K"].append(src.value)
+                code.append(f"    v{i} = K[{len(env['K']) - 1}]")
+            elif src.lookup is not None:
+                env["L"].append(src.lookup)
+                j = len(env["L"]) - 1
+                code.append(f"    v{i} = L[{j}].get({self._getter(src.key)})")
+                if src.default:
+                    code.append(f"    if v{i} is None: v{i} = {self._getter(src.default)}")
+            else:
+                code.append(f"    v{i} = {self._getter(src.field)}")
+        index = {c: i for i, (c, _) in enumerate(columns)}
+        for column in self.entity.required:
+            i = index[column]
+            code.append(
+                f"    if v{i} is None or (v{i}.__class__ is str and (not v{i} or v{i}.isspace())): "
+                f"raise Rejected(Problem({column!r}, 'missing required field {column}'))"
+            )
+        for i, (column, kind) in enumerate(columns):
+            v, o = f"v{i}", f"o{i}"
+            code.append(f"    if {v} is None: {o} = None")
+            slow = f"{o} = slow({column!r}, {kind!r}, {v}, FL)"
+            if kind == TEXT:
+                code.append(
+                    f"    elif clean and {v}.__class__ is str: {o} = {v} if {v} and not {v}.isspace() else None"
+                )
+            elif kind == EMAIL:
+                code.append(f"    elif clean and {v}.__class__ is str and EM({v}): {o} = {v}")
+            elif kind == TIMESTAMP:
+                upper = '"9999"' if column in FUTURE_ALLOWED else "HI"
+                code.append(f"    elif clean and {v}.__class__ is str and TS({v}) and LO <= {v} <= {upper}: {o} = {v}")
+            elif kind == INTEGER:
+                code.append(f"    elif clean and {v}.__class__ is str and INT({v}): {o} = {v}")
+            elif kind == JSON:
+                # Clean JSON text that parses is stored as it is (jsonb normalises it); anything else is re-encoded.
+                code.append(f"    elif clean and {v}.__class__ is str and JOK({v}): {o} = {v}")
+            code.append(f"    else: {slow}")
+        body = code[1:]
+        n = len(columns)
+        pk = [index[c] for c in self.entity.primary_key]
+        key = f"o{pk[0]}" if len(pk) == 1 else "(" + ", ".join(f"o{i}" for i in pk) + ",)"
+        plain = ", ".join(f"o{i} if o{i} is not None else N" for i in range(n))
+        escaped = ", ".join(f"o{i}.translate(T) if o{i} is not None else N" for i in range(n))
+        source = "\n".join(
+            [
+                "def check(r, clean):",
+                *body,
+                f"    return [{', '.join(f'o{i}' for i in range(n))}]",
+                "def row(r, clean):",
+                *body,
+                f"    if clean: return '\\t'.join(({plain},)), {key}, o{index[self.entity.cursor]}",
+                f"    return '\\t'.join(({escaped},)), {key}, o{index[self.entity.cursor]}",
+            ]
+        )
+        env.update(N="\\N", T=COPY_ESCAPE)
+        exec(source, env)  # noqa: S102 - generated from the contract, not from data
+        self.row = env["row"]
+        return env["check"]
+
+    def __call__(self, record, clean: bool = False) -> list[str | None]:
+        return self.check(record, clean)
 
 
 def coerce_record(entity: Entity, record: dict, as_of: datetime, tolerance: timedelta) -> dict:
-    """The typed row for ``record`` (contract columns only); raises Rejected with the first problem."""
-    future_limit = as_of + tolerance
-    row = {}
-    for column in entity.required:
-        if _blank(record.get(column)):
-            raise Rejected(Problem(column, f"missing required field {column}"))
-    for column, kind in entity.columns.items():
-        row[column] = coerce_value(column, kind, record.get(column), future_limit)
-    return row
+    """The COPY text values of ``record`` by contract column; raises Rejected with the first problem."""
+    values = Validator(entity, as_of, tolerance)(record, clean=False)
+    return dict(zip(entity.columns, values, strict=True))

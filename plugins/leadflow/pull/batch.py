@@ -1,0 +1,218 @@
+"""Turn parsed source records into COPY-ready chunks: validate, de-duplicate, quarantine, account.
+
+A ``Batcher`` serves one unit of loading (one file, or one SQL table / API object pull). Readers call
+``add`` for every parsed record and ``reject`` for input that is not even a record; the batcher emits
+``Chunk``s of PostgreSQL text-format rows (and quarantine rows) through ``emit`` as they fill up, so
+memory stays bounded whatever the size of the source. ``finish`` returns the unit's accounting:
+every record read is either in a chunk (it will be loaded) or in quarantine — never neither.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from leadflow.pull.contract import META_COLUMNS, Entity
+from leadflow.pull.validate import COPY_ESCAPE, Rejected, Source, Validator, _scalar_text
+
+CHUNK_ROWS = 20_000
+CHUNK_BYTES = 4 << 20
+MAX_PAYLOAD = 100_000
+_IDENT = re.compile(r"[^a-z0-9_]+")
+
+
+def drift_column(name: str) -> str:
+    """A safe column name for a field (schema drift adds unknown ones as text): ``Campaign Id`` -> ``campaign_id``."""
+    clean = _IDENT.sub("_", str(name).strip().lstrip("\ufeff").lower()).strip("_")[:60] or "unnamed"
+    return clean if not clean[0].isdigit() else f"c_{clean}"
+
+
+@dataclass
+class Chunk:
+    rows: bytes
+    count: int
+    quarantine: list[tuple]  # (location, record_key, field, reason, payload)
+
+
+@dataclass
+class Summary:
+    read: int = 0
+    staged: int = 0
+    quarantined: int = 0
+    max_cursor: str | None = None
+    drift: list[str] = field(default_factory=list)
+
+
+def payload_text(raw) -> str:
+    """The raw payload of a rejected record as text PostgreSQL can store (no NUL), at most 100 kB."""
+    if isinstance(raw, bytes | bytearray):
+        text = bytes(raw).decode("utf-8", "replace")
+    elif isinstance(raw, str):
+        text = raw
+    elif isinstance(raw, dict):
+        text = json.dumps(raw, ensure_ascii=False, default=str)
+    else:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="").writerow(["" if v is None else v for v in raw])
+        text = buf.getvalue()
+    text = text.replace("\x00", "\ufffd")
+    if any("\ud800" <= ch <= "\udfff" for ch in text if ch >= "\ud800"):
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text[:MAX_PAYLOAD]
+
+
+class Batcher:
+    def __init__(
+        self,
+        entity: Entity,
+        as_of: datetime,
+        emit: Callable[[Chunk], None],
+        tolerance: timedelta = timedelta(hours=1),
+        mapping: dict[str, Source] | None = None,
+    ):
+        self.entity = entity
+        self.as_of = as_of
+        self.tolerance = tolerance
+        self.mapping = mapping or {}
+        self.emit = emit
+        self.summary = Summary()
+        self._seen: dict = {}
+        self._rows: list[str] = []
+        self._limit = CHUNK_ROWS
+        self._max_cursor = ""
+        self._quarantine: list[tuple] = []
+        self._drift: dict[str, None] = {}
+        self._reserved = set(entity.columns) | set(META_COLUMNS) | {"_extra"}
+        columns = list(entity.columns)
+        self._pk = [columns.index(c) for c in entity.primary_key]
+        self._cursor = columns.index(entity.cursor)
+        self.layout(None)
+
+    # -- layout --------------------------------------------------------------------------------------
+    def layout(self, fields: list[str] | None) -> list[str]:
+        """Records are dicts (``None``) or sequences with these field names; returns missing required fields."""
+        self.validator = Validator(self.entity, self.as_of, self.tolerance, fields, self.mapping)
+        self._row = self.validator.row
+        self._fields = fields
+        consumed = self.validator.consumed | set(self.entity.columns)
+        if fields is None:
+            self._known = frozenset(consumed)
+            self._extra_index = []
+        else:
+            self._extra_index = [
+                (i, drift_column(name))
+                for i, name in enumerate(fields)
+                if name not in consumed and drift_column(name) not in self._reserved
+            ]
+            for _, name in self._extra_index:
+                self._drift.setdefault(name)
+        key_sources = [self.validator.mapping[c] for c in self.entity.primary_key]
+        self._key_getters = [self._raw_getter(s) for s in key_sources]
+        return self.validator.missing_fields()
+
+    def _raw_getter(self, src: Source) -> Callable:
+        if src.value is not None:
+            return lambda r: src.value
+        name = src.field or src.key
+        if self._fields is None:
+            return lambda r: r.get(name) if isinstance(r, dict) else None
+        if name in self._fields:
+            i = self._fields.index(name)
+            return lambda r: r[i] if not isinstance(r, dict) and i < len(r) else None
+        return lambda r: None
+
+    def record_key(self, record) -> str | None:
+        try:
+            parts = [g(record) for g in self._key_getters]
+        except Exception:  # a malformed record: no key to report
+            return None
+        if all(p is None for p in parts):
+            return None
+        return ":".join("" if p is None else str(p) for p in parts)
+
+    # -- intake --------------------------------------------------------------------------------------
+    def add(self, record, location: str, clean: bool = False, raw=None) -> None:
+        """One parsed record: staged for loading, or quarantined with the reason."""
+        try:
+            line, key, cursor = self._row(record, clean)
+        except Rejected as err:
+            self._reject(location, record, raw, err.problem.reason, err.problem.field)
+            return
+        first = self._seen.setdefault(key, location)
+        if first is not location:
+            reason = f"duplicate key in batch (first seen at {first})"
+            self._reject(location, record, raw, reason, self.entity.primary_key[0])
+            return
+        if cursor > self._max_cursor:
+            self._max_cursor = cursor
+        if self._fields is None:
+            extra = "\\N" if record.keys() <= self._known else self._dict_extras(record)
+        else:
+            extra = self._row_extras(record) if self._extra_index else "\\N"
+        if not clean:
+            location = location.translate(COPY_ESCAPE)
+        rows = self._rows
+        rows.append(f"{line}\t{location}\t{extra}")
+        if len(rows) >= self._limit:
+            self.flush()
+
+    def _dict_extras(self, record: dict) -> str:
+        return self._extras({k: v for k, v in record.items() if k not in self._known})
+
+    def _row_extras(self, record) -> str:
+        return self._extras({name: record[i] for i, name in self._extra_index if i < len(record)})
+
+    def _extras(self, fields: dict) -> str:
+        out = {}
+        for key, value in fields.items():
+            name = drift_column(key)
+            if name in self._reserved or name.startswith("_"):
+                continue
+            self._drift.setdefault(name)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                continue
+            text = value if isinstance(value, str) else _scalar_text(value)
+            if not text.isascii():  # a lone surrogate (from JSON) cannot be stored: replace it
+                text = text.encode("utf-8", "replace").decode("utf-8")
+            out[name] = text
+        if not out:
+            return "\\N"
+        text = json.dumps(out, ensure_ascii=True, separators=(",", ":"))
+        return text.replace("\\u0000", "\\ufffd").translate(COPY_ESCAPE)
+
+    def reject(self, location: str, raw, reason: str, field: str | None = None, record=None) -> None:
+        """Input that could not even be parsed into a record (a bad JSON line, a ragged CSV row)."""
+        self._reject(location, record, raw, reason, field)
+
+    def _reject(self, location, record, raw, reason, field) -> None:
+        key = self.record_key(record) if record is not None else None
+        payload = payload_text(raw if raw is not None else record if record is not None else "")
+        self._quarantine.append((location, key, field, reason, payload))
+        self.summary.quarantined += 1
+        if len(self._quarantine) >= CHUNK_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._rows and not self._quarantine:
+            return
+        data = b""
+        if self._rows:
+            data = ("\n".join(self._rows) + "\n").encode("utf-8")
+            # Bound a chunk by bytes too: wide records make smaller chunks.
+            self._limit = max(100, min(CHUNK_ROWS, CHUNK_BYTES * len(self._rows) // max(len(data), 1)))
+        self.emit(Chunk(data, len(self._rows), self._quarantine))
+        self.summary.staged += len(self._rows)
+        self._rows = []
+        self._quarantine = []
+
+    def finish(self) -> Summary:
+        self.flush()
+        self.summary.read = self.summary.staged + self.summary.quarantined
+        self.summary.max_cursor = self._max_cursor[:19] or None
+        self.summary.drift = list(self._drift)
+        return self.summary
