@@ -75,8 +75,15 @@ def with_warehouse(command: tuple[str, ...]) -> None:
 
     from leadflow.warehouse.db import dbt_env
 
-    env = {**os.environ, **dbt_env(warehouse_url())}
-    sys.exit(subprocess.run(list(command), env=env).returncode)
+    server = embedded()
+    owns_server = warehouse_url(start_embedded=False) == server.url and not server.running()
+    try:
+        env = {**os.environ, **dbt_env(warehouse_url())}
+        code = subprocess.run(list(command), env=env).returncode
+    finally:
+        if owns_server:
+            server.stop()  # started for this command only
+    sys.exit(code)
 
 
 def _manifest(landing: Path) -> dict | None:
