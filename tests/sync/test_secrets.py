@@ -28,6 +28,12 @@ def ops_text(url: str) -> str:
 
 def test_tokens_never_reach_logs_tables_or_errors(sync_env, monkeypatch, caplog, capsys) -> None:
     caplog.set_level(logging.DEBUG)
+    # Airflow's logging setup (imported by other tests in the same session) may disable or detach
+    # library loggers; this test needs httpx's request lines to prove they are redacted.
+    for name in ("httpx", "leadflow"):
+        monkeypatch.setattr(logging.getLogger(name), "disabled", False)
+        monkeypatch.setattr(logging.getLogger(name), "propagate", True)
+    caplog.set_level(logging.DEBUG, logger="httpx")
     servers = sync_env["servers"]
     leads = [lead(i) for i in range(12)]
     make_queue(sync_env["url"], leads, ALL)
