@@ -1,9 +1,10 @@
 """
 ### leadflow pipeline
 
-Pull the seven go-to-market sources into `raw` (one task per source, in parallel), build the dbt
-project (staging → scores → qualification marts), validate the marts with Great Expectations, and
-sync qualified leads to the outreach destinations. A failed quality gate stops the sync.
+Runs when every source has landed (the seven `leadflow://raw/<source>` Assets that `leadflow_pull`
+updates): build the dbt project (staging → scores → qualification marts), validate the marts with
+Great Expectations, and sync qualified leads to the outreach destinations. A failed quality gate
+stops the sync.
 
 The task bodies live in `plugins/leadflow/pipeline.py`; settings come from the environment
 (`LEADFLOW_*`) and the Airflow connection `leadflow_warehouse`.
@@ -12,15 +13,15 @@ The task bodies live in `plugins/leadflow/pipeline.py`; settings come from the e
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import dag, task
 
 from leadflow import pipeline
-from leadflow.pull.contract import SOURCES
+from leadflow.assets import MARTS, all_raw_sources
 
 
 @dag(
     dag_id="leadflow_pipeline",
-    schedule="@hourly",
+    schedule=all_raw_sources(),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -29,14 +30,10 @@ from leadflow.pull.contract import SOURCES
     default_args={"owner": "leadflow", "retries": 2, "retry_delay": pendulum.duration(seconds=30)},
 )
 def leadflow_pipeline():
-    pulls = [
-        task(task_id=f"pull_{source}", outlets=[Asset(f"leadflow://raw/{source}")])(pipeline.pull)(source=source)
-        for source in SOURCES
-    ]
-    build = task(task_id="dbt_build", outlets=[Asset("leadflow://marts")])(pipeline.dbt_build)()
+    build = task(task_id="dbt_build", outlets=[MARTS])(pipeline.dbt_build)()
     gate = task(task_id="quality_gate", retries=0)(pipeline.quality_gate)()
     sync = task(task_id="outreach_sync")(pipeline.outreach_sync)()
-    pulls >> build >> gate >> sync
+    build >> gate >> sync
 
 
 leadflow_pipeline()

@@ -34,15 +34,29 @@ def test_every_dag_has_owner_tags_and_retries(dagbag) -> None:
                 assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
 
 
-def test_pipeline_shape(dagbag) -> None:
+SOURCES = ("crm", "web", "marketing", "product", "conversations", "quiz", "consent")
+
+
+def test_pull_dag_has_one_parallel_task_per_source_each_updating_its_asset(dagbag) -> None:
+    dag = dagbag.dags["leadflow_pull"]
+    assert {t.task_id for t in dag.tasks} == {f"pull_{s}" for s in SOURCES}
+    for source in SOURCES:
+        task = dag.get_task(f"pull_{source}")
+        assert task.upstream_task_ids == set(), "pulls run in parallel"
+        assert [a.uri for a in task.outlets] == [f"leadflow://raw/{source}"]
+
+
+def test_pipeline_is_scheduled_on_every_raw_asset_and_gates_the_sync(dagbag) -> None:
+    from airflow.sdk import AssetAll
+
     dag = dagbag.dags["leadflow_pipeline"]
-    pulls = {t.task_id for t in dag.tasks if t.task_id.startswith("pull_")}
-    assert pulls == {f"pull_{s}" for s in ("crm", "web", "marketing", "product", "conversations", "quiz", "consent")}
-    assert dag.get_task("dbt_build").upstream_task_ids == pulls
+    schedule = dag.timetable.asset_condition
+    assert isinstance(schedule, AssetAll), "the pipeline waits for all sources, not any one"
+    assert {a.uri for a in schedule.objects} == {f"leadflow://raw/{s}" for s in SOURCES}
+    assert {t.task_id for t in dag.tasks} == {"dbt_build", "quality_gate", "outreach_sync"}
     assert dag.get_task("quality_gate").upstream_task_ids == {"dbt_build"}
     assert dag.get_task("outreach_sync").upstream_task_ids == {"quality_gate"}
-    for task_id in pulls:
-        assert [a.uri for a in dag.get_task(task_id).outlets] == [f"leadflow://raw/{task_id.removeprefix('pull_')}"]
+    assert [a.uri.rstrip("/") for a in dag.get_task("dbt_build").outlets] == ["leadflow://marts"]
 
 
 def test_parsing_does_no_io() -> None:
