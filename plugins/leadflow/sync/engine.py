@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import time
 import uuid
@@ -89,7 +90,8 @@ class SyncReport:
     details: dict = field(default_factory=dict)
 
 
-PLAN_SQL = """
+DEFAULT_QUEUE = "marts.outreach_queue"
+_PLAN_TEMPLATE = """
 with suppressed as (
     select distinct lower(trim(email)) as email from raw.consent_suppressions where email is not null
 ),
@@ -103,13 +105,13 @@ queued as (
         d.reason as dead_reason, d.attempts as dead_attempts, p.lead_id is not null as pending,
         (s1.email is not null or s2.email is not null) as is_suppressed,
         coalesce(l.status = 'delivered', false) or p.lead_id is not null as live
-    from marts.outreach_queue as q
+    from {queue} as q
     left join ops.sync_ledger as l on l.lead_id = q.lead_id and l.destination = %(destination)s
     left join ops.sync_dead_letter as d on d.lead_id = q.lead_id and d.destination = %(destination)s
     left join ops.sync_pending as p on p.lead_id = q.lead_id and p.destination = %(destination)s
     left join suppressed as s1 on s1.email = lower(trim(q.email))
     left join suppressed as s2 on s2.email = lower(trim(q.payload ->> 'email'))
-    where q.destination = %(destination)s
+    where q.destination = %(destination)s{scope_queued}
 ),
 plan as (
     select queued.*,
@@ -133,9 +135,9 @@ plan as (
     full join (select * from ops.sync_pending where destination = %(destination)s) as p on p.lead_id = l.lead_id
     left join ops.sync_dead_letter as d
         on d.lead_id = coalesce(l.lead_id, p.lead_id) and d.destination = %(destination)s
-    where (l.status = 'delivered' or p.lead_id is not null)
+    where (l.status = 'delivered' or p.lead_id is not null){scope_held}
         and not exists (
-            select 1 from marts.outreach_queue as q
+            select 1 from {queue} as q
             where q.destination = %(destination)s and q.lead_id = coalesce(l.lead_id, p.lead_id)
         )
     union all
@@ -147,9 +149,9 @@ plan as (
     from ops.sync_dead_letter as d
     left join ops.sync_ledger as l on l.lead_id = d.lead_id and l.destination = d.destination
     left join ops.sync_pending as p on p.lead_id = d.lead_id and p.destination = d.destination
-    where d.destination = %(destination)s and l.status is distinct from 'delivered' and p.lead_id is null
+    where d.destination = %(destination)s and l.status is distinct from 'delivered' and p.lead_id is null{scope_dead}
         and not exists (
-            select 1 from marts.outreach_queue as q where q.destination = %(destination)s and q.lead_id = d.lead_id
+            select 1 from {queue} as q where q.destination = %(destination)s and q.lead_id = d.lead_id
         )
 )
 select
@@ -162,6 +164,27 @@ select
 from plan
 order by action = 'remove' desc, hot desc, sla_due_at nulls last, lead_id
 """
+
+
+def plan_sql(queue: str = DEFAULT_QUEUE, scoped: bool = False) -> str:
+    """The plan query over ``queue``; ``scoped`` limits it (removals and dead letters too) to ``%(lead_ids)s``.
+
+    A scoped sync (the fast lane delivering a few leads from its own queue) must never read the absence of
+    every other lead from its queue as "left the queue".
+    """
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*", queue):
+        raise ValueError(f"queue must be a schema.table name, not {queue!r}")
+    scope = {"scope_queued": "", "scope_held": "", "scope_dead": ""}
+    if scoped:
+        scope = {
+            "scope_queued": " and q.lead_id = any(%(lead_ids)s)",
+            "scope_held": " and coalesce(l.lead_id, p.lead_id) = any(%(lead_ids)s)",
+            "scope_dead": " and d.lead_id = any(%(lead_ids)s)",
+        }
+    return _PLAN_TEMPLATE.format(queue=queue, **scope)
+
+
+PLAN_SQL = plan_sql()
 
 SUPPRESSED_NOW_SQL = """
 select distinct lower(trim(email)) from raw.consent_suppressions
@@ -306,10 +329,19 @@ class _Batch:
 
 
 def sync_destination(
-    conn: psycopg.Connection, destination: Destination, run_id: str, dry_run: bool = False, lock_timeout: float = 600
+    conn: psycopg.Connection,
+    destination: Destination,
+    run_id: str,
+    dry_run: bool = False,
+    lock_timeout: float = 600,
+    queue: str = DEFAULT_QUEUE,
+    lead_ids: list[str] | None = None,
 ) -> tuple[SyncReport, list[dict]]:
     """Sync one destination; returns its report and the record-level diff. Never raises on destination faults:
-    they end the run for this destination (status ``failed``, what was settled is kept)."""
+    they end the run for this destination (status ``failed``, what was settled is kept).
+
+    ``queue`` and ``lead_ids`` scope a run to some leads of another queue table (the fast lane); by default
+    the whole of ``marts.outreach_queue`` is synced."""
     started = time.monotonic()
     started_at = datetime.now(UTC)
     report = SyncReport(f"{run_id}:{destination.name}:{uuid.uuid4().hex[:6]}", destination.name, dry_run)
@@ -322,7 +354,7 @@ def sync_destination(
     try:
         if not dry_run:
             locked = _lock(conn, destination.name, lock_timeout)
-        plan = _plan(conn, destination.name)
+        plan = _plan(conn, destination.name, queue, lead_ids)
         to_send = [p for p in plan if p["action"] in SEND_ACTIONS]
         report.planned = len(to_send)
         report.unchanged = sum(p["action"] == "unchanged" for p in plan)
@@ -395,11 +427,14 @@ def _lock(conn: psycopg.Connection, name: str, timeout: float) -> bool:
     return True
 
 
-def _plan(conn: psycopg.Connection, name: str) -> list[dict]:
+def _plan(
+    conn: psycopg.Connection, name: str, queue: str = DEFAULT_QUEUE, lead_ids: list[str] | None = None
+) -> list[dict]:
     if conn.execute("select to_regclass('raw.consent_suppressions')").fetchone()[0] is None:
         raise SyncRefused("raw.consent_suppressions does not exist: consent cannot be checked, nothing is sent")
+    query = PLAN_SQL if queue == DEFAULT_QUEUE and lead_ids is None else plan_sql(queue, lead_ids is not None)
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(PLAN_SQL, {"destination": name}).fetchall()
+        return cur.execute(query, {"destination": name, "lead_ids": list(lead_ids or [])}).fetchall()
 
 
 def _changed_fields(p: dict) -> list[str]:
@@ -733,9 +768,18 @@ def _write_run(conn: psycopg.Connection, report: SyncReport, run_id: str, starte
 
 
 def run_sync(
-    run_id: str, dry_run: bool = False, settings: Settings | None = None, require_gate: bool = True
+    run_id: str,
+    dry_run: bool = False,
+    settings: Settings | None = None,
+    require_gate: bool = True,
+    queue: str = DEFAULT_QUEUE,
+    lead_ids: list[str] | None = None,
+    destinations: list[str] | None = None,
 ) -> list[SyncReport]:
     """Sync every configured destination; refuses when the quality gate did not pass for ``run_id``.
+
+    ``destinations`` (default: the configured ones, in order), ``queue`` and ``lead_ids`` let the fast lane
+    deliver a few leads from its own scoped queue through the same ledger (see :func:`sync_destination`).
 
     A destination that fails (down, misconfigured) does not stop the others; :class:`SyncFailed` is
     raised once all have run, so the Airflow task fails and retries.
@@ -747,7 +791,7 @@ def run_sync(
         ensure_ops_schema(conn)
         if require_gate and not gate_passed(conn, run_id):
             raise SyncRefused(f"run {run_id}: the quality gate has not passed; nothing is sent")
-        for name in settings.sync_destinations:
+        for name in settings.sync_destinations if destinations is None else destinations:
             try:
                 destination = build_destination(name, settings)
             except Exception as exc:
@@ -758,7 +802,7 @@ def run_sync(
                 reports.append(report)
                 continue
             try:
-                report, _ = sync_destination(conn, destination, run_id, dry_run=dry_run)
+                report, _ = sync_destination(conn, destination, run_id, dry_run=dry_run, queue=queue, lead_ids=lead_ids)
             finally:
                 close = getattr(destination, "close", None)
                 if close is not None:

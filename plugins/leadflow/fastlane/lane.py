@@ -1,0 +1,238 @@
+"""One fast-lane run: pull what arrived, qualify the affected people with the batch's dbt models, check,
+deliver through the batch's sync engine and ledger.
+
+1. **Pull** the sources the candidates came from (the pull's own ``pull_source``: new files only, the
+   product database from its cursor), so raw holds the events exactly as the batch will see them.
+2. **Scope** (:mod:`leadflow.fastlane.scope`): every raw row of the people concerned → ``fastlane_raw``.
+3. **Qualify**: ``dbt build --selector fastlane --target fastlane --full-refresh`` with
+   ``raw_schema=fastlane_raw`` — the same models, up to ``outreach_queue``, into ``fastlane_*`` schemas,
+   with their data tests (a failing test stops the run: nothing is delivered). The outcome is recorded in
+   ``ops.quality_runs`` under this run, which the sync requires, as for the batch.
+4. **Deliver**: :func:`leadflow.sync.engine.run_sync` over ``fastlane_marts.outreach_queue`` for these leads
+   only — Slack first, then Outreach and the other destinations. The ledger is shared, so the batch sees the
+   leads as delivered (same content hash → ``unchanged``) and never sends them again; suppressions are
+   read again at send time, as in every sync.
+
+``ops.fastlane_runs`` keeps one row per run: candidates, people, leads delivered, stage times.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from leadflow.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+QUEUE = "fastlane_marts.outreach_queue"
+SUITE = "fastlane_dbt_tests"
+FIRST_DESTINATIONS = ("slack", "outreach")  # the alert first: a person acts on it
+
+RUNS_DDL = """
+create table if not exists ops.fastlane_runs (
+    run_id text primary key,
+    started_at timestamptz not null,
+    finished_at timestamptz,
+    status text not null,
+    candidates integer not null,
+    people integer not null default 0,
+    queued integer not null default 0,
+    delivered jsonb not null default '{}'::jsonb,
+    seconds jsonb not null default '{}'::jsonb,
+    first_detected_at timestamptz,
+    error text
+)
+"""
+
+
+@dataclass
+class LaneResult:
+    run_id: str
+    candidates: int
+    people: int = 0
+    queued: int = 0
+    lead_ids: list[str] = field(default_factory=list)
+    delivered: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    scoped_rows: dict[str, int] = field(default_factory=dict)
+    status: str = "ok"
+
+
+def dbt_args(settings: Settings) -> list[str]:
+    """The scoped build: own target, own artifacts (partial parsing stays warm between runs)."""
+    target = settings.home_dir / "dbt_target_fastlane"
+    return [
+        "build",
+        "--selector",
+        "fastlane",
+        "--target",
+        "fastlane",
+        "--full-refresh",
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(settings.home_dir / "logs" / "dbt_fastlane"),
+    ]
+
+
+def destinations_in_order(settings: Settings) -> list[str]:
+    names = list(settings.sync_destinations)
+    return [n for n in FIRST_DESTINATIONS if n in names] + [n for n in names if n not in FIRST_DESTINATIONS]
+
+
+def unique_candidates(candidates: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for c in candidates:
+        key = (c.get("source"), c.get("event_id"), c.get("signal"))
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out
+
+
+def run_fast_lane(candidates: list[dict], run_id: str, settings: Settings | None = None) -> LaneResult:
+    """Qualify and deliver the people behind ``candidates``; raises (and delivers nothing) if a check fails."""
+    from leadflow.fastlane.scope import copy_scope, ensure_indexes, resolve
+    from leadflow.pull.run import pull_source
+    from leadflow.sync.engine import run_sync
+    from leadflow.transform.dbt import DbtFailed, run_dbt
+    from leadflow.warehouse.db import connect, ensure_ops_schema, warehouse_url
+
+    settings = settings or get_settings()
+    url = warehouse_url(settings)
+    candidates = unique_candidates(candidates)
+    result = LaneResult(run_id, len(candidates))
+    started_at = datetime.now(UTC)
+    clock = time.monotonic()
+    detected = [c["detected_at"] for c in candidates if c.get("detected_at")]
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.monotonic()
+        result.seconds[stage] = round(now - clock, 3)
+        clock = now
+
+    with connect(url, autocommit=True) as conn:
+        ensure_ops_schema(conn)
+        conn.execute(RUNS_DDL)
+        conn.execute(
+            "insert into ops.fastlane_runs (run_id, started_at, status, candidates, first_detected_at) "
+            "values (%s, %s, 'running', %s, %s) on conflict (run_id) do update set started_at = excluded.started_at, "
+            "status = 'running', error = null",
+            (run_id, started_at, len(candidates), min(detected) if detected else None),
+        )
+    try:
+        if not candidates:
+            result.status = "nothing_to_do"
+            return result
+        for source in sorted({c["source"] for c in candidates}):
+            pull_source(source, run_id, datetime.now(UTC), settings)
+        lap("pull")
+        with connect(url, autocommit=True) as conn:
+            ensure_indexes(conn)
+            scope = copy_scope(conn, resolve(conn, candidates))
+        result.people = len(scope.lead_ids)
+        result.scoped_rows = scope.rows
+        lap("scope")
+        if not (scope.lead_ids or scope.emails):
+            result.status = "nobody_known"
+            return result
+        try:
+            run_dbt(dbt_args(settings), settings=settings, url=url, extra_vars={"raw_schema": "fastlane_raw"})
+        except DbtFailed as exc:
+            _record_quality(url, run_id, settings, error=str(exc))
+            raise
+        tests = _record_quality(url, run_id, settings)
+        lap("dbt_build")
+        log.info("fast lane %s: dbt build passed with %s data tests", run_id, tests)
+        with connect(url, autocommit=True) as conn:
+            queued = {r[0] for r in conn.execute(f"select distinct lead_id from {QUEUE}")}
+        result.queued = len(queued)
+        result.lead_ids = sorted(queued | scope.lead_ids)
+        reports = run_sync(
+            run_id,
+            settings=settings,
+            queue=QUEUE,
+            lead_ids=result.lead_ids,
+            destinations=destinations_in_order(settings),
+        )
+        result.delivered = {r.destination: r.sent + r.updated + r.retried for r in reports}
+        lap("sync")
+        return result
+    except Exception as exc:
+        result.status = "failed"
+        _finish(url, result, error=f"{type(exc).__name__}: {exc}"[:4000])
+        raise
+    finally:
+        if result.status != "failed":
+            _finish(url, result)
+
+
+def _record_quality(url: str, run_id: str, settings: Settings, error: str | None = None) -> int:
+    """The dbt data tests' outcome in ops.quality_runs (the sync refuses a run without a pass)."""
+    from leadflow.warehouse.db import connect
+
+    results_file = settings.home_dir / "dbt_target_fastlane" / "run_results.json"
+    tests, failed = 0, []
+    if results_file.exists():
+        for r in json.loads(results_file.read_text()).get("results", []):
+            if r.get("unique_id", "").startswith("test."):
+                tests += 1
+                if r.get("status") not in ("pass", "success"):
+                    failed.append(f"{r['unique_id']}: {r.get('status')} {r.get('message') or ''}".strip())
+    success = error is None and not failed
+    details = failed or ([error[-2000:]] if error else [])
+    with connect(url, autocommit=True) as conn:
+        conn.execute(
+            "insert into ops.quality_runs (run_id, suite, success, evaluated, failed, details, row_counts) "
+            "values (%s, %s, %s, %s, %s, %s, %s) on conflict (run_id, suite) do update set success = excluded.success, "
+            "evaluated = excluded.evaluated, failed = excluded.failed, details = excluded.details, "
+            "row_counts = excluded.row_counts, validated_at = now()",
+            (run_id, SUITE, success, tests, len(failed) or (0 if success else 1), json.dumps(details), "{}"),
+        )
+    return tests
+
+
+def _finish(url: str, result: LaneResult, error: str | None = None) -> None:
+    from leadflow.warehouse.db import connect
+
+    try:
+        with connect(url, autocommit=True) as conn:
+            conn.execute(
+                "update ops.fastlane_runs set finished_at = now(), status = %s, people = %s, queued = %s, "
+                "delivered = %s, seconds = %s, error = %s where run_id = %s",
+                (
+                    result.status,
+                    result.people,
+                    result.queued,
+                    json.dumps(result.delivered),
+                    json.dumps(result.seconds),
+                    error,
+                    result.run_id,
+                ),
+            )
+    except Exception:  # bookkeeping must not hide the run's own outcome
+        log.exception("fast lane %s: could not record the run", result.run_id)
+
+
+def qualify_and_deliver() -> dict:
+    """The DAG's task: candidates from the asset events that triggered this run (or ``conf["candidates"]``)."""
+    from airflow.sdk import get_current_context
+
+    context = get_current_context()
+    candidates: list[dict] = []
+    events = context.get("triggering_asset_events") or {}
+    for asset_events in events.values():
+        for event in asset_events:
+            payload = (event.extra or {}).get("payload") or {}
+            for c in payload.get("candidates") or []:
+                candidates.append({**c, "detected_at": payload.get("detected_at")})
+    conf = context["dag_run"].conf or {}
+    candidates.extend(conf.get("candidates") or [])
+    result = run_fast_lane(candidates, context["dag_run"].run_id)
+    log.info("fast lane: %s", json.dumps({k: v for k, v in asdict(result).items() if k != "lead_ids"}))
+    return asdict(result)
