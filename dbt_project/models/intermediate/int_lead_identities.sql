@@ -23,9 +23,10 @@ product_users as (
 
 ),
 
-signals as (
+signal_people as (
 
-    select * from {{ ref('int_signals') }}
+    select * from {{ ref('int_signal_people') }}
+    where source = 'web'
 
 ),
 
@@ -67,17 +68,16 @@ by_product_user as (
 identified_web_visits as (
 
     select
-        signals.anonymous_id,
-        coalesce(signals.email, product_users.email) as email,
-        max(signals.occurred_at) as last_seen_at
-    from signals
+        signal_people.anonymous_id,
+        coalesce(signal_people.email, product_users.email) as email,
+        max(signal_people.last_occurred_at) as last_seen_at
+    from signal_people
     left join product_users
-        on signals.product_user_id = product_users.user_id
+        on signal_people.product_user_id = product_users.user_id
     where
-        signals.source = 'web'
-        and signals.anonymous_id is not null
-        and coalesce(signals.email, product_users.email) is not null
-    group by signals.anonymous_id, coalesce(signals.email, product_users.email)
+        signal_people.anonymous_id is not null
+        and coalesce(signal_people.email, product_users.email) is not null
+    group by signal_people.anonymous_id, coalesce(signal_people.email, product_users.email)
 
 ),
 

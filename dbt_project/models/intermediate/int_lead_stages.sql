@@ -39,9 +39,9 @@ activity as (
 
     select
         lead_id,
-        min(occurred_at) as first_active_at
-    from {{ ref('int_lead_signals') }}
-    where category <> 'unscored'
+        min(first_occurred_at) as first_active_at
+    from {{ ref('int_score_contributions') }}
+    where category <> 'fit'
     group by lead_id
 
 ),

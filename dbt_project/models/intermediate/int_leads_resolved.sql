@@ -31,9 +31,9 @@ conversations as (
 
 ),
 
-signals as (
+signal_people as (
 
-    select * from {{ ref('int_signals') }}
+    select * from {{ ref('int_signal_people') }}
 
 ),
 
@@ -141,8 +141,8 @@ sightings as (
     select
         email,
         source,
-        min(occurred_at) as seen_at
-    from signals
+        min(first_occurred_at) as seen_at
+    from signal_people
     where email is not null
     group by email, source
 

@@ -1,14 +1,26 @@
 {#
-    Per-signal contributions that make up each lead's scores (lead × signal): behavioural signals are
-    summed after decay and capped per signal (var signals); fit components come from int_leads_fit_scored.
+    Per-signal contributions that make up each lead's scores (lead × signal), as of the run: behavioural
+    signals from the as_of-independent totals (int_lead_signal_totals; decayed points = points x growth
+    sum x 0.5^((as_of - decay_epoch) / half-life)), conversation and quiz signals from int_touch_signals,
+    each capped per signal (var signals); fit components come from int_leads_fit_scored.
     The scores in int_lead_scores are the sums of these rows, so every score is explainable.
+    A view: weights, caps and the clock apply when it is read, and nothing event-sized is rebuilt.
+    Pairs with events after as_of (back-testing an earlier as_of) are recomputed from their events.
 #}
+{{ config(materialized='view') }}
+
 with
 
-lead_signals as (
+totals as (
 
-    select * from {{ ref('int_lead_signals') }}
-    where category <> 'unscored'
+    select * from {{ ref('int_lead_signal_totals') }}
+    where signal_count > 0
+
+),
+
+touch_signals as (
+
+    select * from {{ ref('int_touch_signals') }}
 
 ),
 
@@ -18,19 +30,86 @@ fit as (
 
 ),
 
-behaviour as (
+signal_settings as (
+
+    {{ signal_settings_values() }}
+
+),
+
+-- pairs with events after as_of: their events up to as_of only
+recounted as (
+
+    select
+        totals.lead_id,
+        totals.signal_name,
+        count(events.signal_id) as signal_count,
+        coalesce(sum(cast({{ decay_growth('events.occurred_at') }} as numeric)), 0) as growth_sum,
+        min(events.occurred_at) as first_occurred_at,
+        max(events.occurred_at) as last_occurred_at
+    from totals
+    left join {{ ref('int_lead_events') }} as events
+        on totals.lead_id = events.lead_id
+            and totals.signal_name = events.signal_name
+            and events.occurred_at <= {{ as_of() }}
+    where totals.last_occurred_at > {{ as_of() }}
+    group by totals.lead_id, totals.signal_name
+
+),
+
+as_of_totals as (
 
     select
         lead_id,
-        category,
         signal_name,
+        signal_count,
+        growth_sum,
+        first_occurred_at,
+        last_occurred_at
+    from totals
+    where last_occurred_at <= {{ as_of() }}
+
+    union all
+
+    select * from recounted
+    where signal_count > 0
+
+),
+
+behaviour as (
+
+    select
+        as_of_totals.lead_id,
+        signal_settings.category,
+        as_of_totals.signal_name,
+        as_of_totals.signal_count,
+        signal_settings.points * as_of_totals.signal_count as undecayed_points,
+        signal_settings.points * cast(as_of_totals.growth_sum as double precision) * {{ decay_to_as_of() }}
+            as decayed_points,
+        signal_settings.cap,
+        as_of_totals.first_occurred_at,
+        as_of_totals.last_occurred_at
+    from as_of_totals
+    inner join signal_settings
+        on as_of_totals.signal_name = signal_settings.signal_name
+
+),
+
+touch as (
+
+    select
+        touch_signals.lead_id,
+        signal_settings.category,
+        touch_signals.signal_name,
         count(*) as signal_count,
-        sum(points) as undecayed_points,
-        sum(decayed_points) as decayed_points,
-        max(cap) as cap,
-        max(occurred_at) as last_occurred_at
-    from lead_signals
-    group by lead_id, category, signal_name
+        sum(signal_settings.points) as undecayed_points,
+        sum(signal_settings.points * {{ decay_factor('touch_signals.occurred_at') }}) as decayed_points,
+        max(signal_settings.cap) as cap,
+        min(touch_signals.occurred_at) as first_occurred_at,
+        max(touch_signals.occurred_at) as last_occurred_at
+    from touch_signals
+    inner join signal_settings
+        on touch_signals.signal_name = signal_settings.signal_name
+    group by touch_signals.lead_id, signal_settings.category, touch_signals.signal_name
 
 ),
 
@@ -44,6 +123,7 @@ fit_components as (
         components.points as undecayed_points,
         components.points as decayed_points,
         components.points as cap,
+        cast(null as timestamptz) as first_occurred_at,
         cast(null as timestamptz) as last_occurred_at
     from fit
     cross join
@@ -63,6 +143,8 @@ fit_components as (
 unioned as (
 
     select * from behaviour
+    union all
+    select * from touch
     union all
     select * from fit_components
 
@@ -87,6 +169,7 @@ final as (
         cast(least(decayed_points, cap) as double precision) as points,
 
         -- timestamps
+        first_occurred_at,
         last_occurred_at
 
     from unioned

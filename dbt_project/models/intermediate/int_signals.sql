@@ -3,6 +3,11 @@
     with the person keys it arrived with. No setting is applied here (points, categories and the
     lead a person resolves to are applied downstream), so weights change without a full refresh.
 #}
+{#
+    person_key: the identifiers an event arrived with (email | product user id | anonymous id); the
+    lead an event belongs to is resolved once per person key (int_person_leads), not per event.
+    The pre-hook indexes the raw tables on _loaded_at, so an incremental run reads only new rows.
+#}
 {{
     config(
         materialized='incremental',
@@ -13,7 +18,11 @@
             {'columns': ['signal_id'], 'unique': true},
             {'columns': ['source', 'loaded_at']},
         ],
-        post_hook=[{'sql': 'vacuum (analyze) {{ this }}', 'transaction': false}],
+        pre_hook=[
+            "{{ index_loaded_at(source('web', 'events')) }}",
+            "{{ index_loaded_at(source('marketing', 'engagements')) }}",
+            "{{ index_loaded_at(source('product', 'events')) }}",
+        ],
     )
 }}
 
@@ -52,6 +61,7 @@ web_signals as (
         'web:' || event_id as signal_id,
         'web' as source,
         event_id as source_event_id,
+        {{ person_key('email', 'user_id', 'anonymous_id') }} as person_key,
         email,
         anonymous_id,
         user_id as product_user_id,
@@ -70,6 +80,7 @@ marketing_signals as (
         'marketing:' || engagement_id as signal_id,
         'marketing' as source,
         engagement_id as source_event_id,
+        {{ person_key('email', 'null', 'null') }} as person_key,
         email,
         cast(null as text) as anonymous_id,
         cast(null as text) as product_user_id,
@@ -88,6 +99,7 @@ product_signals as (
         'product:' || event_id as signal_id,
         'product' as source,
         event_id as source_event_id,
+        {{ person_key('null', 'user_id', 'null') }} as person_key,
         cast(null as text) as email,
         cast(null as text) as anonymous_id,
         user_id as product_user_id,

@@ -24,6 +24,59 @@ stages as (
 
 ),
 
+record_flags as (
+
+    select * from {{ ref('stg_ops__record_flags') }}
+    where source = 'crm'
+
+),
+
+crm_lead_identities as (
+
+    select * from {{ ref('int_lead_identities') }}
+    where identifier_type = 'crm_lead_id'
+
+),
+
+opportunities as (
+
+    select * from {{ ref('int_opportunities_resolved') }}
+
+),
+
+-- flags the pull raised on any CRM record merged into the lead and on the lead's opportunities
+lead_record_flags as (
+
+    select
+        crm_lead_identities.lead_id,
+        record_flags.entity || '.' || record_flags.flag as flag
+    from record_flags
+    inner join crm_lead_identities
+        on record_flags.record_key = crm_lead_identities.identifier
+    where record_flags.entity = 'lead'
+
+    union
+
+    select
+        opportunities.lead_id,
+        record_flags.entity || '.' || record_flags.flag as flag
+    from record_flags
+    inner join opportunities
+        on record_flags.record_key = opportunities.opportunity_id
+    where record_flags.entity = 'opportunity' and opportunities.lead_id is not null
+
+),
+
+flags_per_lead as (
+
+    select
+        lead_id,
+        string_agg(flag, ', ' order by flag) as data_quality_flags
+    from lead_record_flags
+    group by lead_id
+
+),
+
 final as (
 
     select
@@ -51,6 +104,7 @@ final as (
         fit.quiz_use_case,
         exclusions.suppression_reason,
         stages.current_stage,
+        flags_per_lead.data_quality_flags,
 
         -- numerics
         fit.employee_count,
@@ -79,6 +133,8 @@ final as (
         on leads.lead_id = exclusions.lead_id
     inner join stages
         on leads.lead_id = stages.lead_id
+    left join flags_per_lead
+        on leads.lead_id = flags_per_lead.lead_id
 
 )
 
