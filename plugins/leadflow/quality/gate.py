@@ -4,6 +4,18 @@ Suites are reviewable JSON files (``expectations/<name>.json``): a table, its ke
 GX Core 1.x expectations. Every check is pushed down to PostgreSQL as SQL by GX's SQL data source;
 nothing pulls a table into memory. Two checks depend on history and are computed per run:
 the row count stays within a tolerance of the last successful run, and SQL checks may use ``${as_of}``.
+
+How it stays cheap (validation must cost a small share of the pipeline, see bench/run.py):
+
+- GX is imported in a background thread while the warehouse is asked what GX cannot know (which
+  tables exist, their row counts, the last good counts), so the two overlap.
+- One ephemeral context per run; suites run concurrently on a few worker threads, each with its own
+  SQL data source (its own engine and connection): the work is in PostgreSQL, and GX's execution
+  engine keeps per-batch state, so workers never share one.
+- The first pass asks GX only whether each expectation holds (``BOOLEAN_ONLY``): GX then runs the
+  aggregate queries alone and skips the queries that fetch example values. Only a suite that fails
+  is validated again with ``SUMMARY`` to describe its failures; offending keys are looked up in SQL.
+- Data Docs are built once per run, after every suite has its result.
 """
 
 from __future__ import annotations
@@ -11,10 +23,12 @@ from __future__ import annotations
 import json
 import logging
 import string
+import threading
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -23,6 +37,11 @@ from leadflow.settings import Settings, get_settings
 from leadflow.warehouse.db import connect, ensure_ops_schema, redact
 
 log = logging.getLogger(__name__)
+
+WORKERS = 3
+"""Suites validated at once. The queries run in PostgreSQL while another worker's GX bookkeeping runs here."""
+
+DESCRIBE_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 5}
 
 
 class QualityGateFailed(RuntimeError):
@@ -52,6 +71,7 @@ class GateResult:
     docs_index: Path | None
     seconds: float
     row_counts: dict[str, int]
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def load_suites(directory: Path) -> list[dict]:
@@ -66,6 +86,29 @@ def load_suites(directory: Path) -> list[dict]:
     return suites
 
 
+class _GxImport(threading.Thread):
+    """Import Great Expectations (seconds of CPU) while the caller talks to the warehouse."""
+
+    def __init__(self) -> None:
+        super().__init__(name="gx-import", daemon=True)
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            _quiet_gx()
+            import great_expectations.checkpoint  # noqa: F401
+            import great_expectations.core.expectation_suite  # noqa: F401
+        except BaseException as err:  # re-raised in the caller's thread
+            self.error = err
+
+    def gx(self):
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return _quiet_gx()
+
+
 def _quiet_gx():
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", module="great_expectations")
@@ -74,19 +117,27 @@ def _quiet_gx():
     return gx
 
 
-def _previous_counts(conn: psycopg.Connection, suite: str) -> int | None:
-    row = conn.execute(
-        "select (row_counts ->> 'rows')::bigint from ops.quality_runs where suite = %s and success "
-        "order by validated_at desc limit 1",
-        (suite,),
-    ).fetchone()
-    return row[0] if row else None
+def _existing_tables(conn: psycopg.Connection, specs: list[dict]) -> set[str]:
+    rows = conn.execute(
+        "select table_schema || '.' || table_name from information_schema.tables "
+        "where table_schema || '.' || table_name = any(%s)",
+        ([s["table"] for s in specs],),
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
-def _expectations(spec: dict, conn: psycopg.Connection, as_of: datetime) -> tuple[list[dict], int]:
+def _previous_counts(conn: psycopg.Connection, suites: list[str]) -> dict[str, int]:
+    """Each suite's row count at its last successful run."""
+    rows = conn.execute(
+        "select distinct on (suite) suite, (row_counts ->> 'rows')::bigint from ops.quality_runs "
+        "where suite = any(%s) and success order by suite, validated_at desc",
+        (suites,),
+    ).fetchall()
+    return {suite: n for suite, n in rows if n is not None}
+
+
+def _expectations(spec: dict, as_of: datetime, previous: int | None) -> list[dict]:
     """The suite's expectations with ${as_of} filled in, plus the row-count-vs-previous-run check."""
-    schema, table = spec["table"].split(".")
-    rows = conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
     expectations = []
     for exp in spec["expectations"]:
         kwargs = dict(exp.get("kwargs", {}))
@@ -96,7 +147,6 @@ def _expectations(spec: dict, conn: psycopg.Connection, as_of: datetime) -> tupl
             )
         expectations.append({**exp, "kwargs": kwargs})
     tolerance = spec.get("row_count_tolerance")
-    previous = _previous_counts(conn, spec["name"])
     if tolerance is not None and previous:
         low = int(previous / (1 + tolerance))
         high = int(previous * (1 + tolerance)) + 1
@@ -107,7 +157,18 @@ def _expectations(spec: dict, conn: psycopg.Connection, as_of: datetime) -> tupl
                 "meta": {"why": f"within {tolerance:.0%} of the last successful run ({previous} rows)"},
             }
         )
-    return expectations, rows
+    return expectations
+
+
+def _plan(specs: list[dict], counts: dict[str, int], workers: int) -> list[list[dict]]:
+    """Spread suites over workers so each gets about the same rows x checks (longest first)."""
+    lanes: list[list[dict]] = [[] for _ in range(workers)]
+    load = [0] * workers
+    for spec in sorted(specs, key=lambda s: -(counts[s["name"]] + 1) * len(s["expectations"])):
+        i = load.index(min(load))
+        lanes[i].append(spec)
+        load[i] += (counts[spec["name"]] + 1) * len(spec["expectations"])
+    return [lane for lane in lanes if lane]
 
 
 def _sample_keys(conn: psycopg.Connection, query: str, keys: list[str]) -> list:
@@ -125,19 +186,83 @@ def run_gate(
     settings: Settings | None = None,
     url: str | None = None,
     suites: list[str] | None = None,
+    workers: int = WORKERS,
 ) -> GateResult:
     """Validate every suite; record the outcome in ops.quality_runs; build Data Docs."""
     settings = settings or get_settings()
     started = time.monotonic()
-    gx = _quiet_gx()
-    from great_expectations.checkpoint import UpdateDataDocsAction
-    from great_expectations.core.expectation_suite import ExpectationSuite
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    timings: dict[str, float] = {}
+    gx_import = _GxImport()
 
     from leadflow.warehouse.db import warehouse_url
 
     url = url or warehouse_url(settings)
     docs_dir = settings.home_dir / "data_docs"
+    specs = [s for s in load_suites(settings.expectations_dir) if not suites or s["name"] in suites]
+    failures: list[Failure] = []
+    evaluated = 0
+    counts: dict[str, int] = {}
+    with connect(url, autocommit=True) as conn:
+        ensure_ops_schema(conn)
+        existing = _existing_tables(conn, specs)
+        for spec in [s for s in specs if s["table"] not in existing]:
+            failures.append(Failure(spec["name"], spec["table"], "table_exists", None, "table does not exist"))
+        specs = [s for s in specs if s["table"] in existing]
+        previous = _previous_counts(conn, [s["name"] for s in specs])
+        for spec in specs:
+            schema, table = spec["table"].split(".")
+            counts[spec["name"]] = conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+        timings["warehouse_prep"] = time.monotonic() - started
+
+        gx = gx_import.gx()
+        timings["gx_import"] = time.monotonic() - started
+        mark = time.monotonic()
+        context, runs = _build_context(gx, url, docs_dir, specs, counts, previous, as_of, workers)
+        timings["context"] = time.monotonic() - mark
+
+        mark = time.monotonic()
+        run_identifier = _run_identifier(run_id)
+        results = _validate_all(runs, run_identifier, timings)
+        timings["validate"] = time.monotonic() - mark
+
+        mark = time.monotonic()
+        for spec in specs:
+            result = results[spec["name"]]
+            suite_failures = [_describe(spec, exp, conn) for exp in result.results if not exp.success]
+            evaluated += len(result.results)
+            failures.extend(suite_failures)
+            _record(conn, run_id, spec["name"], len(result.results), suite_failures, counts[spec["name"]])
+        timings["describe_and_record"] = time.monotonic() - mark
+
+    mark = time.monotonic()
+    context.build_data_docs(site_names=["leadflow"]) if specs else None
+    timings["data_docs"] = time.monotonic() - mark
+    index = docs_dir / "index.html"
+    seconds = time.monotonic() - started
+    log.info(
+        "quality gate: %s suites, %s checks, %s failed in %.1fs against %s; Data Docs: %s; %s",
+        len(specs),
+        evaluated,
+        len(failures),
+        seconds,
+        redact(url),
+        index,
+        ", ".join(f"{k} {v:.2f}s" for k, v in timings.items()),
+    )
+    return GateResult(not failures, failures, evaluated, index if index.exists() else None, seconds, counts, timings)
+
+
+def _run_identifier(run_id: str):
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    return RunIdentifier(run_name=run_id, run_time=datetime.now(UTC))
+
+
+def _build_context(gx, url: str, docs_dir: Path, specs, counts, previous, as_of, workers: int):
+    """An ephemeral context with one data source per worker and a validation definition per suite."""
+    from great_expectations.core.expectation_suite import ExpectationSuite
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     context.delete_data_docs_site("local_site")
@@ -149,77 +274,64 @@ def run_gate(
             "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
         },
     )
-    datasource = context.data_sources.add_postgres("warehouse", connection_string=url)
-    specs = [s for s in load_suites(settings.expectations_dir) if not suites or s["name"] in suites]
-    failures: list[Failure] = []
-    evaluated = 0
-    counts: dict[str, int] = {}
-    with connect(url, autocommit=True) as conn:
-        ensure_ops_schema(conn)
-        validations = []
-        for spec in specs:
+    runs: list[list[tuple[dict, object]]] = []
+    for n, lane in enumerate(_plan(specs, counts, max(1, workers))):
+        datasource = context.data_sources.add_postgres(
+            f"warehouse_{n}", connection_string=url, kwargs={"pool_size": 1, "max_overflow": 2}
+        )
+        runs.append([])
+        for spec in lane:
             schema, table = spec["table"].split(".")
-            exists = conn.execute(
-                "select 1 from information_schema.tables where table_schema = %s and table_name = %s", (schema, table)
-            ).fetchone()
-            if not exists:
-                failures.append(Failure(spec["name"], spec["table"], "table_exists", None, "table does not exist"))
-                continue
-            expectations, counts[spec["name"]] = _expectations(spec, conn, as_of)
             asset = datasource.add_table_asset(name=spec["name"], table_name=table, schema_name=schema)
             batch = asset.add_batch_definition_whole_table("whole_table")
+            expectations = _expectations(spec, as_of, previous.get(spec["name"]))
             suite = context.suites.add(ExpectationSuite(name=spec["name"], expectations=expectations))
             validation = context.validation_definitions.add(
                 gx.ValidationDefinition(name=f"validate_{spec['name']}", data=batch, suite=suite)
             )
-            validations.append((spec, validation))
-        if validations:
-            checkpoint = context.checkpoints.add(
-                gx.Checkpoint(
-                    name="leadflow_gate",
-                    validation_definitions=[v for _, v in validations],
-                    actions=[UpdateDataDocsAction(name="update_data_docs", site_names=["leadflow"])],
-                    result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
-                )
-            )
-            outcome = checkpoint.run(run_id=None)
-            by_name = {vr.suite_name: vr for vr in outcome.run_results.values()}
-            for spec, _ in validations:
-                result = by_name[spec["name"]]
-                suite_failures = []
-                for exp in result.results:
-                    evaluated += 1
-                    if exp.success:
-                        continue
-                    suite_failures.append(_describe(spec, exp, conn))
-                failures.extend(suite_failures)
-                conn.execute(
-                    "insert into ops.quality_runs (run_id, suite, success, evaluated, failed, details, row_counts) "
-                    "values (%s, %s, %s, %s, %s, %s, %s) on conflict (run_id, suite) do update set "
-                    "success = excluded.success, evaluated = excluded.evaluated, failed = excluded.failed, "
-                    "details = excluded.details, row_counts = excluded.row_counts, validated_at = now()",
-                    (
-                        run_id,
-                        spec["name"],
-                        not suite_failures,
-                        len(result.results),
-                        len(suite_failures),
-                        json.dumps([str(f) for f in suite_failures]),
-                        json.dumps({"rows": counts[spec["name"]]}),
-                    ),
-                )
-    index = docs_dir / "index.html"
-    seconds = time.monotonic() - started
-    log.info(
-        "quality gate: %s suites, %s checks, %s failed in %.1fs against %s; Data Docs: %s",
-        len(specs),
-        evaluated,
-        len(failures),
-        seconds,
-        redact(url),
-        index,
+            runs[-1].append((spec, validation))
+    return context, runs
+
+
+def _validate_all(runs, run_identifier, timings: dict[str, float]) -> dict:
+    """Each worker validates its suites in turn; a failing suite is validated again to describe it."""
+
+    def lane(items):
+        out = {}
+        for spec, validation in items:
+            mark = time.monotonic()
+            result = validation.run(result_format="BOOLEAN_ONLY", run_id=run_identifier)
+            if not result.success:
+                result = validation.run(result_format=DESCRIBE_FORMAT, run_id=run_identifier)
+            out[spec["name"]] = result
+            timings[f"suite:{spec['name']}"] = time.monotonic() - mark
+        return out
+
+    if not runs:
+        return {}
+    with ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="gx-suite") as pool:
+        results: dict = {}
+        for part in pool.map(lane, runs):
+            results.update(part)
+    return results
+
+
+def _record(conn: psycopg.Connection, run_id: str, suite: str, evaluated: int, failures: list, rows: int) -> None:
+    conn.execute(
+        "insert into ops.quality_runs (run_id, suite, success, evaluated, failed, details, row_counts) "
+        "values (%s, %s, %s, %s, %s, %s, %s) on conflict (run_id, suite) do update set "
+        "success = excluded.success, evaluated = excluded.evaluated, failed = excluded.failed, "
+        "details = excluded.details, row_counts = excluded.row_counts, validated_at = now()",
+        (
+            run_id,
+            suite,
+            not failures,
+            evaluated,
+            len(failures),
+            json.dumps([str(f) for f in failures]),
+            json.dumps({"rows": rows}),
+        ),
     )
-    return GateResult(not failures, failures, evaluated, index if index.exists() else None, seconds, counts)
 
 
 def _describe(spec: dict, exp, conn: psycopg.Connection) -> Failure:
