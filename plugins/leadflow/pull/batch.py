@@ -34,9 +34,16 @@ def drift_column(name: str) -> str:
 
 @dataclass
 class Chunk:
+    """COPY text rows ``<contract columns>\\t<location>\\t<extra>`` and the quarantined records of one stretch of input.
+
+    ``extras``: how many rows carry drift fields in ``<extra>`` (JSON); when none do, every row ends in
+    ``\\t\\N\\n`` and the loader can COPY the chunk straight into raw (see ``pull/loader.py``).
+    """
+
     rows: bytes
     count: int
     quarantine: list[tuple]  # (location, record_key, field, reason, payload)
+    extras: int = 0
 
 
 @dataclass
@@ -86,6 +93,7 @@ class Batcher:
         self._limit = CHUNK_ROWS
         self._max_cursor = ""
         self._quarantine: list[tuple] = []
+        self._extra_rows = 0
         self._drift: dict[str, None] = {}
         self._reserved = set(entity.columns) | set(META_COLUMNS) | {"_extra"}
         columns = list(entity.columns)
@@ -154,6 +162,8 @@ class Batcher:
             extra = "\\N" if record.keys() <= self._known else self._dict_extras(record)
         else:
             extra = self._row_extras(record) if self._extra_index else "\\N"
+        if extra != "\\N":
+            self._extra_rows += 1
         if not clean:
             location = location.translate(COPY_ESCAPE)
         rows = self._rows
@@ -205,10 +215,11 @@ class Batcher:
             data = ("\n".join(self._rows) + "\n").encode("utf-8")
             # Bound a chunk by bytes too: wide records make smaller chunks.
             self._limit = max(100, min(CHUNK_ROWS, CHUNK_BYTES * len(self._rows) // max(len(data), 1)))
-        self.emit(Chunk(data, len(self._rows), self._quarantine))
+        self.emit(Chunk(data, len(self._rows), self._quarantine, self._extra_rows))
         self.summary.staged += len(self._rows)
         self._rows = []
         self._quarantine = []
+        self._extra_rows = 0
 
     def finish(self) -> Summary:
         self.flush()
