@@ -17,6 +17,16 @@ and the demo CRM / conversations API on the landing zone, then:
 
 Ratios are throughputs: pull rows/s divided by floor rows/s. The API sources are reported on their
 own (the HTTP round trips, not PostgreSQL, bound them; the API is served unthrottled here).
+
+On a shared machine wall-clock ratios move with other people's jobs, so CPU time is reported too:
+client CPU (the pull process and its reader processes; the floors' COPY client) plus server CPU (every
+PostgreSQL process of the benchmark's own server), per record. ``cpu ratio`` = floor CPU per record /
+pull CPU per record — what the ratio would be on an idle machine with one core for each side.
+Peak memory is sampled over the pull process and its reader processes together (RSS, summed).
+
+``--parquet`` also converts the web and marketing files to Parquet (not timed) and pulls them, into a
+second database, through the Parquet reader; they are compared with the same COPY floor.
+
 Writes ``bench/results/pull-<leads>.json`` and ``.md`` and prints the table. It never fails on a figure.
 """
 
@@ -30,11 +40,13 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+import psutil
 import psycopg
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,7 +61,30 @@ FILES = {
 }
 
 
-def _child(url: str, landing: str, api_url: str, as_of: str, sources: list[str]) -> None:
+def server_cpu(pid: int) -> float:
+    """CPU seconds of a PostgreSQL server so far: the postmaster, its live processes and its reaped ones."""
+    try:
+        root = psutil.Process(pid)
+        t = root.cpu_times()
+        total = t.user + t.system + t.children_user + t.children_system
+        for proc in root.children():
+            try:
+                c = proc.cpu_times()
+                total += c.user + c.system
+            except psutil.Error:
+                pass
+        return total
+    except psutil.Error:
+        return 0.0
+
+
+def client_cpu() -> float:
+    """CPU seconds of this process and the children it waited for (reader processes)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _child(url: str, landing: str, api_url: str, as_of: str, sources: list[str], pg_pid: int) -> None:
     """Runs in the child process: the pull itself, timed per source; prints JSON."""
     os.environ.update(LEADFLOW_WAREHOUSE_URL=url, LEADFLOW_LANDING_DIR=landing, LEADFLOW_API_URL=api_url)
     import logging
@@ -59,11 +94,50 @@ def _child(url: str, landing: str, api_url: str, as_of: str, sources: list[str])
 
     out = {}
     for source in sources:
-        started = time.perf_counter()
+        started, client, server = time.perf_counter(), client_cpu(), server_cpu(pg_pid)
         summary = pull_source(source, "bench-pull", datetime.fromisoformat(as_of))
-        out[source] = {"seconds": time.perf_counter() - started, "entities": summary}
+        out[source] = {
+            "seconds": time.perf_counter() - started,
+            "client_cpu": client_cpu() - client,
+            "server_cpu": server_cpu(pg_pid) - server,
+            "entities": summary,
+        }
     out["_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
+
+
+class TreeMemory:
+    """Peak RSS of a process and all its descendants together, sampled every 50 ms."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                root = psutil.Process(self.pid)
+                procs = [root, *root.children(recursive=True)]
+                total = 0
+                for proc in procs:
+                    try:
+                        total += proc.memory_info().rss
+                    except psutil.Error:
+                        pass
+                self.peak = max(self.peak, total)
+            except psutil.Error:
+                pass
+            self._stop.wait(0.05)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
 
 
 def _copy_lines(conn: psycopg.Connection, files: list[Path]) -> tuple[float, int]:
@@ -101,9 +175,12 @@ def _export_sqlite(db: Path, out: Path) -> list[Path]:
     return files
 
 
-def _copy_typed(conn: psycopg.Connection, tables: list[str], scratch: Path) -> tuple[float, int]:
-    """Export raw tables (not timed), COPY them into fresh keyed tables of the same shape (timed)."""
-    seconds, rows = 0.0, 0
+def _copy_typed(conn: psycopg.Connection, tables: list[str], scratch: Path, pg_pid: int) -> tuple[float, int, float]:
+    """Export raw tables (not timed), COPY them into fresh keyed tables of the same shape (timed).
+
+    Returns (seconds, rows, CPU seconds of client and server during the COPYs).
+    """
+    seconds, rows, cpu = 0.0, 0, 0.0
     for table in tables:
         path = scratch / f"{table}.copy"
         with conn.cursor() as cur, path.open("wb") as fh:
@@ -113,15 +190,16 @@ def _copy_typed(conn: psycopg.Connection, tables: list[str], scratch: Path) -> t
         conn.execute(f"drop table if exists public.floor_{table}")
         conn.execute(f"create table public.floor_{table} (like raw.{table} including all)")
         conn.execute("checkpoint")
-        started = time.perf_counter()
+        started, before = time.perf_counter(), client_cpu() + server_cpu(pg_pid)
         with conn.cursor() as cur, cur.copy(f"copy public.floor_{table} from stdin") as cp, path.open("rb") as fh:
             while block := fh.read(1 << 20):
                 cp.write(block)
         seconds += time.perf_counter() - started
+        cpu += client_cpu() + server_cpu(pg_pid) - before
         rows += conn.execute(f"select count(*) from public.floor_{table}").fetchone()[0]
         conn.execute(f"drop table public.floor_{table}")
         path.unlink()
-    return seconds, rows
+    return seconds, rows, cpu
 
 
 def _ratio(rows: int, seconds: float, floor_rows: int, floor_seconds: float) -> float | None:
@@ -130,20 +208,147 @@ def _ratio(rows: int, seconds: float, floor_rows: int, floor_seconds: float) -> 
     return round((rows / seconds) / (floor_rows / floor_seconds), 3)
 
 
+def _fresh_database(server_url: str, name: str) -> str:
+    admin = server_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"drop database if exists {name} with (force)")
+        conn.execute(f"create database {name}")
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _pull(url: str, landing: Path, api_url: str, as_of: str, sources: list[str], pg_pid: int, env: dict) -> dict:
+    """The pull in a child process (its reader processes are its children); returns its JSON and peak memory."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.pull", "--child", "--landing", str(landing), "--url", url,
+         "--api-url", api_url, "--as-of", as_of, "--sources", ",".join(sources), "--pg-pid", str(pg_pid)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **env},
+    )  # fmt: skip
+    with TreeMemory(proc.pid) as mem:
+        out, err = proc.communicate()
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise click.ClickException(f"pull failed:\n{err[-4000:]}")
+    pulled = json.loads(out.strip().splitlines()[-1])
+    pulled["_wall"] = wall
+    pulled["_tree_peak_mb"] = mem.peak / (1 << 20)
+    return pulled
+
+
+def _to_parquet(landing: Path, out: Path) -> Path:
+    """Web events and marketing engagements as Parquet, one file per source file, every column text.
+
+    Lines that are not JSON objects and ragged CSV rows cannot be written to Parquet and are left out;
+    every other record, planted bad values included, goes through as the source file has it.
+    """
+    import orjson
+
+    for path in sorted(landing.glob("web/*.jsonl")):
+        records = []
+        for line in path.read_bytes().splitlines():
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+        names = list(dict.fromkeys(k for r in records for k in r))
+        columns = {n: [_text(r.get(n)) for r in records] for n in names}
+        _write_parquet(columns, out / "web" / (path.stem + ".parquet"))
+    for path in sorted(landing.glob("marketing/*.csv")):
+        with path.open(newline="", encoding="utf-8", errors="replace") as fh:
+            reader = csv.reader(fh)
+            header = next(reader)
+            rows = [row for row in reader if len(row) == len(header)]
+        columns = {n: [row[i] for row in rows] for i, n in enumerate(header)}
+        _write_parquet(columns, out / "marketing" / (path.stem + ".parquet"))
+    config = out / "sources.parquet.yml"
+    config.write_text(
+        "web:\n  kind: files\n  format: parquet\n  entities:\n    event: {pattern: 'web/*.parquet'}\n"
+        "marketing:\n  kind: files\n  format: parquet\n  entities:\n    engagement: {pattern: 'marketing/*.parquet'}\n"
+    )
+    return config
+
+
+def _text(value) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value) if isinstance(value, dict | list) else str(value)
+
+
+def _write_parquet(columns: dict, target: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({n: pa.array(v, type=pa.string()) for n, v in columns.items()}), target)
+
+
+def _source_row(p: dict, rows: int, line: tuple, typed: tuple) -> dict:
+    line_s, line_rows, line_cpu = line
+    typed_s, typed_rows, typed_cpu = typed
+    cpu = p["client_cpu"] + p["server_cpu"]
+    return {
+        "records": rows,
+        "pull_seconds": round(p["seconds"], 2),
+        "rows_per_second": round(rows / p["seconds"]),
+        "pull_cpu_seconds": round(cpu, 2),
+        "pull_client_cpu_seconds": round(p["client_cpu"], 2),
+        "pull_server_cpu_seconds": round(p["server_cpu"], 2),
+        "copy_lines_seconds": round(line_s, 2),
+        "copy_lines_rows": line_rows,
+        "copy_lines_cpu_seconds": round(line_cpu, 2),
+        "copy_typed_seconds": round(typed_s, 2),
+        "copy_typed_rows": typed_rows,
+        "copy_typed_cpu_seconds": round(typed_cpu, 2),
+        "ratio_vs_copy_lines": _ratio(rows, p["seconds"], line_rows, line_s),
+        "ratio_vs_copy_typed": _ratio(rows, p["seconds"], typed_rows, typed_s),
+        "cpu_ratio_vs_copy_lines": _ratio(rows, cpu, line_rows, line_cpu),
+        "cpu_ratio_vs_copy_typed": _ratio(rows, cpu, typed_rows, typed_cpu),
+        "entities": p["entities"],
+    }
+
+
+SUMMED = (
+    "records", "pull_seconds", "pull_cpu_seconds", "copy_lines_seconds", "copy_lines_rows", "copy_lines_cpu_seconds",
+    "copy_typed_seconds", "copy_typed_rows", "copy_typed_cpu_seconds",
+)  # fmt: skip
+
+
+def _aggregate(chosen: list[dict]) -> dict:
+    agg = {k: sum(c[k] for c in chosen) for k in SUMMED}
+    agg["rows_per_second"] = round(agg["records"] / agg["pull_seconds"]) if agg["pull_seconds"] else 0
+    for floor in ("lines", "typed"):
+        agg[f"ratio_vs_copy_{floor}"] = _ratio(
+            agg["records"], agg["pull_seconds"], agg[f"copy_{floor}_rows"], agg[f"copy_{floor}_seconds"]
+        )
+        agg[f"cpu_ratio_vs_copy_{floor}"] = _ratio(
+            agg["records"], agg["pull_cpu_seconds"], agg[f"copy_{floor}_rows"], agg[f"copy_{floor}_cpu_seconds"]
+        )
+    return {k: round(v, 2) if isinstance(v, float) else v for k, v in agg.items()}
+
+
+def _load() -> dict:
+    one, five, _ = os.getloadavg()
+    return {"loadavg_1m": round(one, 2), "loadavg_5m": round(five, 2), "cpus": os.cpu_count()}
+
+
 @click.command()
 @click.option("--landing", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--pgdata", default="/tmp/pullbench/pgdata", show_default=True, type=click.Path(path_type=Path))
 @click.option("--port", default=55432, show_default=True, type=int)
 @click.option("--as-of", "as_of", default=None, help="The run's as-of (default: the landing's manifest, else now).")
 @click.option("--sources", default="web,marketing,quiz,consent,product,crm,conversations", show_default=True)
+@click.option("--parquet", is_flag=True, help="Also pull web and marketing converted to Parquet (second database).")
 @click.option("--keep", is_flag=True, help="Leave the benchmark's PostgreSQL running.")
 @click.option("--child", is_flag=True, hidden=True)
 @click.option("--url", hidden=True)
 @click.option("--api-url", "api_url", hidden=True)
-def main(landing, pgdata, port, as_of, sources, keep, child, url, api_url) -> None:
+@click.option("--pg-pid", "pg_pid", type=int, default=0, hidden=True)
+def main(landing, pgdata, port, as_of, sources, parquet, keep, child, url, api_url, pg_pid) -> None:
     sources = [s for s in sources.split(",") if s]
     if child:
-        _child(url, str(landing), api_url, as_of, sources)
+        _child(url, str(landing), api_url, as_of, sources, pg_pid)
         return
     from leadflow.demo.api_server import CrmApiServer
     from leadflow.pull.contract import entities_of
@@ -160,67 +365,65 @@ def main(landing, pgdata, port, as_of, sources, keep, child, url, api_url) -> No
     leads = sum(1 for _ in (landing / "_truth" / "leads.csv").open()) - 1 if (landing / "_truth").exists() else 0
     server = EmbeddedPostgres(pgdata, port)
     server_url = server.start()
-    admin = server_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("drop database if exists pullbench with (force)")
-        conn.execute("create database pullbench")
-    url = server_url.rsplit("/", 1)[0] + "/pullbench"
+    pg_pid = int((Path(pgdata) / "postmaster.pid").read_text().splitlines()[0])
+    url = _fresh_database(server_url, "pullbench")
     try:
-        with CrmApiServer(root=landing, max_rps=None) as api:
-            click.echo(f"pull: {', '.join(sources)} from {landing} into {url} ...", err=True)
-            started = time.perf_counter()
-            proc = subprocess.run(
-                [sys.executable, "-m", "bench.pull", "--child", "--landing", str(landing), "--url", url,
-                 "--api-url", api.url, "--as-of", as_of, "--sources", ",".join(sources)],
-                cwd=REPO, capture_output=True, text=True,
-            )  # fmt: skip
-            wall = time.perf_counter() - started
-        if proc.returncode != 0:
-            raise click.ClickException(f"pull failed:\n{proc.stderr[-4000:]}")
-        pulled = json.loads(proc.stdout.strip().splitlines()[-1])
-        peak_mb = round(pulled.pop("_maxrss_mb"), 1)
-        click.echo("floors ...", err=True)
-        report = {"leads": leads, "as_of": as_of, "pull_wall_seconds": round(wall, 2), "peak_rss_mb": peak_mb}
-        per_source = {}
-        with psycopg.connect(url, autocommit=True) as conn, tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp:
             scratch = Path(tmp)
-            for source in sources:
-                p = pulled[source]
-                rows = sum(e["read"] for e in p["entities"].values())
-                if source == "product":
-                    files = _export_sqlite(landing / "product" / "app.db", scratch)
-                else:
-                    files = sorted(f for pattern in FILES[source] for f in landing.glob(pattern))
-                line_s, line_rows = _copy_lines(conn, files)
-                typed_s, typed_rows = _copy_typed(conn, [e.table for e in entities_of(source)], scratch)
-                per_source[source] = {
-                    "records": rows,
-                    "pull_seconds": round(p["seconds"], 2),
-                    "rows_per_second": round(rows / p["seconds"]),
-                    "copy_lines_seconds": round(line_s, 2),
-                    "copy_lines_rows": line_rows,
-                    "copy_typed_seconds": round(typed_s, 2),
-                    "copy_typed_rows": typed_rows,
-                    "ratio_vs_copy_lines": _ratio(rows, p["seconds"], line_rows, line_s),
-                    "ratio_vs_copy_typed": _ratio(rows, p["seconds"], typed_rows, typed_s),
-                    "entities": p["entities"],
-                }
-        report["sources"] = per_source
-        for group, members in {**GROUPS, "all": tuple(sources)}.items():
-            chosen = [per_source[s] for s in members if s in per_source]
-            if not chosen:
-                continue
-            agg = {k: sum(c[k] for c in chosen) for k in (
-                "records", "pull_seconds", "copy_lines_seconds", "copy_lines_rows", "copy_typed_seconds",
-                "copy_typed_rows")}  # fmt: skip
-            agg["rows_per_second"] = round(agg["records"] / agg["pull_seconds"]) if agg["pull_seconds"] else 0
-            agg["ratio_vs_copy_lines"] = _ratio(
-                agg["records"], agg["pull_seconds"], agg["copy_lines_rows"], agg["copy_lines_seconds"]
-            )
-            agg["ratio_vs_copy_typed"] = _ratio(
-                agg["records"], agg["pull_seconds"], agg["copy_typed_rows"], agg["copy_typed_seconds"]
-            )
-            report[f"total_{group}"] = {k: round(v, 2) if isinstance(v, float) else v for k, v in agg.items()}
+            load_before = _load()
+            with CrmApiServer(root=landing, max_rps=None) as api:
+                click.echo(f"pull: {', '.join(sources)} from {landing} into {url} ...", err=True)
+                pulled = _pull(url, landing, api.url, as_of, sources, pg_pid, {})
+            report = {
+                "leads": leads,
+                "as_of": as_of,
+                "pull_wall_seconds": round(pulled.pop("_wall"), 2),
+                "peak_rss_mb": round(pulled.pop("_tree_peak_mb"), 1),
+                "peak_rss_main_process_mb": round(pulled.pop("_maxrss_mb"), 1),
+                "machine_before": load_before,
+                "machine_after_pull": _load(),
+            }
+            click.echo("floors ...", err=True)
+            per_source = {}
+            lines_floor: dict[str, tuple] = {}
+            with psycopg.connect(url, autocommit=True) as conn:
+                for source in sources:
+                    p = pulled[source]
+                    rows = sum(e["read"] for e in p["entities"].values())
+                    if source == "product":
+                        files = _export_sqlite(landing / "product" / "app.db", scratch)
+                    else:
+                        files = sorted(f for pattern in FILES[source] for f in landing.glob(pattern))
+                    before = client_cpu() + server_cpu(pg_pid)
+                    line_s, line_rows = _copy_lines(conn, files)
+                    lines_floor[source] = (line_s, line_rows, client_cpu() + server_cpu(pg_pid) - before)
+                    typed = _copy_typed(conn, [e.table for e in entities_of(source)], scratch, pg_pid)
+                    per_source[source] = _source_row(p, rows, lines_floor[source], typed)
+            report["sources"] = per_source
+            for group, members in {**GROUPS, "all": tuple(sources)}.items():
+                chosen = [per_source[s] for s in members if s in per_source]
+                if chosen:
+                    report[f"total_{group}"] = _aggregate(chosen)
+            chosen = [s for s in ("web", "marketing") if s in sources]
+            if parquet and chosen:
+                click.echo("parquet: converting (not timed) ...", err=True)
+                config = _to_parquet(landing, scratch / "parquet")
+                purl = _fresh_database(server_url, "pullbench_parquet")
+                pq_pulled = _pull(
+                    purl, scratch / "parquet", "http://127.0.0.1:9", as_of, chosen, pg_pid,
+                    {"LEADFLOW_SOURCES_FILE": str(config)},
+                )  # fmt: skip
+                report["parquet_peak_rss_mb"] = round(pq_pulled["_tree_peak_mb"], 1)
+                with psycopg.connect(purl, autocommit=True) as conn:
+                    pq_rows = {}
+                    for source in chosen:
+                        p = pq_pulled[source]
+                        rows = sum(e["read"] for e in p["entities"].values())
+                        typed = _copy_typed(conn, [e.table for e in entities_of(source)], scratch, pg_pid)
+                        pq_rows[f"{source} (parquet)"] = _source_row(p, rows, lines_floor[source], typed)
+                report["parquet"] = pq_rows
+                report["total_parquet"] = _aggregate(list(pq_rows.values()))
+            report["machine_after"] = _load()
     finally:
         if not keep:
             server.stop()
@@ -232,24 +435,32 @@ def _write(report: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     stem = f"pull-{report['leads']}"
     (out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
-    head = "| | records | pull s | rows/s | COPY lines s | ratio vs COPY lines | COPY typed s | ratio vs COPY typed |"
+    m = report["machine_before"]
+    head = (
+        "| | records | pull s | rows/s | COPY lines s | ratio vs COPY lines | COPY typed s | ratio vs COPY typed "
+        "| pull CPU s | COPY lines CPU s | CPU ratio vs lines | COPY typed CPU s | CPU ratio vs typed |"
+    )
     lines = [
         f"# Pull benchmark — {report['leads']:,} leads (as of {report['as_of']})",
         "",
-        f"Peak RSS of the pull process: **{report['peak_rss_mb']} MB**. "
-        f"Wall time of the whole pull: {report['pull_wall_seconds']} s.",
+        f"Peak RSS of the pull (process and reader processes together): **{report['peak_rss_mb']} MB**"
+        f" (main process alone {report['peak_rss_main_process_mb']} MB). "
+        f"Wall time of the whole pull: {report['pull_wall_seconds']} s. "
+        f"Machine: {m['cpus']} CPUs, load average {m['loadavg_1m']} before the pull, "
+        f"{report['machine_after_pull']['loadavg_1m']} after it, {report['machine_after']['loadavg_1m']} at the end.",
         "",
         head,
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|" + "---:|" * 12,
     ]
-    rows = [(s, v) for s, v in report["sources"].items()] + [
-        (f"**{k[6:]}**", v) for k, v in report.items() if k.startswith("total_")
-    ]
+    rows = [(s, v) for s, v in report["sources"].items()]
+    rows += [(s, v) for s, v in report.get("parquet", {}).items()]
+    rows += [(f"**{k[6:]}**", v) for k, v in report.items() if k.startswith("total_")]
     for name, v in rows:
         lines.append(
             f"| {name} | {v['records']:,} | {v['pull_seconds']} | {v['rows_per_second']:,} | "
             f"{v['copy_lines_seconds']} | {v['ratio_vs_copy_lines']} | {v['copy_typed_seconds']} | "
-            f"{v['ratio_vs_copy_typed']} |"
+            f"{v['ratio_vs_copy_typed']} | {v['pull_cpu_seconds']} | {v['copy_lines_cpu_seconds']} | "
+            f"{v['cpu_ratio_vs_copy_lines']} | {v['copy_typed_cpu_seconds']} | {v['cpu_ratio_vs_copy_typed']} |"
         )
     text = "\n".join(lines) + "\n"
     (out / f"{stem}.md").write_text(text)

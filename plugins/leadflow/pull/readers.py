@@ -57,6 +57,7 @@ class FileRef:
     fingerprint: str
     fs: object  # fsspec filesystem
     path: str  # path inside fs
+    size: int = 0  # bytes, as listed
 
     def open(self):
         return self.fs.open(self.path, "rb")
@@ -79,7 +80,7 @@ def list_files(location: str, pattern: str, storage_options: dict | None = None)
         fingerprint = f"{info.get('size')}:{stamp}".replace('"', "")
         name = path[len(root) + 1 :] if root and path.startswith(root + "/") else path.rsplit("/", 1)[-1]
         url = path if protocol in ("file", "local") else f"{protocol}://{path}"
-        refs.append(FileRef(url, name, fingerprint, fs, path))
+        refs.append(FileRef(url, name, fingerprint, fs, path, int(info.get("size") or 0)))
     return refs
 
 

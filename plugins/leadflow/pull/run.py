@@ -11,6 +11,7 @@ warehouse connection. A bounded queue between them keeps memory flat and lets bo
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import queue
 import re
@@ -29,6 +30,7 @@ from leadflow.pull.batch import Batcher, Chunk, Summary, drift_column
 from leadflow.pull.contract import BY_KEY, SOURCES, Entity, entities_of
 from leadflow.pull.loader import LoadResult, RawLoad, Unit, ensure_pull_schema
 from leadflow.pull.readers import (
+    FileRef,
     SourceError,
     list_files,
     read_csv,
@@ -44,6 +46,9 @@ from leadflow.warehouse.db import connect, ensure_ops_schema, warehouse_url
 log = logging.getLogger(__name__)
 
 DEFAULT_WORKERS = 2  # loading pipelines per entity with many files: one per core of the reference machine
+# File loads at least this big (MB, all files of an entity) parse in reader processes, not threads: parsing
+# and validating is pure Python, and threads would share one interpreter lock with the COPY threads.
+PROCESS_MB = 64
 FORMATS = {"csv": read_csv, "jsonl": read_jsonl, "ndjson": read_jsonl, "json": read_jsonl, "parquet": read_parquet}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -129,7 +134,7 @@ def _lookup(conn: psycopg.Connection, ref: str) -> dict:
 
 
 # -- the pipeline: a reader thread feeding the loading thread -----------------------------------------
-_DONE = object()
+_DONE = "<done>"  # a string: it must survive the trip from a reader process
 
 
 @dataclass
@@ -156,19 +161,29 @@ class _Stopped(Exception):
     pass
 
 
-def _run_units(
-    conn: psycopg.Connection,
-    entity: Entity,
-    jobs: list[tuple[Unit, Callable[[Batcher], None]]],
-    run_id: str,
-    as_of: datetime,
-    tolerance: timedelta,
-    mapping: dict[str, Source],
-) -> tuple[list[LoadResult], list[str]]:
-    """Load every unit; a unit that fails with SourceError is rolled back and reported, the others load."""
-    items: queue.Queue = queue.Queue(maxsize=4)
-    stop = threading.Event()
+def _produce(put: Callable, entity: Entity, jobs, as_of: datetime, tolerance: timedelta, mapping) -> None:
+    """Read and validate every unit in turn, handing chunks and unit boundaries to ``put``."""
+    try:
+        for unit, read in jobs:
+            put(_Begin(unit))
+            sink = Batcher(entity, as_of, put, tolerance, mapping)
+            try:
+                read(sink)
+            except SourceError as err:
+                put(_Failed(err))
+                continue
+            put(_End(sink.finish()))
+        put(_DONE)
+    except _Stopped:
+        pass
+    except BaseException as err:  # a bug or an unexpected fault: stop the whole pull
+        try:
+            put(_Fatal(err))
+        except _Stopped:
+            pass
 
+
+def _bounded_put(items, stop) -> Callable:
     def put(item) -> None:
         while not stop.is_set():
             try:
@@ -178,35 +193,67 @@ def _run_units(
                 continue
         raise _Stopped
 
-    def produce() -> None:
-        try:
-            for unit, read in jobs:
-                put(_Begin(unit))
-                sink = Batcher(entity, as_of, put, tolerance, mapping)
-                try:
-                    read(sink)
-                except SourceError as err:
-                    put(_Failed(err))
-                    continue
-                put(_End(sink.finish()))
-            put(_DONE)
-        except _Stopped:
-            pass
-        except BaseException as err:  # a bug or an unexpected fault: stop the whole pull
-            try:
-                put(_Fatal(err))
-            except _Stopped:
-                pass
+    return put
 
-    thread = threading.Thread(target=produce, name=f"pull-{entity.key}", daemon=True)
-    thread.start()
+
+def _produce_in_child(items, stop, entity, jobs, as_of, tolerance, mapping) -> None:
+    """A reader process (``spawn``): its own interpreter, so parsing does not share the loader's GIL."""
+    import pickle
+
+    base = _bounded_put(items, stop)
+
+    def put(item) -> None:
+        if isinstance(item, _Fatal | _Failed):
+            try:
+                pickle.dumps(item)
+            except Exception:  # an exception that cannot cross processes: keep its message
+                item = type(item)(RuntimeError(f"{item.error.__class__.__name__}: {item.error}"))
+        base(item)
+
+    _produce(put, entity, jobs, as_of, tolerance, mapping)
+
+
+def _run_units(
+    conn: psycopg.Connection,
+    entity: Entity,
+    jobs: list[tuple[Unit, Callable[[Batcher], None]]],
+    run_id: str,
+    as_of: datetime,
+    tolerance: timedelta,
+    mapping: dict[str, Source],
+    in_process: bool = False,
+) -> tuple[list[LoadResult], list[str]]:
+    """Load every unit; a unit that fails with SourceError is rolled back and reported, the others load.
+
+    The reading runs in a thread, or (``in_process``) in a child process when the jobs can be pickled.
+    """
+    if in_process:
+        ctx = multiprocessing.get_context("spawn")
+        items = ctx.Queue(maxsize=4)
+        stop = ctx.Event()
+        producer = ctx.Process(
+            target=_produce_in_child,
+            args=(items, stop, entity, jobs, as_of, tolerance, mapping),
+            name=f"pull-{entity.key}",
+            daemon=True,
+        )
+    else:
+        items = queue.Queue(maxsize=4)
+        stop = threading.Event()
+        producer = threading.Thread(
+            target=_produce,
+            args=(_bounded_put(items, stop), entity, jobs, as_of, tolerance, mapping),
+            name=f"pull-{entity.key}",
+            daemon=True,
+        )
+    producer.start()
     results: list[LoadResult] = []
     errors: list[str] = []
     load: RawLoad | None = None
     try:
         while True:
-            item = items.get()
-            if item is _DONE:
+            item = _next(items, producer)
+            if isinstance(item, str) and item == _DONE:
                 break
             if isinstance(item, _Begin):
                 load = RawLoad(conn, entity, run_id, as_of, item.unit)
@@ -238,8 +285,22 @@ def _run_units(
         raise
     finally:
         stop.set()
-        thread.join(timeout=30)
+        producer.join(timeout=30)
+        if in_process and producer.is_alive():
+            producer.terminate()
+            producer.join(timeout=5)
     return results, errors
+
+
+def _next(items, producer):
+    """The next item; a reader process that died without a word (killed, out of memory) fails the pull."""
+    while True:
+        try:
+            return items.get(timeout=1.0)
+        except queue.Empty:
+            if not producer.is_alive():
+                code = getattr(producer, "exitcode", None)
+                raise RuntimeError(f"{producer.name}: reader stopped without finishing (exit code {code})") from None
 
 
 def _run_parallel(
@@ -256,8 +317,9 @@ def _run_parallel(
     so two of them never deadlock on shared keys, and a key's newest version wins whatever the order.
     """
     workers = max(1, min(workers, len(jobs)))
+    in_process = _reader_processes(jobs)
     if workers == 1:
-        return _run_units(conn, entity, jobs, *args)
+        return _run_units(conn, entity, jobs, *args, in_process=in_process)
     shares = [jobs[i::workers] for i in range(workers)]
     outcomes: list = [None] * workers
 
@@ -265,7 +327,7 @@ def _run_parallel(
         try:
             with connect(url, autocommit=True) as own:
                 own.execute("set temp_buffers = '64MB'")
-                outcomes[i] = _run_units(own, entity, shares[i], *args)
+                outcomes[i] = _run_units(own, entity, shares[i], *args, in_process=in_process)
         except BaseException as err:
             outcomes[i] = err
 
@@ -273,7 +335,7 @@ def _run_parallel(
     for thread in threads:
         thread.start()
     try:
-        outcomes[0] = _run_units(conn, entity, shares[0], *args)
+        outcomes[0] = _run_units(conn, entity, shares[0], *args, in_process=in_process)
     except BaseException as err:
         outcomes[0] = err
     for thread in threads:
@@ -287,16 +349,30 @@ def _run_parallel(
     return results, errors
 
 
-def _open(ref, read, source: str, **options) -> Callable[[Batcher], None]:
-    def job(sink: Batcher) -> None:
-        try:
-            stream = ref.open()
-        except OSError as err:
-            raise SourceError(f"{source}: cannot open {ref.url}: {err}") from err
-        with stream:
-            read(stream, ref.name, sink, source, **options)
+@dataclass(frozen=True)
+class FileJob:
+    """Read one landing file into a batcher; picklable, so that a reader process can run it."""
 
-    return job
+    ref: FileRef
+    fmt: str
+    source: str
+    options: tuple = ()
+
+    def __call__(self, sink: Batcher) -> None:
+        try:
+            stream = self.ref.open()
+        except OSError as err:
+            raise SourceError(f"{self.source}: cannot open {self.ref.url}: {err}") from err
+        with stream:
+            FORMATS[self.fmt](stream, self.ref.name, sink, self.source, **dict(self.options))
+
+
+def _reader_processes(jobs: list) -> bool:
+    """Whether to parse in reader processes: big file loads only (starting one costs ~0.5 s)."""
+    threshold = float(os.environ.get("LEADFLOW_PULL_PROCESS_MB", PROCESS_MB)) * (1 << 20)
+    if not jobs or not all(isinstance(job, FileJob) for _, job in jobs):
+        return False
+    return sum(job.ref.size for _, job in jobs) >= threshold
 
 
 def plan_entity(
@@ -327,7 +403,7 @@ def plan_entity(
                 raise SourceError(f"{source}: {ref.name}: unknown format {fmt!r} (csv, jsonl, parquet)")
             extra = {"delimiter": source_cfg.get("delimiter", ",")} if fmt == "csv" else {}
             unit = Unit(label=ref.name, file_url=ref.url, fingerprint=ref.fingerprint, flags=flags)
-            jobs.append((unit, _open(ref, FORMATS[fmt], source, **extra)))
+            jobs.append((unit, FileJob(ref, fmt, source, tuple(extra.items()))))
         return jobs
 
     # Updated-since sources: the window this run reads is recorded, so a re-run of the run reads it again.
