@@ -10,7 +10,8 @@ report; they never fail on a timing. Stages and floors (issue "Benchmarks"):
   incremental    dbt run after 1% new events              vs the full refresh at the same scale
   validate       the GX quality gate                      vs the same checks as dbt tests (dbt test on the marts)
   sync           file destination, first run and re-run   vs ceil(changed / batch size) batches; re-run 0
-  orchestration  the DAG through Airflow (dags test)      vs the same calls without Airflow (the bare run)
+  orchestration  both DAGs through Airflow (dags test)     vs the same calls without Airflow (the bare run),
+                 and the dbt project in Cosmos's default per-model mode (bench/orchestration.py)
   whole pipeline the bare run                             vs the sum of the floors
 """
 
@@ -329,29 +330,6 @@ def stage_sync(url: str, pids: list[int]) -> Stage:
     )
 
 
-def stage_orchestration(server_url: str, landing: Path, as_of: datetime, bare_seconds: float, records: int) -> Stage:
-    from leadflow.cli import run_dag
-    from leadflow.demo.api_server import CrmApiServer
-    from leadflow.settings import get_settings
-
-    url = fresh_database(server_url, "bench_airflow")
-    set_warehouse(url)
-    settings = get_settings()
-    port = int(settings.api_url.rsplit(":", 1)[1])
-    log = settings.home_dir / "logs" / "bench_dag_run.log"
-    with CrmApiServer(root=landing, port=port, max_rps=None), PeakMemory(_postmaster_pid(url)) as mem, timed() as t:
-        run_dag(url, as_of, log)
-    return Stage(
-        "orchestration",
-        records,
-        t["seconds"],
-        bare_seconds,
-        "the same stages called without Airflow",
-        mem.mb,
-        {"target_ratio": 1.15, "cosmos": "not measured: astronomer-cosmos is not a dependency yet"},
-    )
-
-
 # -- driver ------------------------------------------------------------------------------------------
 def render(stages: list[Stage], meta: dict) -> str:
     lines = [
@@ -428,7 +406,13 @@ def run(scale: float, seed: int, with_airflow: bool, out_dir: Path) -> dict:
         )
     )
     if with_airflow:
-        stages.append(stage_orchestration(server_url, settings.landing, as_of, bare, records))
+        from bench.orchestration import measure
+
+        bare_parts = {n: by_name[n].seconds for n in ("pull", "validate", "sync")}
+        bare_parts["dbt_build"] = transform.notes["dbt_build_seconds"]
+        url = fresh_database(server_url, "bench_airflow")
+        set_warehouse(url)
+        stages.append(measure(url, settings.landing, as_of, bare_parts, records, _postmaster_pid(url)))
         click.echo(f"bench: orchestration {stages[-1].seconds:.1f}s")
 
     meta = {
@@ -457,15 +441,33 @@ def run(scale: float, seed: int, with_airflow: bool, out_dir: Path) -> dict:
 
 
 @click.command(help=__doc__)
-@click.option("--scale", default=1.0, show_default=True, help="1 = 10k leads, 10 = 100k, 100 = 1M.")
+@click.option(
+    "--scale",
+    "scales",
+    default="1",
+    show_default=True,
+    help="1 = 10k leads, 10 = 100k, 100 = 1M. Several, comma-separated (1,3,10), also write a growth table.",
+)
 @click.option("--seed", default=7, show_default=True)
 @click.option("--airflow/--no-airflow", default=True, show_default=True, help="Also time the DAG through Airflow.")
 @click.option("--out", "out_dir", default=str(REPO / "results"), show_default=True, type=click.Path(path_type=Path))
-def main(scale: float, seed: int, airflow: bool, out_dir: Path) -> None:
+def main(scales: str, seed: int, airflow: bool, out_dir: Path) -> None:
     import logging
 
+    from bench.growth import growth_table
+
     logging.basicConfig(level=logging.WARNING)
-    run(scale, seed, airflow, out_dir)
+    try:
+        values = [float(v) for v in scales.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(
+            f"expected numbers separated by commas, got {scales!r}", param_hint="--scale"
+        ) from None
+    runs = [run(scale, seed, airflow, out_dir) for scale in values]
+    if len(runs) > 1:
+        table = growth_table(runs)
+        (out_dir / "growth.md").write_text(table)
+        click.echo("\n" + table)
 
 
 if __name__ == "__main__":
