@@ -20,11 +20,56 @@
 {%- endmacro %}
 
 {#
-    An index on a raw table's _loaded_at, so incremental models read only newly loaded rows instead of
-    scanning the table (created once, by the first run that needs it; the loader's DDL is left alone).
+    An index on a raw table's (_batch_id, _loaded_at), so incremental models find load batches they have
+    not read and read only their rows instead of scanning the table (created once, by the first run that
+    needs it; the loader's DDL is left alone).
 #}
-{% macro index_loaded_at(relation) -%}
-    create index if not exists {{ relation.identifier }}__loaded_at_idx on {{ relation }} (_loaded_at)
+{% macro index_batches(relation) -%}
+    create index if not exists {{ relation.identifier }}__batch_loaded_idx on {{ relation }} (_batch_id, _loaded_at)
+{%- endmacro %}
+
+{#
+    Load batches of a raw table that this incremental model has not read yet (rows of `source_name` in
+    {{ this }} carry batch_id). Distinct batch ids come from a loose index scan (one index probe per
+    batch), so the cost follows the number of batches, not of rows.
+#}
+{% macro new_batch_ids(raw_relation, source_name) -%}
+    (
+        with recursive batches as (
+            (
+                select raw_rows._batch_id as batch_id
+                from {{ raw_relation }} as raw_rows
+                where raw_rows._batch_id is not null
+                order by raw_rows._batch_id
+                limit 1
+            )
+            union all
+            select (
+                select raw_rows._batch_id
+                from {{ raw_relation }} as raw_rows
+                where raw_rows._batch_id > batches.batch_id
+                order by raw_rows._batch_id
+                limit 1
+            )
+            from batches
+            where batches.batch_id is not null
+        )
+
+        select batches.batch_id
+        from batches
+        where
+            batches.batch_id is not null
+            and not exists (
+                select 1
+                from {{ this }} as seen
+                where seen.batch_id = batches.batch_id and seen.source = '{{ source_name }}'
+            )
+    )
+{%- endmacro %}
+
+{# The latest int_signals.processed_at a downstream incremental model has read (its column `column`). #}
+{% macro processed_watermark(column='signals_processed_at') -%}
+    (select coalesce(max({{ column }}), '-infinity'::timestamptz) from {{ this }})
 {%- endmacro %}
 
 {# The latest loaded_at an incremental model already holds, minus the look-back (var incremental_lookback_hours). #}

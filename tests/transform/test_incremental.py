@@ -61,7 +61,11 @@ def land_new_events(url: str, late: bool) -> dict[str, int]:
         loaded = f"timestamptz '{(newest - timedelta(hours=1)).isoformat()}'" if late else "clock_timestamp()"
         added = {
             "web": _copy_rows(
-                conn, "web_events", "event_id", 0.03, {"occurred_at": recent, "_loaded_at": loaded, "_batch_id": "'inc'"}
+                conn,
+                "web_events",
+                "event_id",
+                0.03,
+                {"occurred_at": recent, "_loaded_at": loaded, "_batch_id": "'inc'"},
             ),
             "marketing": _copy_rows(
                 conn,
@@ -71,7 +75,11 @@ def land_new_events(url: str, late: bool) -> dict[str, int]:
                 {"occurred_at": recent, "_loaded_at": loaded, "_batch_id": "'inc'"},
             ),
             "product": _copy_rows(
-                conn, "product_events", "event_id", 0.03, {"occurred_at": recent, "_loaded_at": loaded, "_batch_id": "'inc'"}
+                conn,
+                "product_events",
+                "event_id",
+                0.03,
+                {"occurred_at": recent, "_loaded_at": loaded, "_batch_id": "'inc'"},
             ),
         }
         # anonymous visitors identify with a known email: their earlier events move to that lead
@@ -97,8 +105,11 @@ def marts_fingerprint(url: str) -> dict[str, tuple[int, str]]:
     assert len(names) >= 10, names
     return {
         name: tuple(
-            rows(url, f'select count(*), md5(coalesce(string_agg(h, \'\' order by h), \'\')) '
-                 f'from (select md5(t::text) as h from marts."{name}" t) d')[0]  # fmt: skip
+            rows(
+                url,
+                f"select count(*), md5(coalesce(string_agg(h, '' order by h), '')) "
+                f'from (select md5(t::text) as h from marts."{name}" t) d',
+            )[0]  # fmt: skip
         )
         for name in sorted(names)
     }

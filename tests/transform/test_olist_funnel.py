@@ -37,7 +37,9 @@ def _truth() -> dict:
         "origin_missing": sum(1 for r in mqls.values() if not r["origin"]),
         "origin_missing_ids": {m for m, r in mqls.items() if not r["origin"]},
         "won_early": sorted(
-            d["mql_id"] for d in deals if d["mql_id"] in mqls and d["won_date"][:10] < mqls[d["mql_id"]]["first_contact_date"]
+            d["mql_id"]
+            for d in deals
+            if d["mql_id"] in mqls and d["won_date"][:10] < mqls[d["mql_id"]]["first_contact_date"]
         ),
     }
 

@@ -2,8 +2,8 @@
     Incremental, event-sized: every behavioural event of int_signals with the lead its person key
     resolves to (int_person_leads; null while the person is anonymous). No setting and no as_of is
     applied here, so nothing in it goes stale when a weight or the clock changes.
-    An incremental run writes only rows that are new or changed: events loaded since the last run (with
-    the look-back) and events of person keys whose lead changed since then. attributed_at is the run
+    An incremental run writes only rows that are new or changed: events int_signals wrote since the last
+    run (signals_processed_at) and events of person keys whose lead changed since then. attributed_at is the run
     that wrote the row; previous_lead_id the lead it belonged to before a re-attribution.
 #}
 {{
@@ -46,11 +46,10 @@ new_signals as (
         signal_name,
         signal_detail,
         occurred_at,
-        loaded_at
+        loaded_at,
+        processed_at as signals_processed_at
     from {{ ref('int_signals') }}
-    where
-        source in ('web', 'marketing', 'product')
-        and loaded_at > {{ loaded_watermark() }}
+    where processed_at > {{ processed_watermark() }}
 
 ),
 
@@ -64,7 +63,8 @@ reattributed as (
         this.signal_name,
         this.signal_detail,
         this.occurred_at,
-        this.loaded_at
+        this.loaded_at,
+        this.signals_processed_at
     from {{ this }} as this
     inner join person_leads
         on this.person_key = person_leads.person_key
@@ -90,7 +90,8 @@ candidates as (
         signal_name,
         signal_detail,
         occurred_at,
-        loaded_at
+        loaded_at,
+        processed_at as signals_processed_at
     from {{ ref('int_signals') }}
 
 ),
@@ -107,7 +108,8 @@ attributed as (
         candidates.signal_name,
         candidates.signal_detail,
         candidates.occurred_at,
-        candidates.loaded_at
+        candidates.loaded_at,
+        candidates.signals_processed_at
     from candidates
     left join person_leads
         on candidates.person_key = person_leads.person_key
@@ -118,9 +120,9 @@ select
     attributed.*,
     cast('{{ run_started_at }}' as timestamptz) as attributed_at,
     {% if is_incremental() -%}
-        previous.lead_id as previous_lead_id
+    previous.lead_id as previous_lead_id
     {%- else -%}
-        cast(null as text) as previous_lead_id
+    cast(null as text) as previous_lead_id
     {%- endif %}
 from attributed
 {% if is_incremental() -%}

@@ -4,10 +4,10 @@
     sum x 0.5^((as_of - decay_epoch) / half-life)), conversation and quiz signals from int_touch_signals,
     each capped per signal (var signals); fit components come from int_leads_fit_scored.
     The scores in int_lead_scores are the sums of these rows, so every score is explainable.
-    A view: weights, caps and the clock apply when it is read, and nothing event-sized is rebuilt.
-    Pairs with events after as_of (back-testing an earlier as_of) are recomputed from their events.
+    Built from ~800k lead × signal totals (not from events), so rebuilding it every run is cheap and
+    weights, caps and the clock always apply. Pairs with events after as_of (back-testing an earlier
+    as_of) are recomputed from their events.
 #}
-{{ config(materialized='view') }}
 
 with
 

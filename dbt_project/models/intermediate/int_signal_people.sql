@@ -2,7 +2,7 @@
     Incremental, one row per source × person key (the identifiers events arrived with): when that
     person was first and last seen there. Identity resolution (int_leads_resolved, int_lead_identities)
     reads these ~400k rows instead of every event; an incremental run folds in only newly loaded events
-    (min / max, so re-reading rows inside the look-back changes nothing).
+    (rows int_signals wrote since the latest processed_at here; min / max, so a re-read changes nothing).
 #}
 {{
     config(
@@ -19,9 +19,7 @@ signals as (
 
     select * from {{ ref('int_signals') }}
     {% if is_incremental() -%}
-    where
-        source in ('web', 'marketing', 'product')
-        and loaded_at > {{ loaded_watermark() }}
+    where processed_at > {{ processed_watermark('processed_at') }}
     {%- endif %}
 
 ),
@@ -37,7 +35,8 @@ aggregated as (
         min(anonymous_id) as anonymous_id,
         min(occurred_at) as first_occurred_at,
         max(occurred_at) as last_occurred_at,
-        max(loaded_at) as loaded_at
+        max(loaded_at) as loaded_at,
+        max(processed_at) as processed_at
     from signals
     group by source, person_key
 
@@ -55,7 +54,8 @@ merged as (
         aggregated.anonymous_id,
         least(aggregated.first_occurred_at, previous.first_occurred_at) as first_occurred_at,
         greatest(aggregated.last_occurred_at, previous.last_occurred_at) as last_occurred_at,
-        greatest(aggregated.loaded_at, previous.loaded_at) as loaded_at
+        greatest(aggregated.loaded_at, previous.loaded_at) as loaded_at,
+        greatest(aggregated.processed_at, previous.processed_at) as processed_at
     from aggregated
     left join {{ this }} as previous
         on aggregated.person_source_id = previous.person_source_id

@@ -6,7 +6,13 @@
 {#
     person_key: the identifiers an event arrived with (email | product user id | anonymous id); the
     lead an event belongs to is resolved once per person key (int_person_leads), not per event.
-    The pre-hook indexes the raw tables on _loaded_at, so an incremental run reads only new rows.
+    Incremental read: the raw rows of load batches (_batch_id) not yet in this table, among batches
+    loaded after the latest loaded_at it holds minus var incremental_lookback_hours (a load that began
+    before the last run and committed after it). A pre-hook indexes the raw tables on
+    (_batch_id, _loaded_at), so finding those batches and their rows never scans a raw table.
+    processed_at (the run that wrote a row) is what the downstream incremental models follow.
+    The workspace and product user indexes let int_workspace_activation read only the events of the
+    workspaces it recomputes.
 #}
 {{
     config(
@@ -17,11 +23,15 @@
         indexes=[
             {'columns': ['signal_id'], 'unique': true},
             {'columns': ['source', 'loaded_at']},
+            {'columns': ['batch_id']},
+            {'columns': ['processed_at']},
+            {'columns': ['workspace_id']},
+            {'columns': ['product_user_id']},
         ],
         pre_hook=[
-            "{{ index_loaded_at(source('web', 'events')) }}",
-            "{{ index_loaded_at(source('marketing', 'engagements')) }}",
-            "{{ index_loaded_at(source('product', 'events')) }}",
+            "{{ index_batches(source('web', 'events')) }}",
+            "{{ index_batches(source('marketing', 'engagements')) }}",
+            "{{ index_batches(source('product', 'events')) }}",
         ],
     )
 }}
@@ -32,7 +42,9 @@ web_events as (
 
     select * from {{ ref('stg_web__events') }}
     {% if is_incremental() -%}
-    where loaded_at > {{ loaded_since('web') }}
+    where
+        batch_id in {{ new_batch_ids(source('web', 'events'), 'web') }}
+        and loaded_at > {{ loaded_since('web') }}
     {%- endif %}
 
 ),
@@ -41,7 +53,9 @@ marketing_engagements as (
 
     select * from {{ ref('stg_marketing__engagements') }}
     {% if is_incremental() -%}
-    where loaded_at > {{ loaded_since('marketing') }}
+    where
+        batch_id in {{ new_batch_ids(source('marketing', 'engagements'), 'marketing') }}
+        and loaded_at > {{ loaded_since('marketing') }}
     {%- endif %}
 
 ),
@@ -50,7 +64,9 @@ product_events as (
 
     select * from {{ ref('stg_product__events') }}
     {% if is_incremental() -%}
-    where loaded_at > {{ loaded_since('product') }}
+    where
+        batch_id in {{ new_batch_ids(source('product', 'events'), 'product') }}
+        and loaded_at > {{ loaded_since('product') }}
     {%- endif %}
 
 ),
@@ -69,7 +85,8 @@ web_signals as (
         event_type as signal_name,
         page_path as signal_detail,
         occurred_at,
-        loaded_at
+        loaded_at,
+        batch_id
     from web_events
 
 ),
@@ -88,7 +105,8 @@ marketing_signals as (
         action as signal_name,
         asset_name as signal_detail,
         occurred_at,
-        loaded_at
+        loaded_at,
+        batch_id
     from marketing_engagements
 
 ),
@@ -107,7 +125,8 @@ product_signals as (
         event_name as signal_name,
         feature_name as signal_detail,
         occurred_at,
-        loaded_at
+        loaded_at,
+        batch_id
     from product_events
 
 ),
@@ -122,4 +141,7 @@ unioned as (
 
 )
 
-select * from unioned
+select
+    *,
+    cast('{{ run_started_at }}' as timestamptz) as processed_at
+from unioned

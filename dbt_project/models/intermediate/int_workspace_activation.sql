@@ -4,7 +4,22 @@
     first signup. Usage depth over the first pql_usage_window_days: days with a session, distinct
     features used, seats; at least pql_min_depth_criteria of the three must hold.
     A workspace is product-qualified when both hold: a single login or a one-off action never is.
+    Incremental per workspace: a run recomputes the workspaces with product events int_signals wrote
+    since the last run (signals_processed_at) and those whose users or workspace record changed (workspace_hash), from
+    their own events; a run with another as_of or other pql_* settings recomputes every workspace.
 #}
+{%- set current_hash = settings_hash([
+    'pql_activation_window_days', 'pql_min_projects', 'pql_min_teammates_invited', 'pql_usage_window_days',
+    'pql_min_session_days', 'pql_min_features', 'pql_min_seats', 'pql_min_depth_criteria'
+]) %}
+{{
+    config(
+        materialized='incremental',
+        unique_key='workspace_id',
+        incremental_strategy='delete+insert',
+        indexes=[{'columns': ['workspace_id'], 'unique': true}],
+    )
+}}
 with
 
 -- inlined where used: a materialised CTE hides its statistics from the planner
@@ -21,12 +36,87 @@ workspaces as (
 
 ),
 
+-- what a workspace's result depends on besides its events: its users and its record
+workspace_hashes as (
+
+    select
+        coalesce(user_hashes.workspace_id, workspaces.workspace_id) as workspace_id,
+        md5(
+            coalesce(user_hashes.users_hash, '') || '|' || coalesce(workspaces.plan, '') || '|'
+            || coalesce(workspaces.seats::text, '')
+        ) as workspace_hash
+    from (
+        select
+            workspace_id,
+            md5(string_agg(user_id || '|' || signed_up_at, ',' order by user_id)) as users_hash
+        from users
+        where workspace_id is not null
+        group by workspace_id
+    ) as user_hashes
+    full outer join workspaces
+        on user_hashes.workspace_id = workspaces.workspace_id
+
+),
+
+{% if is_incremental() -%}
+new_product_signals as (
+
+    select
+        coalesce(new_signals.workspace_id, users.workspace_id) as workspace_id
+    from {{ ref('int_signals') }} as new_signals
+    left join users
+        on new_signals.product_user_id = users.user_id
+    where
+        new_signals.source = 'product'
+        and new_signals.processed_at > {{ processed_watermark() }}
+
+),
+
+touched as (
+
+    select workspace_id from new_product_signals
+    where workspace_id is not null
+    union
+    select coalesce(workspace_hashes.workspace_id, this.workspace_id)
+    from workspace_hashes
+    full outer join {{ this }} as this
+        on workspace_hashes.workspace_id = this.workspace_id
+    where workspace_hashes.workspace_hash is distinct from this.workspace_hash
+    union
+    select workspace_id from {{ this }}
+    where settings_hash <> {{ current_hash }} or built_as_of <> {{ as_of() }}
+
+),
+
+touched_users as (
+
+    select users.user_id
+    from users
+    inner join touched
+        on users.workspace_id = touched.workspace_id
+
+),
+
+product_signals as (
+
+    select * from {{ ref('int_signals') }}
+    where
+        source = 'product'
+        and occurred_at <= {{ as_of() }}
+        and (
+            workspace_id in (select touched.workspace_id from touched)
+            or product_user_id in (select touched_users.user_id from touched_users)
+        )
+
+),
+{%- else -%}
 product_signals as (
 
     select * from {{ ref('int_signals') }}
     where source = 'product' and occurred_at <= {{ as_of() }}
 
 ),
+{%- endif %}
 
 workspace_signups as (
 
@@ -35,7 +125,11 @@ workspace_signups as (
         user_id as owner_user_id,
         signed_up_at as signup_at
     from users
-    where workspace_id is not null
+    where
+        workspace_id is not null
+    {%- if is_incremental() %}
+        and workspace_id in (select touched.workspace_id from touched)
+    {%- endif %}
     order by workspace_id, signed_up_at, user_id
 
 ),
@@ -180,40 +274,63 @@ depth as (
 
 ),
 
+-- the latest int_signals run whose events each workspace has read
+loaded as (
+
+    select
+        coalesce(product_signals.workspace_id, users.workspace_id) as workspace_id,
+        max(product_signals.processed_at) as signals_processed_at
+    from product_signals
+    left join users
+        on product_signals.product_user_id = users.user_id
+    group by coalesce(product_signals.workspace_id, users.workspace_id)
+
+),
+
 final as (
 
     select
         -- ids
-        workspace_id,
-        owner_user_id,
+        depth.workspace_id,
+        depth.owner_user_id,
 
         -- strings
-        plan,
+        depth.plan,
 
         -- numerics
-        seats,
-        projects_created,
-        teammates_invited,
-        active_session_days,
-        distinct_features_used,
-        depth_criteria_met,
+        depth.seats,
+        depth.projects_created,
+        depth.teammates_invited,
+        depth.active_session_days,
+        depth.distinct_features_used,
+        depth.depth_criteria_met,
 
         -- booleans
-        activated_at is not null as is_activated,
-        depth_reached_at is not null as is_usage_deep,
-        activated_at is not null and depth_reached_at is not null as is_product_qualified,
+        depth.activated_at is not null as is_activated,
+        depth.depth_reached_at is not null as is_usage_deep,
+        depth.activated_at is not null and depth.depth_reached_at is not null as is_product_qualified,
 
         -- timestamps
-        signup_at,
-        activated_at,
-        depth_reached_at,
+        depth.signup_at,
+        depth.activated_at,
+        depth.depth_reached_at,
         case
-            when activated_at is not null and depth_reached_at is not null
-                then greatest(activated_at, depth_reached_at)
+            when depth.activated_at is not null and depth.depth_reached_at is not null
+                then greatest(depth.activated_at, depth.depth_reached_at)
         end as product_qualified_at,
-        last_active_at
+        depth.last_active_at,
+
+        -- incremental bookkeeping
+        workspace_hashes.workspace_hash,
+        {{ current_hash }} as settings_hash,
+        {{ as_of() }} as built_as_of,
+        loaded.signals_processed_at
 
     from depth
+    left join workspace_hashes
+        on depth.workspace_id = workspace_hashes.workspace_id
+    left join loaded
+        on depth.workspace_id = loaded.workspace_id
 
 )
 

@@ -20,7 +20,7 @@ source as (
 source as (
 
     select
-        cast(null as text) as source,
+        cast(null as text) as source,  -- noqa: RF04
         cast(null as text) as entity,
         cast(null as text) as record_key,
         cast(null as text) as flag,
