@@ -107,7 +107,7 @@ INJECTIONS = {
     ),
     "stale data": (
         "update raw.web_events set occurred_at = occurred_at - interval '5 days'",
-        ("raw_web_events", "unexpected_rows_expectation"),
+        ("raw_web_events", "expect_column_max_to_be_between"),
         None,
     ),
     "primary type contradicts flags": (
@@ -217,7 +217,7 @@ def test_freshness_uses_the_runs_as_of_not_the_wall_clock(warehouse: str, home) 
     build_clean_marts(warehouse)
     assert run_gate("then", AS_OF).success
     later = run_gate("later", AS_OF + timedelta(days=3))
-    assert ("raw_web_events", "unexpected_rows_expectation") in {(f.suite, f.expectation) for f in later.failures}
+    assert ("raw_web_events", "expect_column_max_to_be_between") in {(f.suite, f.expectation) for f in later.failures}
 
 
 def test_a_changed_mart_schema_fails_the_gate(warehouse: str, home) -> None:

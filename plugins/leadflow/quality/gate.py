@@ -28,7 +28,7 @@ import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -137,7 +137,11 @@ def _previous_counts(conn: psycopg.Connection, suites: list[str]) -> dict[str, i
 
 
 def _expectations(spec: dict, as_of: datetime, previous: int | None) -> list[dict]:
-    """The suite's expectations with ${as_of} filled in, plus the row-count-vs-previous-run check."""
+    """The suite's expectations with ${as_of} filled in, plus the checks its settings ask for.
+
+    ``freshness`` ({"column", "max_age_hours"}) becomes a max-value check against the run's as-of time
+    (one aggregate query); ``row_count_tolerance`` compares the row count with the last successful run.
+    """
     expectations = []
     for exp in spec["expectations"]:
         kwargs = dict(exp.get("kwargs", {}))
@@ -146,6 +150,19 @@ def _expectations(spec: dict, as_of: datetime, previous: int | None) -> list[dic
                 as_of=as_of.isoformat()
             )
         expectations.append({**exp, "kwargs": kwargs})
+    freshness = spec.get("freshness")
+    if freshness:
+        hours = freshness["max_age_hours"]
+        expectations.append(
+            {
+                "type": "expect_column_max_to_be_between",
+                "kwargs": {
+                    "column": freshness["column"],
+                    "min_value": (as_of - timedelta(hours=hours)).isoformat(),
+                },
+                "meta": {"why": f"freshness: the newest {freshness['column']} is at most {hours} hours before as-of"},
+            }
+        )
     tolerance = spec.get("row_count_tolerance")
     if tolerance is not None and previous:
         low = int(previous / (1 + tolerance))
