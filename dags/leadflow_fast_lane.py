@@ -19,7 +19,7 @@ from leadflow.fastlane import lane
 from leadflow.fastlane.trigger import HotEventTrigger
 
 hot_events = Asset(
-    "leadflow://fastlane/hot_events",
+    lane.HOT_EVENTS_URI,
     watchers=[AssetWatcher(name="leadflow_hot_events", trigger=HotEventTrigger(poll_interval=1.0))],
 )
 
@@ -35,7 +35,7 @@ hot_events = Asset(
     default_args={"owner": "leadflow", "retries": 2, "retry_delay": pendulum.duration(seconds=2)},
 )
 def leadflow_fast_lane():
-    task(task_id="qualify_and_deliver")(lane.qualify_and_deliver)()
+    task(task_id="qualify_and_deliver", inlets=[hot_events])(lane.qualify_and_deliver)()
 
 
 leadflow_fast_lane()

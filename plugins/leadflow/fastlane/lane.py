@@ -22,7 +22,7 @@ import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from leadflow.settings import Settings, get_settings
 
@@ -219,20 +219,59 @@ def _finish(url: str, result: LaneResult, error: str | None = None) -> None:
         log.exception("fast lane %s: could not record the run", result.run_id)
 
 
+HOT_EVENTS_URI = "leadflow://fastlane/hot_events"
+EVENTS_DDL = """
+create table if not exists ops.fastlane_asset_events (
+    event_id bigint primary key,
+    run_id text not null,
+    processed_at timestamptz not null default now()
+)
+"""
+LOOKBACK = timedelta(hours=6)  # asset events older than this are the batch's
+
+
 def qualify_and_deliver() -> dict:
-    """The DAG's task: candidates from the asset events that triggered this run (or ``conf["candidates"]``)."""
-    from airflow.sdk import get_current_context
+    """The DAG's task: every hot-events asset event no run has processed yet (or ``conf["candidates"]``).
+
+    Runs queue while one is busy (``max_active_runs=1``); the first to start takes everything that arrived
+    up to then, and the runs behind it find nothing left and end in a second — bursts cost one dbt build.
+    """
+    from airflow.sdk import Asset, get_current_context
+
+    from leadflow.warehouse.db import connect, ensure_ops_schema, warehouse_url
 
     context = get_current_context()
+    run_id = context["dag_run"].run_id
+    url = warehouse_url()
+    with connect(url, autocommit=True) as conn:
+        ensure_ops_schema(conn)
+        conn.execute(EVENTS_DDL)
+        done = {
+            r[0]
+            for r in conn.execute(
+                "select event_id from ops.fastlane_asset_events where processed_at > now() - %s", (2 * LOOKBACK,)
+            )
+        }
+    since = (datetime.now(UTC) - LOOKBACK).isoformat()
+    events = list(context["inlet_events"][Asset(HOT_EVENTS_URI)].after(since))
+    pending = [e for e in events if e.id not in done]
     candidates: list[dict] = []
-    events = context.get("triggering_asset_events") or {}
-    for asset_events in events.values():
-        for event in asset_events:
-            payload = (event.extra or {}).get("payload") or {}
-            for c in payload.get("candidates") or []:
-                candidates.append({**c, "detected_at": payload.get("detected_at")})
-    conf = context["dag_run"].conf or {}
-    candidates.extend(conf.get("candidates") or [])
-    result = run_fast_lane(candidates, context["dag_run"].run_id)
-    log.info("fast lane: %s", json.dumps({k: v for k, v in asdict(result).items() if k != "lead_ids"}))
+    for event in pending:
+        payload = (event.extra or {}).get("payload") or {}
+        for c in payload.get("candidates") or []:
+            candidates.append({**c, "detected_at": payload.get("detected_at")})
+    candidates.extend((context["dag_run"].conf or {}).get("candidates") or [])
+    result = run_fast_lane(candidates, run_id)
+    if pending:
+        with connect(url, autocommit=True) as conn:
+            conn.execute(
+                "insert into ops.fastlane_asset_events (event_id, run_id) select unnest(%s::bigint[]), %s "
+                "on conflict do nothing",
+                ([e.id for e in pending], run_id),
+            )
+    log.info(
+        "fast lane: %s asset events, %s",
+        len(pending),
+        json.dumps({k: v for k, v in asdict(result).items() if k != "lead_ids"}),
+    )
     return asdict(result)

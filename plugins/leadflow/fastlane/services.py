@@ -70,7 +70,11 @@ class AirflowServices:
             **FAST_ENV,
             "AIRFLOW_HOME": str(self.root / "home"),
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_dir),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.meta_url.replace("postgresql://", "postgresql+psycopg2://", 1),
+            # psycopg 3 for both: it is already installed and has the async API Airflow's api-server needs
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.meta_url.replace("postgresql://", "postgresql+psycopg://", 1),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": self.meta_url.replace(
+                "postgresql://", "postgresql+psycopg://", 1
+            ),
             "AIRFLOW__API__PORT": str(port),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
@@ -165,3 +169,32 @@ class AirflowServices:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def run_batch_steps(run_id: str, as_of, settings: Settings, sync: bool = True) -> dict[str, float]:
+    """The batch pipeline's steps in order — pull every source, ``dbt build``, quality gate, sync — through
+    the same public functions its DAG tasks call (for the fast lane's test and benchmark). Returns seconds.
+
+    Unit tests are left to CI here (they check SQL, not data): a unit test failing on another change in
+    progress must not keep the marts these measurements read from being built.
+    """
+    from leadflow.pull.contract import SOURCES
+    from leadflow.pull.run import pull_source
+    from leadflow.quality.gate import raise_if_failed, run_gate
+    from leadflow.sync.engine import run_sync
+    from leadflow.transform.dbt import run_dbt
+
+    seconds: dict[str, float] = {}
+    started = time.monotonic()
+    for source in SOURCES:
+        pull_source(source, run_id, as_of, settings)
+    seconds["pull"] = time.monotonic() - started
+    seconds["dbt_build"] = run_dbt(["build", "--exclude", "resource_type:unit_test"], as_of=as_of, settings=settings)
+    if sync:
+        started = time.monotonic()
+        raise_if_failed(run_gate(run_id, as_of, settings))
+        seconds["quality_gate"] = time.monotonic() - started
+        started = time.monotonic()
+        run_sync(run_id, settings=settings)
+        seconds["sync"] = time.monotonic() - started
+    return seconds
