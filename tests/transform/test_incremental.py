@@ -9,6 +9,7 @@ The second test shows the comparison catches a real defect: without the look-bac
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 
 import psycopg
@@ -19,16 +20,23 @@ from .conftest import AS_OF, rows
 LEADS = 600
 
 
-def _pull_demo(landing) -> None:
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _pull_demo(landing, monkeypatch: pytest.MonkeyPatch) -> None:
     from leadflow.demo.api_server import CrmApiServer
     from leadflow.demo.generator import generate
     from leadflow.pull.contract import SOURCES
     from leadflow.pull.run import pull_source
-    from leadflow.settings import get_settings
+    from leadflow.settings import reset_settings
 
-    settings = get_settings()
     generate(landing, leads=LEADS, seed=23, as_of=AS_OF)
-    port = int(settings.api_url.rsplit(":", 1)[1])
+    port = _free_port()  # other sessions on this machine may hold the default API port
+    monkeypatch.setenv("LEADFLOW_API_URL", f"http://127.0.0.1:{port}")
+    reset_settings()
     with CrmApiServer(root=landing, port=port, max_rps=None):
         for source in SOURCES:
             pull_source(source, "demo-1", AS_OF)
@@ -116,10 +124,10 @@ def marts_fingerprint(url: str) -> dict[str, tuple[int, str]]:
 
 
 @pytest.fixture
-def built(warehouse: str, home):
+def built(warehouse: str, home, monkeypatch: pytest.MonkeyPatch):
     from leadflow.transform.dbt import run_dbt
 
-    _pull_demo(home / "landing")
+    _pull_demo(home / "landing", monkeypatch)
     run_dbt(["build"], as_of=AS_OF)
     return warehouse
 
