@@ -20,11 +20,11 @@ source as (
 source as (
 
     select
-        cast(null as text) as source,  -- noqa: RF04
+        cast(null as text) as source,
         cast(null as text) as entity,
         cast(null as text) as record_key,
         cast(null as text) as flag,
-        cast(null as text) as location,
+        cast(null as text) as location,  -- noqa: RF04
         cast(null as text) as run_id,
         cast(null as timestamptz) as flagged_at
     where false
