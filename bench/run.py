@@ -218,11 +218,21 @@ def model_floor_sql(url: str) -> str:
     return "\n".join(statements)
 
 
+def slowest_models(limit: int = 8) -> dict[str, float]:
+    """The slowest models of the last dbt invocation (run_results.json), seconds each."""
+    from leadflow.transform.dbt import dbt_target_dir
+
+    results = json.loads((dbt_target_dir() / "run_results.json").read_text())["results"]
+    timed_models = sorted(((r["execution_time"], r["unique_id"].split(".")[-1]) for r in results), reverse=True)
+    return {name: round(seconds, 2) for seconds, name in timed_models[:limit]}
+
+
 def stage_transform(url: str, as_of: datetime, pids: list[int]) -> tuple[Stage, float]:
     # What the DAG runs (seeds, models, snapshot, tests) on a fresh warehouse; then the models alone.
     build_seconds = dbt(["build"], as_of)
     with PeakMemory(pids) as mem:
         seconds = dbt(["run", "--full-refresh"], as_of)
+    slowest = slowest_models()
     floor = run_psql(url, model_floor_sql(url))
     with psycopg.connect(url) as conn:
         rows = int(
@@ -242,12 +252,12 @@ def stage_transform(url: str, as_of: datetime, pids: list[int]) -> tuple[Stage, 
         floor,
         "compiled SQL of the same models via psql",
         mem.mb,
-        {"dbt_build_seconds": round(build_seconds, 2)},
+        {"dbt_build_seconds": round(build_seconds, 2), "slowest_models": slowest, "load_average": os.getloadavg()},
     ), seconds
 
 
 def add_new_events(url: str, share: float = 0.01) -> int:
-    """1% new web and product events for existing people, arriving now (as a later pull would load them)."""
+    """1% new web and product events for existing people, arriving now in a new load batch (as a later pull)."""
     with psycopg.connect(url) as conn:
         added = 0
         for table, key in (("raw.web_events", "event_id"), ("raw.product_events", "event_id")):
@@ -259,9 +269,9 @@ def add_new_events(url: str, share: float = 0.01) -> int:
                     (table,),
                 )
             ]
-            select = ", ".join(
-                f"{c} || '-inc'" if c == key else ("clock_timestamp()" if c == "_loaded_at" else c) for c in cols
-            )
+            # as a later pull lands them: a batch of its own, loaded now
+            replaced = {key: f"{key} || '-inc'", "_loaded_at": "clock_timestamp()", "_batch_id": "'bench-incremental'"}
+            select = ", ".join(replaced.get(c, c) for c in cols)
             added += conn.execute(
                 f"insert into {table} ({', '.join(cols)}) select {select} from {table} "
                 f"where {key} not like '%%-inc' and random() < %s",
@@ -282,7 +292,12 @@ def stage_incremental(url: str, as_of: datetime, full_seconds: float, pids: list
         full_seconds,
         "full refresh at the same scale",
         mem.mb,
-        {"new_events": added, "target_ratio": 0.10},
+        {
+            "new_events": added,
+            "target_ratio": 0.10,
+            "slowest_models": slowest_models(),
+            "load_average": os.getloadavg(),
+        },
     )
 
 
