@@ -55,12 +55,30 @@ create table if not exists ops.pull_windows (
 );
 comment on table ops.pull_windows is
     'The updated-since window each run read per API / SQL entity, so that re-running a run reads the same window.';
+create index if not exists quarantine_record on ops.quarantine (source, entity, record_key, reason);
 """
+# ops.quarantine keeps a bad record once: a later run that reads it again (a look-back window, a changed
+# file) marks the existing row seen instead of adding another. Added here, where the pull needs them.
+QUARANTINE_COLUMNS = {
+    "last_seen_run_id": "text",
+    "last_seen_at": "timestamptz",
+    "times_seen": "integer not null default 1",
+}
 
 
 def ensure_pull_schema(conn: psycopg.Connection) -> None:
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext('leadflow.pull_schema'))")
+        have = {
+            r[0]
+            for r in conn.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'ops' and table_name = 'quarantine'"
+            )
+        }
+        for name, kind in QUARANTINE_COLUMNS.items():
+            if name not in have:  # ALTER only when needed: it locks the table other pulls write to
+                conn.execute(f"alter table ops.quarantine add column if not exists {name} {kind}")
         conn.execute(PULL_DDL)
 
 
@@ -111,8 +129,8 @@ class RawLoad:
             )
         )
         conn.execute(
-            "create temp table _quarantine (location text, record_key text, field text, reason text, payload text) "
-            "on commit drop"
+            "create temp table _quarantine (location text, record_key text, field text, reason text, payload text, "
+            "n bigint generated always as identity) on commit drop"
         )
         self._copy_rows = sql.SQL("copy _stage ({}) from stdin").format(
             sql.SQL(", ").join(map(sql.Identifier, [*self._columns, "_source_location", "_extra"]))
@@ -135,7 +153,7 @@ class RawLoad:
                     cp.write(chunk.rows)
                 self.staged_rows += chunk.count
             if chunk.quarantine:
-                with cur.copy("copy _quarantine from stdin") as cp:
+                with cur.copy("copy _quarantine (location, record_key, field, reason, payload) from stdin") as cp:
                     for row in chunk.quarantine:
                         cp.write_row(row)
 
@@ -256,10 +274,26 @@ class RawLoad:
             self.conn.execute(
                 "delete from ops.quarantine where run_id = %s and source = %s and entity = %s", self._ids()
             )
+        # A record another run already quarantined for the same reason is not added again: that row is
+        # marked seen by this run (once per run, so re-running a run changes nothing). Records without a
+        # key are the same record when their payload is.
+        same = (
+            "q.source = %(source)s and q.entity = %(entity)s and q.reason = t.reason and "
+            "(q.record_key = t.record_key or (q.record_key is null and t.record_key is null and q.payload = t.payload))"
+        )
+        params = {"run": self.run_id, "source": self.entity.source, "entity": self.entity.name}
+        self.conn.execute(
+            "update ops.quarantine q set last_seen_run_id = %(run)s, last_seen_at = now(), "
+            "times_seen = q.times_seen + 1 "
+            f"from _quarantine t where {same} and q.run_id <> %(run)s "
+            "and q.last_seen_run_id is distinct from %(run)s",
+            params,
+        )
         self.conn.execute(
             "insert into ops.quarantine (run_id, source, entity, location, record_key, field, reason, payload) "
-            "select %s, %s, %s, location, record_key, field, reason, payload from _quarantine",
-            self._ids(),
+            "select %(run)s, %(source)s, %(entity)s, location, record_key, field, reason, payload from _quarantine t "
+            f"where not exists (select 1 from ops.quarantine q where {same} and q.run_id <> %(run)s) order by t.n",
+            params,
         )
 
     def _key_sql(self, alias: str) -> sql.Composable:

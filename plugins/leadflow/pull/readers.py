@@ -21,6 +21,8 @@ import queue
 import random
 import re
 import threading
+import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +33,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from leadflow.pull.batch import Batcher, drift_column
 from leadflow.pull.validate import COPY_ESCAPE, MAX_FIELD_CHARS
+from leadflow.sync.transport import RateLimit, TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,6 @@ class FileRef:
     fingerprint: str
     fs: object  # fsspec filesystem
     path: str  # path inside fs
-    size: int = 0  # bytes, as listed
 
     def open(self):
         return self.fs.open(self.path, "rb")
@@ -80,7 +82,7 @@ def list_files(location: str, pattern: str, storage_options: dict | None = None)
         fingerprint = f"{info.get('size')}:{stamp}".replace('"', "")
         name = path[len(root) + 1 :] if root and path.startswith(root + "/") else path.rsplit("/", 1)[-1]
         url = path if protocol in ("file", "local") else f"{protocol}://{path}"
-        refs.append(FileRef(url, name, fingerprint, fs, path, int(info.get("size") or 0)))
+        refs.append(FileRef(url, name, fingerprint, fs, path))
     return refs
 
 
@@ -373,7 +375,51 @@ def _log_retry(state: RetryCallState) -> None:
     log.warning("retrying after %s (attempt %s)", err, state.attempt_number)
 
 
-def _get_page(client: httpx.Client, path: str, params: dict) -> bytes:
+class Pacer:
+    """Client-side pacing of one API: a token bucket under the configured quota, or under the one it learns.
+
+    With ``rate_limit`` configured (``"100/10s"``, ``"50/s"``) the bucket keeps every window of the
+    quota under it (see ``leadflow.sync.transport.RateLimit``), so the API never has to answer 429.
+    Without one, requests go as fast as the API answers until its first 429: from then on the pacer
+    holds the rate it had just seen, less a tenth, and a quarter less at every further 429;
+    ``Retry-After`` pauses every fetch of the source. Shared by all entities of a source in a pull.
+    """
+
+    def __init__(self, limit: RateLimit | None = None):
+        self.bucket = TokenBucket(limit)
+        self.lock = threading.Lock()
+        self.recent: deque[float] = deque(maxlen=1000)
+        self.limited = 0
+
+    @property
+    def rate(self) -> float:
+        return self.bucket.rate
+
+    def acquire(self) -> None:
+        self.bucket.acquire()
+        with self.lock:
+            self.recent.append(time.monotonic())
+
+    def too_many(self, retry_after: float | None) -> None:
+        """The API answered 429: slow down for good (this pull) and pause for its Retry-After."""
+        with self.lock:
+            self.limited += 1
+            now = time.monotonic()
+            seen = sum(1 for t in self.recent if now - t <= 1.0)
+            if self.bucket.rate > 0:
+                rate = self.bucket.rate * 0.75
+            else:
+                rate = max(1.0, seen * 0.9)
+            limit = RateLimit(max(1, round(rate * 10)), 10.0)
+            bucket = TokenBucket(limit)
+            bucket.pause(retry_after or 1.0)
+            self.bucket = bucket
+        log.warning("API answered 429: pacing to %.1f requests/s", bucket.rate)
+
+
+def _get_page(client: httpx.Client, path: str, params: dict, pacer: Pacer | None = None) -> bytes:
+    if pacer is not None:
+        pacer.acquire()
     response = client.get(path, params=params)
     if response.status_code == 429 or response.status_code >= 500:
         retry_after = response.headers.get("Retry-After")
@@ -381,6 +427,8 @@ def _get_page(client: httpx.Client, path: str, params: dict) -> bytes:
             wait = float(retry_after) if retry_after else None
         except ValueError:
             wait = None
+        if response.status_code == 429 and pacer is not None:
+            pacer.too_many(wait)
         raise RetryableHTTPError(response.status_code, wait, path)
     if response.status_code >= 400:
         raise SourceError(f"{path}: HTTP {response.status_code}: {response.text[:300]}")
@@ -399,6 +447,7 @@ def read_rest(
     attempts: int = 8,
     backoff: float = 0.25,
     max_backoff: float = 10.0,
+    pacer: Pacer | None = None,
 ) -> None:
     """Every object updated after ``since``: ``limit`` + ``after`` paging, 429/5xx/timeouts retried with backoff."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -423,7 +472,7 @@ def read_rest(
                 while not stop.is_set():
                     page += 1
                     try:
-                        content = retrying(_get_page, client, path, params)
+                        content = retrying(_get_page, client, path, params, pacer)
                         body = orjson.loads(content)
                     except (RetryableHTTPError, httpx.TransportError) as err:
                         raise SourceError(

@@ -11,7 +11,6 @@ warehouse connection. A bounded queue between them keeps memory flat and lets bo
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import queue
 import re
@@ -31,6 +30,7 @@ from leadflow.pull.contract import BY_KEY, SOURCES, Entity, entities_of
 from leadflow.pull.loader import LoadResult, RawLoad, Unit, ensure_pull_schema
 from leadflow.pull.readers import (
     FileRef,
+    Pacer,
     SourceError,
     list_files,
     read_csv,
@@ -41,14 +41,12 @@ from leadflow.pull.readers import (
 )
 from leadflow.pull.validate import Source
 from leadflow.settings import Settings, get_settings
+from leadflow.sync.transport import RateLimit
 from leadflow.warehouse.db import connect, ensure_ops_schema, warehouse_url
 
 log = logging.getLogger(__name__)
 
 DEFAULT_WORKERS = 2  # loading pipelines per entity with many files: one per core of the reference machine
-# File loads at least this big (MB, all files of an entity) parse in reader processes, not threads: parsing
-# and validating is pure Python, and threads would share one interpreter lock with the COPY threads.
-PROCESS_MB = 64
 FORMATS = {"csv": read_csv, "jsonl": read_jsonl, "ndjson": read_jsonl, "json": read_jsonl, "parquet": read_parquet}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -134,7 +132,7 @@ def _lookup(conn: psycopg.Connection, ref: str) -> dict:
 
 
 # -- the pipeline: a reader thread feeding the loading thread -----------------------------------------
-_DONE = "<done>"  # a string: it must survive the trip from a reader process
+_DONE = object()
 
 
 @dataclass
@@ -196,23 +194,6 @@ def _bounded_put(items, stop) -> Callable:
     return put
 
 
-def _produce_in_child(items, stop, entity, jobs, as_of, tolerance, mapping) -> None:
-    """A reader process (``spawn``): its own interpreter, so parsing does not share the loader's GIL."""
-    import pickle
-
-    base = _bounded_put(items, stop)
-
-    def put(item) -> None:
-        if isinstance(item, _Fatal | _Failed):
-            try:
-                pickle.dumps(item)
-            except Exception:  # an exception that cannot cross processes: keep its message
-                item = type(item)(RuntimeError(f"{item.error.__class__.__name__}: {item.error}"))
-        base(item)
-
-    _produce(put, entity, jobs, as_of, tolerance, mapping)
-
-
 def _run_units(
     conn: psycopg.Connection,
     entity: Entity,
@@ -221,39 +202,28 @@ def _run_units(
     as_of: datetime,
     tolerance: timedelta,
     mapping: dict[str, Source],
-    in_process: bool = False,
 ) -> tuple[list[LoadResult], list[str]]:
     """Load every unit; a unit that fails with SourceError is rolled back and reported, the others load.
 
-    The reading runs in a thread, or (``in_process``) in a child process when the jobs can be pickled.
+    Reading and validating run in a thread (measured: reader processes cost more in start-up and in
+    moving chunks between processes than they gain on two cores).
     """
-    if in_process:
-        ctx = multiprocessing.get_context("spawn")
-        items = ctx.Queue(maxsize=4)
-        stop = ctx.Event()
-        producer = ctx.Process(
-            target=_produce_in_child,
-            args=(items, stop, entity, jobs, as_of, tolerance, mapping),
-            name=f"pull-{entity.key}",
-            daemon=True,
-        )
-    else:
-        items = queue.Queue(maxsize=4)
-        stop = threading.Event()
-        producer = threading.Thread(
-            target=_produce,
-            args=(_bounded_put(items, stop), entity, jobs, as_of, tolerance, mapping),
-            name=f"pull-{entity.key}",
-            daemon=True,
-        )
+    items: queue.Queue = queue.Queue(maxsize=4)
+    stop = threading.Event()
+    producer = threading.Thread(
+        target=_produce,
+        args=(_bounded_put(items, stop), entity, jobs, as_of, tolerance, mapping),
+        name=f"pull-{entity.key}",
+        daemon=True,
+    )
     producer.start()
     results: list[LoadResult] = []
     errors: list[str] = []
     load: RawLoad | None = None
     try:
         while True:
-            item = _next(items, producer)
-            if isinstance(item, str) and item == _DONE:
+            item = items.get()
+            if item is _DONE:
                 break
             if isinstance(item, _Begin):
                 load = RawLoad(conn, entity, run_id, as_of, item.unit)
@@ -286,21 +256,7 @@ def _run_units(
     finally:
         stop.set()
         producer.join(timeout=30)
-        if in_process and producer.is_alive():
-            producer.terminate()
-            producer.join(timeout=5)
     return results, errors
-
-
-def _next(items, producer):
-    """The next item; a reader process that died without a word (killed, out of memory) fails the pull."""
-    while True:
-        try:
-            return items.get(timeout=1.0)
-        except queue.Empty:
-            if not producer.is_alive():
-                code = getattr(producer, "exitcode", None)
-                raise RuntimeError(f"{producer.name}: reader stopped without finishing (exit code {code})") from None
 
 
 def _run_parallel(
@@ -317,9 +273,8 @@ def _run_parallel(
     so two of them never deadlock on shared keys, and a key's newest version wins whatever the order.
     """
     workers = max(1, min(workers, len(jobs)))
-    in_process = _reader_processes(jobs)
     if workers == 1:
-        return _run_units(conn, entity, jobs, *args, in_process=in_process)
+        return _run_units(conn, entity, jobs, *args)
     shares = [jobs[i::workers] for i in range(workers)]
     outcomes: list = [None] * workers
 
@@ -327,7 +282,7 @@ def _run_parallel(
         try:
             with connect(url, autocommit=True) as own:
                 own.execute("set temp_buffers = '64MB'")
-                outcomes[i] = _run_units(own, entity, shares[i], *args, in_process=in_process)
+                outcomes[i] = _run_units(own, entity, shares[i], *args)
         except BaseException as err:
             outcomes[i] = err
 
@@ -335,7 +290,7 @@ def _run_parallel(
     for thread in threads:
         thread.start()
     try:
-        outcomes[0] = _run_units(conn, entity, shares[0], *args, in_process=in_process)
+        outcomes[0] = _run_units(conn, entity, shares[0], *args)
     except BaseException as err:
         outcomes[0] = err
     for thread in threads:
@@ -351,7 +306,7 @@ def _run_parallel(
 
 @dataclass(frozen=True)
 class FileJob:
-    """Read one landing file into a batcher; picklable, so that a reader process can run it."""
+    """Read one landing file into a batcher."""
 
     ref: FileRef
     fmt: str
@@ -367,12 +322,16 @@ class FileJob:
             FORMATS[self.fmt](stream, self.ref.name, sink, self.source, **dict(self.options))
 
 
-def _reader_processes(jobs: list) -> bool:
-    """Whether to parse in reader processes: big file loads only (starting one costs ~0.5 s)."""
-    threshold = float(os.environ.get("LEADFLOW_PULL_PROCESS_MB", PROCESS_MB)) * (1 << 20)
-    if not jobs or not all(isinstance(job, FileJob) for _, job in jobs):
-        return False
-    return sum(job.ref.size for _, job in jobs) >= threshold
+def _pacer(source_cfg: dict) -> Pacer:
+    """One pacer per API source configuration, shared by its entities (so a learned rate carries over)."""
+    pacer = source_cfg.get("_pacer")
+    if pacer is None:
+        try:
+            limit = RateLimit.parse(source_cfg.get("rate_limit"))
+        except ValueError as err:
+            raise SourceError(f"rate_limit: {err}") from None
+        pacer = source_cfg["_pacer"] = Pacer(limit)
+    return pacer
 
 
 def plan_entity(
@@ -427,6 +386,7 @@ def plan_entity(
     elif kind == "rest_api":
         base_url = source_cfg.get("base_url") or settings.api_url
         path = spec["path"]
+        pacer = _pacer(source_cfg)
 
         def job(sink: Batcher) -> None:
             read_rest(
@@ -441,6 +401,7 @@ def plan_entity(
                 attempts=int(source_cfg.get("retries", 7)) + 1,
                 backoff=float(source_cfg.get("backoff_seconds", 0.25)),
                 max_backoff=float(source_cfg.get("max_backoff_seconds", 10)),
+                pacer=pacer,
             )
 
     else:
