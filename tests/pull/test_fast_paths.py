@@ -90,20 +90,26 @@ def test_rows_are_copied_in_key_order_within_a_chunk(warehouse: str) -> None:
 def test_a_bad_record_re_read_in_the_look_back_is_quarantined_once(env) -> None:
     with CrmApiServer(root=env.landing, max_rps=None) as api:
         bad = lead(30, "2026-11-10T09:30:00Z", email="nobody@")
-        serve(env, [lead(i, f"2026-11-10T{i:02d}:00:00Z") for i in range(10)] + [bad])
+        keyless = {"id": "L31", "updatedAt": "2026-11-10T09:40:00Z"}  # no properties: same payload each time
+        serve(env, [lead(i, f"2026-11-10T{i:02d}:00:00Z") for i in range(10)] + [bad, keyless])
         configure(env, api, lookback_hours=3)
-        assert env.pull("crm")["crm.lead"]["quarantined"] == 1
-        # Two later runs re-read the window that holds the bad record.
+        assert env.pull("crm")["crm.lead"]["quarantined"] == 2
+        # Two later runs re-read the window that holds the bad records.
         for run, hours in (("run-2", 1), ("run-3", 2)):
-            assert env.pull("crm", run, AS_OF + timedelta(hours=hours))["crm.lead"]["quarantined"] == 1
+            assert env.pull("crm", run, AS_OF + timedelta(hours=hours))["crm.lead"]["quarantined"] == 2
         env.pull("crm", "run-3", AS_OF + timedelta(hours=2))  # Airflow re-runs run-3
-    rows = env.rows("select run_id, record_key, reason, last_seen_run_id, times_seen from ops.quarantine")
-    assert rows == [("run-1", "L30", 'invalid email: "nobody@"', "run-3", 3)]
+    rows = env.rows(
+        "select run_id, record_key, reason, last_seen_run_id, times_seen from ops.quarantine order by reason"
+    )
+    assert rows == [
+        ("run-1", None, "API object without properties", "run-3", 3),
+        ("run-1", "L30", 'invalid email: "nobody@"', "run-3", 3),
+    ]
     # Every run still accounts for what it read: read = loaded + quarantined.
     assert [(a[0], a[4] + a[5] == a[3], a[5]) for a in env.audit()] == [
-        ("run-1", True, 1),
-        ("run-2", True, 1),
-        ("run-3", True, 1),
+        ("run-1", True, 2),
+        ("run-2", True, 2),
+        ("run-3", True, 2),
     ]
 
 

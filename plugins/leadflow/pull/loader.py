@@ -55,7 +55,8 @@ create table if not exists ops.pull_windows (
 );
 comment on table ops.pull_windows is
     'The updated-since window each run read per API / SQL entity, so that re-running a run reads the same window.';
-create index if not exists quarantine_record on ops.quarantine (source, entity, record_key, reason);
+create index if not exists quarantine_same_record on ops.quarantine
+    (source, entity, reason, (coalesce('k:' || record_key, 'p:' || md5(payload))));
 """
 # ops.quarantine keeps a bad record once: a later run that reads it again (a look-back window, a changed
 # file) marks the existing row seen instead of adding another. Added here, where the pull needs them.
@@ -279,7 +280,7 @@ class RawLoad:
         # key are the same record when their payload is.
         same = (
             "q.source = %(source)s and q.entity = %(entity)s and q.reason = t.reason and "
-            "(q.record_key = t.record_key or (q.record_key is null and t.record_key is null and q.payload = t.payload))"
+            "coalesce('k:' || q.record_key, 'p:' || md5(q.payload)) = coalesce('k:' || t.record_key, 'p:' || md5(t.payload))"
         )
         params = {"run": self.run_id, "source": self.entity.source, "entity": self.entity.name}
         self.conn.execute(
