@@ -67,9 +67,25 @@
     )
 {%- endmacro %}
 
+{#
+    The latest value of `column` in this incremental model (e.g. the int_signals.processed_at it has
+    read), as a literal read when the model runs: with a literal the planner sees from the statistics
+    that few rows follow it and uses the index, where a subquery would make it guess a third of the table.
+#}
+{% macro watermark_literal(column) -%}
+    {%- if execute -%}
+        {%- set result = run_query(
+            "select coalesce(max(" ~ column ~ "), '-infinity'::timestamptz)::text from " ~ this
+        ) -%}
+        cast('{{ result.columns[0].values()[0] }}' as timestamptz)
+    {%- else -%}
+        (select coalesce(max({{ column }}), '-infinity'::timestamptz) from {{ this }})
+    {%- endif -%}
+{%- endmacro %}
+
 {# The latest int_signals.processed_at a downstream incremental model has read (its column `column`). #}
 {% macro processed_watermark(column='signals_processed_at') -%}
-    (select coalesce(max({{ column }}), '-infinity'::timestamptz) from {{ this }})
+    {{ watermark_literal(column) }}
 {%- endmacro %}
 
 {# The latest loaded_at an incremental model already holds, minus the look-back (var incremental_lookback_hours). #}

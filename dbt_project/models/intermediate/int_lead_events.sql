@@ -66,9 +66,12 @@ reattributed as (
         this.loaded_at,
         this.signals_processed_at
     from {{ this }} as this
-    inner join person_leads
-        on this.person_key = person_leads.person_key
-    where person_leads.resolved_at > (select last_attributed.attributed_at from last_attributed)
+    -- = any(array(...)): an index lookup per changed key, whatever the planner guesses about their number
+    where this.person_key = any(array(
+        select person_leads.person_key
+        from person_leads
+        where person_leads.resolved_at > (select last_attributed.attributed_at from last_attributed)
+    ))
 
 ),
 

@@ -28,13 +28,6 @@ events as (
 ),
 
 {% if is_incremental() -%}
-last_update as (
-
-    select coalesce(max(updated_at), '-infinity'::timestamptz) as updated_at
-    from {{ this }}
-
-),
-
 written as (
 
     select
@@ -42,7 +35,7 @@ written as (
         previous_lead_id,
         signal_name
     from {{ ref('int_lead_events') }}
-    where attributed_at > (select last_update.updated_at from last_update)
+    where attributed_at > {{ watermark_literal('updated_at') }}
 
 ),
 
@@ -81,9 +74,16 @@ touched_events as (
         events.signal_id,
         events.occurred_at
     from touched
-    left join events
-        on touched.lead_id = events.lead_id
-            and touched.signal_name = events.signal_name
+    -- a lateral index lookup per touched pair (index on int_lead_events (signal_name, lead_id))
+    left join lateral (
+        select
+            pair_events.signal_id,
+            pair_events.occurred_at
+        from events as pair_events
+        where
+            pair_events.lead_id = touched.lead_id
+            and pair_events.signal_name = touched.signal_name
+    ) as events on true
 
 ),
 {%- else -%}

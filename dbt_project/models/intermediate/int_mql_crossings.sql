@@ -64,13 +64,6 @@ touch_hashes as (
 ),
 
 {% if is_incremental() -%}
-last_update as (
-
-    select coalesce(max(updated_at), '-infinity'::timestamptz) as updated_at
-    from {{ this }}
-
-),
-
 written as (
 
     select
@@ -78,7 +71,7 @@ written as (
         previous_lead_id
     from {{ ref('int_lead_events') }}
     where
-        attributed_at > (select last_update.updated_at from last_update)
+        attributed_at > {{ watermark_literal('updated_at') }}
         and signal_name in {{ sql_list(engagement_names) }}
 
 ),
@@ -137,9 +130,10 @@ engagement_events as (
         events.signal_name,
         events.occurred_at
     from {{ ref('int_lead_events') }} as events
-    inner join leads
-        on events.lead_id = leads.lead_id
-    where leads.is_computed and events.signal_name in {{ sql_list(engagement_names) }}
+    -- = any(array(...)): index lookups on (signal_name, lead_id) for the touched leads only
+    where
+        events.signal_name in {{ sql_list(engagement_names) }}
+        and events.lead_id = any(array(select leads.lead_id from leads where leads.is_computed))
 
     union all
 

@@ -103,9 +103,10 @@ product_signals as (
     where
         source = 'product'
         and occurred_at <= {{ as_of() }}
+        -- = any(array(...)): index lookups for the touched workspaces and their users only
         and (
-            workspace_id in (select touched.workspace_id from touched)
-            or product_user_id in (select touched_users.user_id from touched_users)
+            workspace_id = any(array(select touched.workspace_id from touched))
+            or product_user_id = any(array(select touched_users.user_id from touched_users))
         )
 
 ),
