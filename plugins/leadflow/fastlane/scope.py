@@ -81,7 +81,9 @@ def ensure_indexes(conn: psycopg.Connection) -> None:
             continue
         for i, expression in enumerate(expressions):
             name = f"fastlane_{table}_{i}"
-            conn.execute(f"create index if not exists {name} on raw.{table} ({expression})")
+            # Checked first: even "if not exists" takes a share lock, which would wait for a batch load.
+            if conn.execute("select to_regclass(%s)", (f"raw.{name}",)).fetchone()[0] is None:
+                conn.execute(f"create index if not exists {name} on raw.{table} ({expression})")
 
 
 def resolve(conn: psycopg.Connection, candidates: list[dict]) -> Scope:
