@@ -133,7 +133,11 @@ engagement_events as (
     -- = any(array(...)): index lookups on (signal_name, lead_id) for the touched leads only
     where
         events.signal_name in {{ sql_list(engagement_names) }}
-        and events.lead_id = any(array(select leads.lead_id from leads where leads.is_computed))
+        and events.lead_id = any(array(
+            select leads.lead_id
+            from leads
+            where leads.is_computed
+        ))
 
     union all
 
