@@ -139,3 +139,36 @@ def test_a_bad_rate_limit_names_the_setting(env) -> None:
         configure(env, api, rate_limit="fast please")
         with pytest.raises(SourceError, match="rate_limit"):
             env.pull("crm")
+
+
+TRICKY = ["two\nlines", "tab\there", "back\\slash", "cr\rhere", "plain"]
+
+
+def test_parquet_rows_with_line_breaks_tabs_and_backslashes_load_exactly(env) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .test_files import FILES, events
+
+    env.configure(FILES)
+    rows = events(1, len(TRICKY) + 2)
+    for row, value in zip(rows, TRICKY, strict=False):
+        row["page_path"] = value
+    rows[-2]["page_path"] = "bell\x07"  # a control character: quarantined
+    rows[-1]["page_path"] = "x" * 10_001  # over the limit: quarantined
+    (env.landing / "web").mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows), env.landing / "web" / "events_01.parquet")
+    assert env.pull("web")["web.event"]["loaded"] == len(TRICKY)
+    assert sorted(r[0] for r in env.rows("select page_path from raw.web_events")) == sorted(TRICKY)
+    assert sorted(env.quarantine()) == [
+        ("web/events_01.parquet:row 6", "page_path", "control characters in field"),
+        ("web/events_01.parquet:row 7", "page_path", "oversize field: 10001 characters (limit 10000)"),
+    ]
+
+
+def test_api_values_with_line_breaks_load_exactly(env) -> None:
+    with CrmApiServer(root=env.landing, max_rps=None) as api:
+        serve(env, [lead(i, title=value) for i, value in enumerate(TRICKY)])
+        configure(env, api)
+        assert env.pull("crm")["crm.lead"]["loaded"] == len(TRICKY)
+    assert sorted(r[0] for r in env.rows("select title from raw.crm_leads")) == sorted(TRICKY)

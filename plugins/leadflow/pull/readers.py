@@ -241,7 +241,8 @@ def read_csv(stream, name: str, sink: Batcher, source: str, delimiter: str = ","
 def _row_clean(row) -> bool:
     texts = [v for v in row if v.__class__ is str]
     joined = "|".join(texts)
-    return len(joined) <= MAX_FIELD_CHARS and _DIRTY_TEXT(joined) is None
+    # _DIRTY_TEXT lets a line feed through (it ends CSV lines): a value holding one is not clean.
+    return len(joined) <= MAX_FIELD_CHARS and "\n" not in joined and _DIRTY_TEXT(joined) is None
 
 
 def _rows_clean(rows: list) -> bool:
@@ -274,15 +275,46 @@ def read_parquet(stream, name: str, sink: Batcher, source: str, batch_rows: int 
         )
     prefix = name.translate(COPY_ESCAPE) + ":row "
     number = 0
+    add = sink.add
     try:
         for batch in parquet.iter_batches(batch_size=batch_rows):
             rows = list(zip(*[c.to_pylist() for c in batch.columns], strict=True))
-            clean = _rows_clean(rows)
-            for row in rows:
-                number += 1
-                sink.add(row, f"{prefix}{number}", clean or _row_clean(row), row)
+            dirty = _dirty_rows(batch)
+            if dirty is None:
+                for row in rows:
+                    number += 1
+                    add(row, f"{prefix}{number}", True, row)
+            else:
+                for row, bad in zip(rows, dirty, strict=True):
+                    number += 1
+                    add(row, f"{prefix}{number}", not bad, row)
     except (pa.ArrowException, OSError) as err:
         raise SourceError(f"{source}: {name} is truncated or corrupt after row {number} ({err})") from err
+
+
+def _dirty_rows(batch) -> list[bool] | None:
+    """Per row of an Arrow batch, whether a string in it breaks the fast path's promise (control
+    character, backslash, line break, over the length limit); None when no row does. Computed by
+    Arrow's kernels (RE2), not per value in Python."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    mask = None
+    for column in batch.columns:
+        kind = column.type
+        if pa.types.is_dictionary(kind):
+            column, kind = column.cast(kind.value_type), kind.value_type
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            continue  # numbers, timestamps, nested values: never a str for the fast path
+        bad = pc.or_(
+            pc.match_substring_regex(column, r"[\x00-\x1f\x7f\\]"),
+            pc.greater(pc.utf8_length(column), MAX_FIELD_CHARS),
+        )
+        bad = pc.fill_null(bad, False)
+        mask = bad if mask is None else pc.or_(mask, bad)
+    if mask is None or not pc.any(mask).as_py():
+        return None
+    return mask.to_pylist()
 
 
 # -- SQL database ------------------------------------------------------------------------------------
