@@ -19,10 +19,10 @@ Ratios are throughputs: pull rows/s divided by floor rows/s. The API sources are
 own (the HTTP round trips, not PostgreSQL, bound them; the API is served unthrottled here).
 
 On a shared machine wall-clock ratios move with other people's jobs, so CPU time is reported too:
-client CPU (the pull process and its reader processes; the floors' COPY client) plus server CPU (every
+client CPU (the pull process and any children it waited for; the floors' COPY client) plus server CPU (every
 PostgreSQL process of the benchmark's own server), per record. ``cpu ratio`` = floor CPU per record /
 pull CPU per record — what the ratio would be on an idle machine with one core for each side.
-Peak memory is sampled over the pull process and its reader processes together (RSS, summed).
+Peak memory is sampled over the pull process and any children together (RSS, summed).
 
 ``--parquet`` also converts the web and marketing files to Parquet (not timed) and pulls them, into a
 second database, through the Parquet reader; they are compared with the same COPY floor.
@@ -79,7 +79,7 @@ def server_cpu(pid: int) -> float:
 
 
 def client_cpu() -> float:
-    """CPU seconds of this process and the children it waited for (reader processes)."""
+    """CPU seconds of this process and the children it waited for."""
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
@@ -217,7 +217,7 @@ def _fresh_database(server_url: str, name: str) -> str:
 
 
 def _pull(url: str, landing: Path, api_url: str, as_of: str, sources: list[str], pg_pid: int, env: dict) -> dict:
-    """The pull in a child process (its reader processes are its children); returns its JSON and peak memory."""
+    """The pull in a child process; returns its JSON, wall time and peak memory (with any children of its own)."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.pull", "--child", "--landing", str(landing), "--url", url,
@@ -443,7 +443,7 @@ def _write(report: dict) -> None:
     lines = [
         f"# Pull benchmark — {report['leads']:,} leads (as of {report['as_of']})",
         "",
-        f"Peak RSS of the pull (process and reader processes together): **{report['peak_rss_mb']} MB**"
+        f"Peak RSS of the pull (its process and any children, summed): **{report['peak_rss_mb']} MB**"
         f" (main process alone {report['peak_rss_main_process_mb']} MB). "
         f"Wall time of the whole pull: {report['pull_wall_seconds']} s. "
         f"Machine: {m['cpus']} CPUs, load average {m['loadavg_1m']} before the pull, "
