@@ -22,10 +22,18 @@
 {#
     An index on a raw table's (_batch_id, _loaded_at), so incremental models find load batches they have
     not read and read only their rows instead of scanning the table (created once, by the first run that
-    needs it; the loader's DDL is left alone).
+    needs it; the loader's DDL is left alone; an existing index is detected without locking the table).
 #}
 {% macro index_batches(relation) -%}
-    create index if not exists {{ relation.identifier }}__batch_loaded_idx on {{ relation }} (_batch_id, _loaded_at)
+    {%- set index_name = relation.identifier ~ '__batch_loaded_idx' -%}
+    -- look first: CREATE INDEX IF NOT EXISTS takes a share lock, i.e. waits behind a running load
+    do $$
+    begin
+        if to_regclass('{{ relation.schema }}.{{ index_name }}') is null then
+            create index {{ index_name }} on {{ relation }} (_batch_id, _loaded_at);
+        end if;
+    end
+    $$
 {%- endmacro %}
 
 {#
