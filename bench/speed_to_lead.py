@@ -313,6 +313,7 @@ def run(scale: float, seed: int, events: int, rate: float, settle: float, out_di
             warmup_lead,
             t0,
             {"events": len(plan), "rate_per_second": rate, "watcher_start_seconds": round(watcher_seconds, 1)},
+            servers,
         )
         result["floor_bare_lane"] = floor
     finally:
@@ -418,7 +419,10 @@ def _report(
     warmup_lead,
     warmup_at,
     injection,
+    servers,
 ) -> dict:
+    from leadflow.demo.destinations_server import SlackWebhook
+
     ids = sorted(written)
     with psycopg.connect(url) as conn:
         hot_now = {
@@ -446,7 +450,18 @@ def _report(
         latencies.append(min(slack[lead_id]) - w["written_at"])
         if w["email"] in outreach:
             outreach_latencies.append(min(outreach[w["email"]]) - w["written_at"])
-    duplicates_slack = sum(len(v) - 1 for v in slack.values() if len(v) > 1)
+    # A duplicate is the same alert twice (same lead, same message); a lead whose qualification changed is
+    # announced again by design ("a new qualification is announced again"): counted apart.
+    messages: dict[str, list[str]] = {}
+    for message in list(servers.slack.messages):
+        lead_id = SlackWebhook.ref(message)
+        if lead_id:
+            body = {k: v for k, v in message.items() if k != "received_at"}
+            messages.setdefault(lead_id, []).append(json.dumps(body, sort_keys=True))
+    duplicates_slack = sum(len(v) - len(set(v)) for v in messages.values())
+    reannounced = sum(len(set(v)) - 1 for v in messages.values() if len(set(v)) > 1)
+    lane_leads = {k for k, w in written.items() if not w["suppressed"]} | {batch["lead"]["lead_id"]}
+    duplicates_lane = sum(len(messages.get(k, [])) - 1 for k in lane_leads if len(messages.get(k, [])) > 1)
     duplicates_outreach = sum(len(v) - 1 for v in outreach.values() if len(v) > 1)
     batch_lead = batch["lead"]
     batch_latency = (
@@ -473,6 +488,8 @@ def _report(
             "not_hot_per_batch": not_hot,
             "suppressed_delivered": suppressed_delivered,
             "duplicates_slack": duplicates_slack,
+            "slack_messages_for_injected_leads_beyond_one": duplicates_lane,
+            "reannounced_new_qualification": reannounced,
             "duplicates_outreach": duplicates_outreach,
             "cold_start_seconds": round(cold_start[warmup_lead["lead_id"]] - warmup_at, 1)
             if warmup_lead["lead_id"] in cold_start
@@ -514,6 +531,8 @@ def render(r: dict) -> str:
         f"| hot leads alerted / hot per the batch | {f['alerted']} / {f['hot_leads']} |",
         f"| missed, duplicates (Slack, Outreach), suppressed delivered | {len(f['missed'])}, "
         f"{f['duplicates_slack']}, {f['duplicates_outreach']}, {len(f['suppressed_delivered'])} |",
+        f"| injected leads alerted more than once; other leads re-announced (new qualification) | "
+        f"{f['slack_messages_for_injected_leads_beyond_one']}; {f['reannounced_new_qualification']} |",
         f"| fast-lane runs (with work) | {f['runs']} ({f['runs_with_work']}) |",
         f"| stage p50: pull / scope / dbt build / sync | {f['stage_p50_seconds']} |",
         f"| first run after Airflow starts (cold) | {f['cold_start_seconds']} s |",
