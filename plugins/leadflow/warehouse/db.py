@@ -221,4 +221,6 @@ def dbt_env(url: str) -> dict[str, str]:
         "LEADFLOW_PG_USER": parts.username or "postgres",
         "LEADFLOW_PG_PASSWORD": parts.password or "",
         "LEADFLOW_PG_DATABASE": (parts.path or "/postgres").lstrip("/") or "postgres",
+        # One dbt thread per core (2–4): more only queue in PostgreSQL and each holds its own work_mem.
+        "LEADFLOW_DBT_THREADS": os.environ.get("LEADFLOW_DBT_THREADS", str(min(4, max(2, os.cpu_count() or 2)))),
     }

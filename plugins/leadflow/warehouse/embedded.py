@@ -125,7 +125,7 @@ class EmbeddedPostgres:
                     "-c max_connections=100",
                     "-c shared_buffers=256MB",
                     "-c work_mem=64MB",
-                    "-c maintenance_work_mem=256MB",
+                    "-c maintenance_work_mem=128MB",  # dbt builds indexes on several threads at once
                     # A disposable local warehouse: trade crash durability of the last commits for speed.
                     "-c synchronous_commit=off",
                     "-c max_wal_size=2GB",
