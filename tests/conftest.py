@@ -6,6 +6,8 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -42,21 +44,34 @@ def server_url() -> str:
         shutil.rmtree(TEST_HOME, ignore_errors=True)
 
 
-@pytest.fixture
-def warehouse(server_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh, empty database on the embedded server; LEADFLOW_WAREHOUSE_URL points at it."""
+@contextmanager
+def scratch_warehouse(server_url: str, prefix: str, **env: str) -> Iterator[str]:
+    """A new, empty database on the embedded server as LEADFLOW_WAREHOUSE_URL (plus ``env``) for the
+    block; the variables are restored and the database dropped afterwards."""
     from leadflow.settings import reset_settings
 
-    name = f"t_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'create database "{name}"')
     url = server_url.rsplit("/", 1)[0] + f"/{name}"
-    monkeypatch.setenv("LEADFLOW_WAREHOUSE_URL", url)
+    mp = pytest.MonkeyPatch()
+    for key, value in {"LEADFLOW_WAREHOUSE_URL": url, **env}.items():
+        mp.setenv(key, value)
     reset_settings()
-    yield url
-    reset_settings()
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+    try:
+        yield url
+    finally:
+        mp.undo()
+        reset_settings()
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def warehouse(server_url: str) -> str:
+    """A fresh, empty database on the embedded server; LEADFLOW_WAREHOUSE_URL points at it."""
+    with scratch_warehouse(server_url, "t") as url:
+        yield url
 
 
 @pytest.fixture

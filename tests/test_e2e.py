@@ -9,7 +9,6 @@ into the marts and the quality gate must block the sync.
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import psycopg
 import pytest
 
 from leadflow.pull.contract import ENTITIES
+from tests.conftest import scratch_warehouse
 
 pytestmark = pytest.mark.e2e
 
@@ -25,23 +25,10 @@ LEADS = 400
 
 @pytest.fixture(scope="module")
 def pipeline_env(server_url: str, tmp_path_factory: pytest.TempPathFactory):
-    from leadflow.settings import reset_settings
-
-    mp = pytest.MonkeyPatch()
-    name = f"e2e_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    url = server_url.rsplit("/", 1)[0] + f"/{name}"
     root = tmp_path_factory.mktemp("e2e")
-    mp.setenv("LEADFLOW_WAREHOUSE_URL", url)
-    mp.setenv("LEADFLOW_LANDING_DIR", str(root / "landing"))
-    mp.setenv("LEADFLOW_OUTBOX_DIR", str(root / "outbox"))
-    reset_settings()
-    yield {"url": url, "root": root}
-    mp.undo()
-    reset_settings()
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+    env = {"LEADFLOW_LANDING_DIR": str(root / "landing"), "LEADFLOW_OUTBOX_DIR": str(root / "outbox")}
+    with scratch_warehouse(server_url, "e2e", **env) as url:
+        yield {"url": url, "root": root}
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from datetime import UTC, datetime
 
 import psycopg
@@ -21,6 +20,7 @@ import pytest
 
 from leadflow.demo.destinations_server import DestinationServers, SlackWebhook
 from leadflow.fastlane import inject
+from tests.conftest import scratch_warehouse
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
@@ -33,40 +33,30 @@ def lane_env(server_url: str, tmp_path_factory: pytest.TempPathFactory):
     from leadflow.demo.api_server import CrmApiServer
     from leadflow.demo.generator import generate
     from leadflow.fastlane.services import run_batch_steps
-    from leadflow.settings import get_settings, reset_settings
+    from leadflow.settings import get_settings
 
-    mp = pytest.MonkeyPatch()
-    name = f"fl_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    url = server_url.rsplit("/", 1)[0] + f"/{name}"
     root = tmp_path_factory.mktemp("fastlane")
     servers = DestinationServers(limits={"outreach": None, "hubspot": None, "slack": None, "webhook": None}).start()
-    env = {
-        "LEADFLOW_WAREHOUSE_URL": url,
+    lane = {
         "LEADFLOW_LANDING_DIR": str(root / "landing"),
         "LEADFLOW_OUTBOX_DIR": str(root / "outbox"),
         "LEADFLOW_SYNC_DESTINATIONS": '["slack", "outreach"]',
         **servers.connections(rate_limits={"slack": "off", "outreach": "off"}),
     }
-    for key, value in env.items():
-        mp.setenv(key, value)
-    reset_settings()
-    settings = get_settings()
-    as_of = datetime.now(UTC).replace(second=0, microsecond=0)
-    generate(settings.landing, leads=LEADS, seed=23, as_of=as_of)
-    api = CrmApiServer(root=settings.landing, port=int(settings.api_url.rsplit(":", 1)[1]), max_rps=None).start()
-    try:
-        run_batch_steps("batch-before", as_of, settings, sync=False)  # batch data in the warehouse
-        yield {"url": url, "settings": settings, "servers": servers, "env": env, "server_url": server_url}
-    finally:
-        api.stop()
-        servers.stop()
-        mp.undo()
-        reset_settings()
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
-            conn.execute("drop database if exists airflow_fastlane_test with (force)")
+    with scratch_warehouse(server_url, "fl", **lane) as url:
+        env = {"LEADFLOW_WAREHOUSE_URL": url, **lane}
+        settings = get_settings()
+        as_of = datetime.now(UTC).replace(second=0, microsecond=0)
+        generate(settings.landing, leads=LEADS, seed=23, as_of=as_of)
+        api = CrmApiServer(root=settings.landing, port=int(settings.api_url.rsplit(":", 1)[1]), max_rps=None).start()
+        try:
+            run_batch_steps("batch-before", as_of, settings, sync=False)  # batch data in the warehouse
+            yield {"url": url, "settings": settings, "servers": servers, "env": env, "server_url": server_url}
+        finally:
+            api.stop()
+            servers.stop()
+            with psycopg.connect(server_url, autocommit=True) as conn:
+                conn.execute("drop database if exists airflow_fastlane_test with (force)")
 
 
 def _slack_leads(servers: DestinationServers) -> list[str]:

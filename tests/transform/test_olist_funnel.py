@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from leadflow.settings import reset_settings
+from tests.conftest import scratch_warehouse
 
 from .conftest import AS_OF, create_raw_tables, rows
 
@@ -46,35 +46,21 @@ def _truth() -> dict:
 
 @pytest.fixture(scope="module")
 def olist_marts(server_url: str, tmp_path_factory: pytest.TempPathFactory):
-    import uuid
-
-    import psycopg
-
     from leadflow.pull.run import pull_source
     from leadflow.transform.dbt import run_dbt
 
-    mp = pytest.MonkeyPatch()
-    name = f"olist_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    url = server_url.rsplit("/", 1)[0] + f"/{name}"
     root = tmp_path_factory.mktemp("olist")
-    mp.setenv("LEADFLOW_WAREHOUSE_URL", url)
-    mp.setenv("LEADFLOW_LANDING_DIR", str(root / "landing"))
-    mp.setenv("LEADFLOW_SOURCES_FILE", str(REPO / "sources.olist.yml"))
-    mp.setenv("OLIST_DIR", str(OLIST))
-    reset_settings()
-    try:
+    env = {
+        "LEADFLOW_LANDING_DIR": str(root / "landing"),
+        "LEADFLOW_SOURCES_FILE": str(REPO / "sources.olist.yml"),
+        "OLIST_DIR": str(OLIST),
+    }
+    with scratch_warehouse(server_url, "olist", **env) as url:
         summary = pull_source("crm", "olist", AS_OF)
         assert summary["crm.lead"]["loaded"] == 8000, summary
         create_raw_tables(url)  # the other sources are not in the export: empty
         run_dbt(["build"], as_of=AS_OF)  # the whole project, its tests included
         yield url
-    finally:
-        mp.undo()
-        reset_settings()
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 def test_funnel_daily_reproduces_the_true_conversion_by_origin(olist_marts) -> None:
