@@ -1,4 +1,7 @@
+import os
+
 import psycopg
+import pytest
 
 from leadflow.warehouse.db import dbt_env, embedded, redact, warehouse_url
 
@@ -36,9 +39,10 @@ def test_pg_variables_are_honoured(monkeypatch) -> None:
         reset_settings()
 
 
-def test_secrets_are_hidden_and_dbt_env_derived() -> None:
+def test_secrets_are_hidden_and_dbt_env_derived(monkeypatch: pytest.MonkeyPatch) -> None:
     url = "postgresql://etl:s3cret@pg.internal:6000/gtm"
     assert "s3cret" not in redact(url)
+    monkeypatch.delenv("LEADFLOW_DBT_THREADS", raising=False)
     env = dbt_env(url)
     assert env == {
         "LEADFLOW_PG_HOST": "pg.internal",
@@ -46,7 +50,11 @@ def test_secrets_are_hidden_and_dbt_env_derived() -> None:
         "LEADFLOW_PG_USER": "etl",
         "LEADFLOW_PG_PASSWORD": "s3cret",
         "LEADFLOW_PG_DATABASE": "gtm",
+        # one dbt thread per core, between 2 and 4
+        "LEADFLOW_DBT_THREADS": str(min(4, max(2, os.cpu_count() or 2))),
     }
+    monkeypatch.setenv("LEADFLOW_DBT_THREADS", "8")
+    assert dbt_env(url)["LEADFLOW_DBT_THREADS"] == "8"
 
 
 def test_a_taken_port_moves_the_server_to_a_free_one(server_url: str, tmp_path) -> None:
