@@ -14,7 +14,6 @@ orchestration time goes.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from datetime import datetime
@@ -25,21 +24,17 @@ import click
 BENCH_DAGS = Path(__file__).resolve().parent / "dags"
 
 
-def dags_test(dag_id: str, as_of: datetime, env: dict[str, str], log: Path, must_succeed: bool = True) -> float:
+def timed_dags_test(dag_id: str, as_of: datetime, env: dict[str, str], log: Path, must_succeed: bool = True) -> float:
     """`airflow dags test <dag_id> <as_of>`; returns wall seconds, raises with the log's tail on failure
     (with ``must_succeed=False`` only when the run did not finish at all)."""
-    from leadflow.runtime import airflow_bin
+    from leadflow.runtime import dags_test
 
     started = time.monotonic()
-    with log.open("a") as out:
-        code = subprocess.run(
-            [airflow_bin(), "dags", "test", dag_id, as_of.isoformat()], env=env, stdout=out, stderr=subprocess.STDOUT
-        ).returncode
+    code, state = dags_test(dag_id, as_of, env, log)
     seconds = time.monotonic() - started
-    text = log.read_text(errors="replace")
-    finished = [line for line in text.splitlines() if "DagRun Finished" in line and dag_id in line]
-    if not finished or (must_succeed and (code != 0 or "state=success" not in finished[-1])):
-        raise RuntimeError(f"{dag_id} failed under `airflow dags test` (exit {code}); see {log}:\n{text[-3000:]}")
+    if state is None or (must_succeed and (code != 0 or state != "success")):
+        tail = log.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"{dag_id} failed under `airflow dags test` (exit {code}); see {log}:\n{tail}")
     return seconds
 
 
@@ -81,9 +76,9 @@ def measure(url: str, landing: Path, as_of: datetime, bare: dict[str, float], re
     log.write_text("")
     port = int(settings.api_url.rsplit(":", 1)[1])
     with CrmApiServer(root=landing, port=port, max_rps=None), PeakMemory(pids) as mem:
-        pull_s = dags_test("leadflow_pull", as_of, env, log)
+        pull_s = timed_dags_test("leadflow_pull", as_of, env, log)
         click.echo(f"bench: orchestration — leadflow_pull {pull_s:.1f}s")
-        pipeline_s = dags_test("leadflow_pipeline", as_of, env, log)
+        pipeline_s = timed_dags_test("leadflow_pipeline", as_of, env, log)
         click.echo(f"bench: orchestration — leadflow_pipeline {pipeline_s:.1f}s")
     ours = pull_s + pipeline_s
     tasks = {**task_seconds(env, "leadflow_pull"), **task_seconds(env, "leadflow_pipeline")}
@@ -103,7 +98,7 @@ def measure(url: str, landing: Path, as_of: datetime, bare: dict[str, float], re
     }
     # Timed to the end even if a test task fails: Cosmos runs a test with two parents after one of
     # them, so a singular test can see the other parent before its rebuild (a known Cosmos trait).
-    cosmos_s = dags_test("leadflow_cosmos", as_of, cosmos_env, log, must_succeed=False)
+    cosmos_s = timed_dags_test("leadflow_cosmos", as_of, cosmos_env, log, must_succeed=False)
     cosmos_ti = task_instances(cosmos_env, "leadflow_cosmos")
     cosmos_tasks = {task_id: seconds for task_id, (seconds, _) in cosmos_ti.items()}
     cosmos_not_ok = sorted(task_id for task_id, (_, state) in cosmos_ti.items() if state != "success")

@@ -122,7 +122,7 @@ PIPELINE_DAGS = ("leadflow_pull", "leadflow_pipeline")
 def run_dag(url: str, as_of: datetime, log_file: Path) -> None:
     """Run one pipeline cycle through Airflow (`airflow dags test`): the pull DAG, then the DAG its
     Assets schedule. Progress is streamed; raises if either run failed."""
-    from leadflow.runtime import airflow_bin, airflow_env, migrate_metadata
+    from leadflow.runtime import airflow_env, dags_test, migrate_metadata
 
     settings = get_settings()
     env = airflow_env(settings, url)
@@ -130,22 +130,15 @@ def run_dag(url: str, as_of: datetime, log_file: Path) -> None:
     migrate_metadata(env)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     log_file.write_text("")
+
+    def progress(line: str) -> None:
+        if _PROGRESS.search(line) and "No tasks to run" not in line:
+            click.echo("  " + _compact(line))
+
     for dag_id in PIPELINE_DAGS:
         # `dags test` runs no scheduler, so the Asset-scheduled DAG is started here, for the same as-of.
         click.echo(f"airflow: running DAG {dag_id} for {as_of.isoformat()} (full log: {log_file})")
-        command = [airflow_bin(), "dags", "test", dag_id, as_of.isoformat()]
-        with log_file.open("a") as out:
-            process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            assert process.stdout is not None
-            finished = []
-            for line in process.stdout:
-                out.write(line)
-                if "DagRun Finished" in line:
-                    finished.append(line)
-                if _PROGRESS.search(line) and "No tasks to run" not in line:
-                    click.echo("  " + _compact(line))
-            code = process.wait()
-        state = _final_state("".join(finished))
+        code, state = dags_test(dag_id, as_of, env, log_file, on_line=progress)
         if code != 0 or state != "success":
             raise click.ClickException(
                 f"{dag_id}: the DAG run ended {state or 'with exit ' + str(code)}; see {log_file}"
@@ -155,11 +148,6 @@ def run_dag(url: str, as_of: datetime, log_file: Path) -> None:
 def _compact(line: str) -> str:
     line = re.sub(r"^\S+Z \[\w+\s*\] ", "", line.strip())
     return re.sub(r"\s+\[[\w.]+\]\s+loc=\S+.*$", "", line)[:200]
-
-
-def _final_state(log_text: str) -> str | None:
-    matches = re.findall(r"DagRun Finished: .*?state=(\w+)", log_text)
-    return matches[-1] if matches else None
 
 
 @main.command()

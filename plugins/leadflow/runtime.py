@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from leadflow.settings import Settings
@@ -64,3 +67,24 @@ def migrate_metadata(env: dict[str, str]) -> None:
     if result.returncode != 0:
         raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     marker.touch()
+
+
+def dags_test(
+    dag_id: str, as_of: datetime, env: dict[str, str], log_file: Path, on_line: Callable[[str], None] | None = None
+) -> tuple[int, str | None]:
+    """``airflow dags test <dag_id> <as_of>``, its output appended to ``log_file`` (and each line passed
+    to ``on_line``); returns the exit code and the run's final state (None if it never finished)."""
+    command = [airflow_bin(), "dags", "test", dag_id, as_of.isoformat()]
+    finished: list[str] = []
+    with log_file.open("a") as out:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert process.stdout is not None
+        for line in process.stdout:
+            out.write(line)
+            if "DagRun Finished" in line:
+                finished.append(line)
+            if on_line is not None:
+                on_line(line)
+        code = process.wait()
+    states = re.findall(r"DagRun Finished: .*?state=(\w+)", "".join(finished))
+    return code, states[-1] if states else None
