@@ -298,22 +298,26 @@ def run(scale: float, seed: int, events: int, rate: float, settle: float, out_di
         batch_seconds = _batch_path(settings, landing, run_batch_steps, CrmApiServer)
         slack, outreach = arrivals(servers)
         result = _report(
-            leads,
-            base,
-            baseline,
-            baseline_seconds,
-            written,
-            slack,
-            outreach,
-            lane_runs,
-            load,
-            url,
-            {"written_at": batch_written, "lead": batch_lead, "steps": batch_seconds},
-            cold_start,
-            warmup_lead,
-            t0,
-            {"events": len(plan), "rate_per_second": rate, "watcher_start_seconds": round(watcher_seconds, 1)},
-            servers,
+            leads=leads,
+            base=base,
+            baseline=baseline,
+            baseline_seconds=baseline_seconds,
+            written=written,
+            slack=slack,
+            outreach=outreach,
+            lane_runs=lane_runs,
+            load=load,
+            url=url,
+            batch={"written_at": batch_written, "lead": batch_lead, "steps": batch_seconds},
+            cold_start=cold_start,
+            warmup_lead=warmup_lead,
+            warmup_at=t0,
+            injection={
+                "events": len(plan),
+                "rate_per_second": rate,
+                "watcher_start_seconds": round(watcher_seconds, 1),
+            },
+            servers=servers,
         )
         result["floor_bare_lane"] = floor
     finally:
@@ -404,6 +408,7 @@ def _lane_runs(url: str) -> list[dict]:
 
 
 def _report(
+    *,
     leads,
     base,
     baseline,
