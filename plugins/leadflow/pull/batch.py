@@ -44,6 +44,7 @@ class Chunk:
     count: int
     quarantine: list[tuple]  # (location, record_key, field, reason, payload)
     extras: int = 0
+    fmt: str = "text"  # "csv": rows are CSV ``<contract columns>,<location>`` from the Arrow fast path (pull/fast.py)
 
 
 @dataclass
@@ -100,6 +101,8 @@ class Batcher:
         self._pk = [columns.index(c) for c in entity.primary_key]
         self._cursor = columns.index(entity.cursor)
         self._sort = columns[0] == entity.primary_key[0]
+        # Keys seen in this unit -> where: a location, or a line number of ``line_prefix`` (the Arrow fast path).
+        self.line_prefix = ""
         self.layout(None)
 
     # -- layout --------------------------------------------------------------------------------------
@@ -154,8 +157,7 @@ class Batcher:
             return
         first = self._seen.setdefault(key, location)
         if first is not location:
-            reason = f"duplicate key in batch (first seen at {first})"
-            self._reject(location, record, raw, reason, self.entity.primary_key[0])
+            self.duplicate(location, record, raw, first)
             return
         if cursor > self._max_cursor:
             self._max_cursor = cursor
@@ -171,6 +173,43 @@ class Batcher:
         rows.append(f"{line}\t{location}\t{extra}")
         if len(rows) >= self._limit:
             self.flush()
+
+    def check(self, record, location: str, clean: bool = False, raw=None) -> tuple | None:
+        """``add`` in two steps, for readers that decide duplicates themselves in line order (pull/fast.py):
+        validate now (a bad record is quarantined: None), ``stage`` the result later."""
+        try:
+            line, key, cursor = self._row(record, clean)
+        except Rejected as err:
+            self._reject(location, record, raw, err.problem.reason, err.problem.field)
+            return None
+        return line, key, cursor, record, location, clean, raw
+
+    def stage(self, checked: tuple) -> None:
+        """The second step of ``add``: the duplicate check and the staging of a ``check``ed record."""
+        line, key, cursor, record, location, clean, raw = checked
+        first = self._seen.setdefault(key, location)
+        if first is not location:
+            self.duplicate(location, record, raw, first)
+            return
+        if cursor > self._max_cursor:
+            self._max_cursor = cursor
+        if self._fields is None:
+            extra = "\\N" if record.keys() <= self._known else self._dict_extras(record)
+        else:
+            extra = self._row_extras(record) if self._extra_index else "\\N"
+        if extra != "\\N":
+            self._extra_rows += 1
+        if not clean:
+            location = location.translate(COPY_ESCAPE)
+        self._rows.append(f"{line}\t{location}\t{extra}")
+        if len(self._rows) >= self._limit:
+            self.flush()
+
+    def duplicate(self, location: str, record, raw, first) -> None:
+        """Quarantine a record whose key this unit has already staged (at ``first``)."""
+        where = first if first.__class__ is str else f"{self.line_prefix}{first}"
+        reason = f"duplicate key in batch (first seen at {where})"
+        self._reject(location, record, raw, reason, self.entity.primary_key[0])
 
     def _dict_extras(self, record: dict) -> str:
         return self._extras({k: v for k, v in record.items() if k not in self._known})
@@ -207,6 +246,15 @@ class Batcher:
         self.summary.quarantined += 1
         if len(self._quarantine) >= CHUNK_ROWS:
             self.flush()
+
+    def add_rendered(self, rows: bytes, count: int, max_cursor: str | None) -> None:
+        """Rows already checked, de-duplicated and rendered as CSV by the Arrow fast path (pull/fast.py)."""
+        if not count:
+            return
+        self.emit(Chunk(rows, count, [], 0, "csv"))
+        self.summary.staged += count
+        if max_cursor is not None and max_cursor > self._max_cursor:
+            self._max_cursor = max_cursor
 
     def flush(self) -> None:
         if not self._rows and not self._quarantine:

@@ -31,6 +31,7 @@ import httpx
 import orjson
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from leadflow.pull import fast
 from leadflow.pull.batch import Batcher, drift_column
 from leadflow.pull.validate import COPY_ESCAPE, MAX_FIELD_CHARS
 from leadflow.sync.transport import RateLimit, TokenBucket
@@ -91,6 +92,9 @@ def read_jsonl(stream, name: str, sink: Batcher, source: str) -> None:
     loads = orjson.loads
     add = sink.add
     prefix = name.translate(COPY_ESCAPE) + ":"
+    blocks = None
+    if fast.applies(sink, "jsonl", name):
+        blocks = fast.Blocks(sink, "jsonl", prefix, lambda line, location, add: _json_line(line, location, sink, add))
     number = 0
     rest = b""
     while True:
@@ -103,6 +107,10 @@ def read_jsonl(stream, name: str, sink: Batcher, source: str) -> None:
             rest = data
             continue
         rest = data[cut + 1 :]
+        if blocks is not None and blocks.usable:
+            blocks.block(data, cut + 1, number)
+            number += data.count(b"\n", 0, cut + 1)
+            continue
         # Raw control bytes cannot pass the JSON parser; escapes (backslash) and DEL are what make a line unclean.
         block_clean = data.find(b"\\", 0, cut) < 0 and data.find(b"\x7f", 0, cut) < 0
         for line in data[:cut].split(b"\n"):
@@ -133,6 +141,23 @@ def read_jsonl(stream, name: str, sink: Batcher, source: str) -> None:
             sink.reject(f"{prefix}{number}", rest, "JSON line is not an object")
         else:
             add(record, f"{prefix}{number}", False, rest)
+
+
+def _json_line(line: bytes, location: str, sink: Batcher, add) -> None:
+    """One JSON line the careful way (what ``read_jsonl``'s loop does), for the lines the fast path leaves."""
+    if not line or line.isspace():
+        return
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        record = _slow_json(line, location, sink)
+        if record is not None:
+            add(record, location, False, line)
+        return
+    if record.__class__ is not dict:
+        sink.reject(location, line, "JSON line is not an object")
+        return
+    add(record, location, b"\\" not in line and b"\x7f" not in line and len(line) <= MAX_FIELD_CHARS, line)
 
 
 def _slow_json(line: bytes, location: str, sink: Batcher) -> dict | None:
@@ -199,22 +224,64 @@ class _TextLines:
         return text + "\n"
 
 
+class _Prepended:
+    """A binary stream with ``head`` read back in front of it."""
+
+    def __init__(self, head: bytes, stream=None):
+        self.head = head
+        self.stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        if self.head:
+            head, self.head = self.head, b""
+            return head
+        return self.stream.read(size) if self.stream is not None else b""
+
+
 def read_csv(stream, name: str, sink: Batcher, source: str, delimiter: str = ",") -> None:
     """CSV with a header row; header names are matched to the contract after normalising (``Lead ID`` = lead_id)."""
+    prefix = name.translate(COPY_ESCAPE) + ":"
+    if fast.applies(sink, "csv", name):
+        head = stream.read(READ_BYTES)
+        end = head.find(b"\n")
+        if end >= 0 and b'"' not in head[:end]:
+            text = head[:end].decode("utf-8", "replace").replace("\x00", "\ufffd")
+            header = next(csv.reader([text + "\n"], delimiter=delimiter), [])
+            fields = _csv_layout(sink, source, name, header)
+            width = len(fields)
+            if not sink._extra_index:  # no field outside the contract (drift goes the careful way)
+                _fast_csv(_Prepended(head[end + 1 :], stream), name, sink, source, delimiter, fields, prefix)
+                return
+            _csv_rows(_Prepended(head[end + 1 :], stream), name, sink, source, delimiter, width, prefix, 1)
+            return
+        stream = _Prepended(head, stream)
     lines = _TextLines(stream)
     reader = csv.reader(iter(lines), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
         return
+    fields = _csv_layout(sink, source, name, header)
+    _csv_records(lines, reader, name, sink, source, len(fields), prefix, 0)
+
+
+def _csv_layout(sink: Batcher, source: str, name: str, header: list[str]) -> list[str]:
     fields = [drift_column(h) for h in header]
     missing = sink.layout(fields)
     if missing:
         raise SourceError(
             f"{source}: {name} lacks required column(s) {', '.join(missing)} (header: {', '.join(header)})"
         )
-    width = len(fields)
-    prefix = name.translate(COPY_ESCAPE) + ":"
+    return fields
+
+
+def _csv_rows(stream, name, sink, source, delimiter, width, prefix, offset) -> None:
+    """The careful way over the rest of a CSV file, whose lines before ``stream`` were ``offset`` lines."""
+    lines = _TextLines(stream)
+    _csv_records(lines, csv.reader(iter(lines), delimiter=delimiter), name, sink, source, width, prefix, offset)
+
+
+def _csv_records(lines: _TextLines, reader, name, sink: Batcher, source, width: int, prefix: str, offset: int) -> None:
     add = sink.add
     previous = reader.line_num
     last_malformed = None
@@ -223,7 +290,7 @@ def read_csv(stream, name: str, sink: Batcher, source: str, delimiter: str = ","
         if not row:
             previous = line
             continue
-        location = f"{prefix}{line}"
+        location = f"{prefix}{line + offset}"
         if len(row) != width:
             sink.reject(location, row, f"malformed CSV row: expected {width} fields, got {len(row)}")
             last_malformed = line
@@ -235,7 +302,61 @@ def read_csv(stream, name: str, sink: Batcher, source: str, delimiter: str = ","
             add(row, location, lines.last_dirty <= previous and line - previous == 1, row)
         previous = line
     if not lines.ended_with_newline and last_malformed == previous:
-        raise SourceError(f"{source}: {name} is truncated at line {previous} (the last row is cut short)")
+        raise SourceError(f"{source}: {name} is truncated at line {previous + offset} (the last row is cut short)")
+
+
+def _fast_csv(stream, name, sink: Batcher, source, delimiter: str, fields: list[str], prefix: str) -> None:
+    """CSV blocks through the Arrow fast path (pull/fast.py); whatever it cannot take, the careful way."""
+    width = len(fields)
+    blocks = fast.Blocks(
+        sink, "csv", prefix, lambda line, location, add: _csv_line(line, location, sink, add, width, delimiter),
+        fields, delimiter,
+    )  # fmt: skip
+    number = 1  # the header
+    rest = b""
+    while True:
+        block = stream.read(READ_BYTES)
+        if not block:
+            break
+        data = rest + block if rest else block
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            rest = data
+            continue
+        rest = data[cut + 1 :]
+        switch = blocks.block(data, cut + 1, number) if blocks.usable else (0, 0)
+        if switch is not None:  # a quoted line break (or input Arrow keeps refusing): the careful way from here
+            offset, used = switch
+            _csv_rows(_Prepended(data[offset:], stream), name, sink, source, delimiter, width, prefix, number + used)
+            return
+        number += data.count(b"\n", 0, cut + 1)
+    if rest:  # a last line without a newline: the careful way decides whether the file is truncated
+        _csv_rows(_Prepended(rest), name, sink, source, delimiter, width, prefix, number)
+
+
+def _csv_line(raw: bytes, location: str, sink: Batcher, add, width: int, delimiter: str) -> None:
+    """One physical CSV line that is a whole record, the careful way (what ``_csv_records`` does with it)."""
+    try:
+        text = raw.decode("utf-8")
+        bad_utf8 = False
+    except UnicodeDecodeError:
+        text, bad_utf8 = raw.decode("utf-8", "replace"), True
+    nul = "\x00" in text
+    if nul:
+        text = text.replace("\x00", "\ufffd")
+    body = text[:-1] if text.endswith("\r") else text
+    dirty = len(body) > MAX_FIELD_CHARS or _DIRTY_TEXT(body) is not None
+    row = next(csv.reader([text + "\n"], delimiter=delimiter), [])
+    if not row:
+        return
+    if len(row) != width:
+        sink.reject(location, row, f"malformed CSV row: expected {width} fields, got {len(row)}")
+    elif bad_utf8:
+        sink.reject(location, row, "invalid UTF-8 in line", record=row)
+    elif nul:
+        sink.reject(location, row, "control characters in line (NUL byte)", record=row)
+    else:
+        add(row, location, not dirty, row)
 
 
 def _row_clean(row) -> bool:

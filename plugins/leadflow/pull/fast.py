@@ -1,0 +1,410 @@
+"""The vectorized fast path for CSV and JSON Lines files: Arrow parses, checks and renders whole blocks.
+
+The per-record path (``pull/readers.py`` → ``Batcher`` → ``Validator``) costs about 4 µs of Python per
+record. For the files of entities whose columns are all text, e-mail, timestamp (and, in CSV, integer),
+this module handles a block of input (4 MB) at a time instead:
+
+1. **Sort the lines** (NumPy over the bytes): a line goes the careful way — the very code the per-record
+   path runs, so its quarantine reason is exactly that path's — when it is not plainly a record: empty
+   or not ``{...}`` (JSON), a control character, DEL or backslash (escapes), longer than the field limit,
+   not UTF-8, a double quote or the wrong number of delimiters (CSV).
+2. **Parse** the remaining lines with Arrow (``pyarrow.json`` / ``pyarrow.csv``, every field as text).
+   A block Arrow refuses (a number where text belongs, a key given twice, …) is split in halves until
+   the refused lines are found; they go the careful way. A field outside the contract (schema drift)
+   sends the block the careful way.
+3. **Check whole columns** with ``pyarrow.compute``: required fields present and not blank, e-mails,
+   timestamps in the canonical ``YYYY-MM-DDTHH:MM:SSZ`` form between 2000 and the run's as-of, integers.
+   The checks are the validator's fast path, column at a time, and conservative: a row they cannot pass
+   as it is goes the careful way (which accepts it, normalised, or quarantines it with the reason).
+4. **Duplicates** are decided in line order over the block's good rows from both ways, against every
+   key the unit has seen, as the per-record path does: the first occurrence wins.
+5. **Render** the good rows in key order as CSV (Arrow's writer, in C) for ``COPY ... (FORMAT csv)``.
+
+So raw rows, quarantine rows and reasons and the audit are the same whichever way a line went
+(``tests/pull/test_fast_path_parity.py`` pulls the bad-input corpus and generated files both ways).
+``LEADFLOW_PULL_FAST=0`` turns the fast path off.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import threading
+from collections import Counter
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.json as pa_json
+
+from leadflow.pull.batch import Batcher
+from leadflow.pull.contract import EMAIL, INTEGER, TEXT, TIMESTAMP
+from leadflow.pull.validate import EMAIL_RE, FUTURE_ALLOWED, MAX_FIELD_CHARS, iso_z
+
+TYPES = {"jsonl": {TEXT, EMAIL, TIMESTAMP}, "csv": {TEXT, EMAIL, TIMESTAMP, INTEGER}}
+ROWS: Counter = Counter()  # rows loaded through the fast path in this process, per entity (tests, benchmark)
+_ROWS_LOCK = threading.Lock()
+SMALLEST = 64  # a refused piece of this many lines or fewer goes the careful way line by line
+
+TIMESTAMP_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
+INTEGER_SHAPE = r"^-?[0-9]{1,18}$"
+EMAIL_SHAPE = EMAIL_RE.pattern
+EARLIEST = pa.scalar("2000-01-01T00:00:00Z")
+
+
+def enabled() -> bool:
+    return os.environ.get("LEADFLOW_PULL_FAST", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def applies(sink: Batcher, fmt: str, name: str) -> bool:
+    """Whether the fast path can take this unit: plain contract columns, no mapping, a plain file name."""
+    if not enabled() or sink.mapping or any(ord(ch) < 0x20 or ch in '\\"' for ch in name):
+        return False
+    return all(kind in TYPES[fmt] for kind in sink.entity.columns.values())
+
+
+class Blocks:
+    """One file's blocks through the fast path. ``careful(line, location, add)`` is the reader's own
+    per-line code; it calls ``add(record, location, clean, raw)`` for a record that parsed."""
+
+    def __init__(self, sink: Batcher, fmt: str, prefix: str, careful, fields: list[str] | None = None,
+                 delimiter: str = ","):  # fmt: skip
+        self.sink = sink
+        self.fmt = fmt
+        self.prefix = prefix
+        self.careful = careful
+        self.fields = fields
+        self.delimiter = ord(delimiter) if len(delimiter) == 1 and delimiter.isascii() else None
+        self.refused = 0  # lines Arrow refused in this file (too many: the rest of the file goes the careful way)
+        self.lines = 0
+        entity = sink.entity
+        self.columns = list(entity.columns.items())
+        self.key = list(entity.primary_key)
+        self.cursor = entity.cursor
+        self.required = set(entity.required)
+        self.high = iso_z(sink.validator.future_limit)[:19] + "Z"
+        sink.line_prefix = prefix
+        if fmt == "jsonl":
+            self.schema = pa.schema([(c, pa.string()) for c, _ in self.columns])
+            self.parse_options = pa_json.ParseOptions(
+                explicit_schema=self.schema, unexpected_field_behavior="infer", newlines_in_values=False
+            )
+        else:
+            self.schema = pa.schema([(f"f{i}", pa.string()) for i in range(len(fields))])
+            self.convert = pa_csv.ConvertOptions(
+                column_types=self.schema, strings_can_be_null=False, quoted_strings_can_be_null=False
+            )
+            self.parse_options = pa_csv.ParseOptions(
+                delimiter=chr(self.delimiter), quote_char=False, double_quote=False, escape_char=False,
+                newlines_in_values=False, ignore_empty_lines=False,
+            )  # fmt: skip
+
+    @property
+    def usable(self) -> bool:
+        return (self.fmt == "jsonl" or self.delimiter is not None) and self.refused * 8 <= max(self.lines, 4096)
+
+    # -- one block ------------------------------------------------------------------------------------
+    def block(self, data: bytes, end: int, number: int) -> tuple[int, int] | None:
+        """Lines ``data[:end]`` (``data[end - 1]`` is a newline), the first being line ``number + 1``.
+
+        Returns None when the whole block went through; for CSV, (byte offset, lines before it) of a line
+        that starts a record spanning several lines (a quoted line break): the caller reads the rest of
+        the file the careful way from there.
+        """
+        buf = np.frombuffer(data, dtype=np.uint8, count=end)
+        ends = np.flatnonzero(buf == 0x0A)
+        n = len(ends)
+        starts = np.empty(n, dtype=np.int64)
+        starts[0] = 0
+        starts[1:] = ends[:-1] + 1
+        lengths = ends - starts
+        good = (lengths > 0) & (lengths <= MAX_FIELD_CHARS)
+        careful = buf < 0x20  # control characters (a tab in a tab-separated file is the delimiter)
+        if self.fmt == "csv" and self.delimiter < 0x20:
+            careful &= buf != self.delimiter
+        careful |= buf == 0x5C  # backslash: JSON escapes (\u0000, lone surrogates, ...) and COPY's escape
+        careful |= buf == 0x7F
+        if self.fmt == "csv":
+            careful |= buf == 0x22  # a double quote: quoted fields are parsed line by line, the careful way
+        careful[ends] = False  # line ends are not inside lines
+        flagged = np.flatnonzero(careful)
+        if len(flagged):
+            good[np.searchsorted(ends, flagged)] = False
+        if self.fmt == "jsonl":
+            good &= (buf[starts] == 0x7B) & (buf[np.maximum(ends - 1, 0)] == 0x7D)
+        else:  # quoted fields are parsed line by line, the careful way; the field count must be right
+            delimiters = np.flatnonzero(buf == self.delimiter)
+            counts = np.bincount(np.searchsorted(ends, delimiters), minlength=n)
+            good &= counts == len(self.fields) - 1
+        if not data.isascii():
+            for i in np.unique(np.searchsorted(ends, np.flatnonzero(buf >= 0x80))).tolist():
+                if good[i]:
+                    try:
+                        data[starts[i] : ends[i]].decode("utf-8")
+                    except UnicodeDecodeError:
+                        good[i] = False
+        stop = n
+        if self.fmt == "csv":
+            stop = self._csv_quotes(data, starts, ends, good, buf)
+            good[stop:] = False
+        self.lines += stop
+        tables, rows = self._parse(data, starts, ends, np.flatnonzero(good[:stop]))
+        table = pa.concat_tables(tables) if tables else None
+        rows = np.concatenate(rows) if rows else np.empty(0, dtype=np.int64)
+        passed = np.zeros(stop, dtype=bool)
+        if table is not None and table.num_rows:
+            ok = self._check(table)
+            if not ok.all():
+                table, rows = table.filter(pa.array(ok)), rows[ok]
+            passed[rows] = True
+        self._finish(data, starts, ends, number, table, rows, np.flatnonzero(~passed))
+        return None if stop == n else (int(starts[stop]), stop)
+
+    def _csv_quotes(self, data: bytes, starts, ends, good, buf) -> int:
+        """Lines holding a double quote go the careful way one by one while each is a whole record;
+        the first that opens a quoted line break ends the fast path for this file (returns its index)."""
+        quotes = np.flatnonzero(buf == 0x22)
+        if not len(quotes):
+            return len(ends)
+        for i in np.unique(np.searchsorted(ends, quotes)).tolist():
+            text = data[starts[i] : ends[i]].decode("utf-8", "replace").replace("\x00", "\ufffd")
+            row = next(csv.reader([text + "\n"], delimiter=chr(self.delimiter)), [])
+            if any("\n" in value for value in row):
+                return i
+        return len(ends)
+
+    # -- parsing --------------------------------------------------------------------------------------
+    def _gather(self, data: bytes, starts, ends, rows) -> bytes:
+        """The lines ``rows`` (ascending indexes), each with its newline, as one buffer."""
+        if not len(rows):
+            return b""
+        breaks = np.flatnonzero(np.diff(rows) != 1)
+        first = np.concatenate(([rows[0]], rows[breaks + 1]))
+        last = np.concatenate((rows[breaks], [rows[-1]]))
+        if len(first) == 1:
+            return data[starts[first[0]] : ends[last[0]] + 1]
+        return b"".join(data[s : e + 1] for s, e in zip(starts[first].tolist(), ends[last].tolist(), strict=True))
+
+    def _read(self, buf: bytes) -> pa.Table:
+        if self.fmt == "jsonl":
+            options = pa_json.ReadOptions(use_threads=False, block_size=len(buf) + 1)
+            return pa_json.read_json(pa.BufferReader(buf), read_options=options, parse_options=self.parse_options)
+        options = pa_csv.ReadOptions(use_threads=False, block_size=len(buf) + 1, column_names=list(self.schema.names))
+        return pa_csv.read_csv(
+            pa.BufferReader(buf), read_options=options, parse_options=self.parse_options, convert_options=self.convert
+        )
+
+    def _parse(self, data: bytes, starts, ends, rows) -> tuple[list, list]:
+        """Arrow tables of the lines ``rows`` (and which lines each holds); refused lines are left out."""
+        if not len(rows):
+            return [], []
+        if not self.usable:
+            return [], []
+        try:
+            table = self._read(self._gather(data, starts, ends, rows))
+        except (pa.ArrowInvalid, UnicodeDecodeError):
+            table = None
+        if table is not None and table.num_rows == len(rows):
+            if table.num_columns != len(self.schema):  # a field outside the contract: schema drift
+                return [], []
+            return [self._columns_of(table)], [rows]
+        if len(rows) <= SMALLEST:
+            self.refused += len(rows)
+            return [], []
+        half = len(rows) // 2
+        a_tables, a_rows = self._parse(data, starts, ends, rows[:half])
+        b_tables, b_rows = self._parse(data, starts, ends, rows[half:])
+        return a_tables + b_tables, a_rows + b_rows
+
+    def _columns_of(self, table: pa.Table) -> pa.Table:
+        """The contract's columns, in its order (a CSV's missing ones as nulls)."""
+        if self.fmt == "jsonl":
+            return table
+        arrays = []
+        for column, _ in self.columns:
+            if column in self.fields:
+                arrays.append(table.column(self.fields.index(column)))
+            else:
+                arrays.append(pa.nulls(table.num_rows, pa.string()))
+        return pa.table(arrays, names=[c for c, _ in self.columns])
+
+    # -- checks -------------------------------------------------------------------------------------
+    def _check(self, table: pa.Table) -> np.ndarray:
+        """Per row: every field passes the validator's fast path as it is (conservative)."""
+        ok = np.ones(table.num_rows, dtype=bool)
+        for column, kind in self.columns:
+            values = table.column(column)
+            required = column in self.required
+            if values.null_count == len(values):
+                if required:
+                    return np.zeros(table.num_rows, dtype=bool)
+                continue
+            if kind == TEXT and not required:
+                continue  # any text passes (a blank one is stored as NULL)
+            blank = _blank(values)
+            if required:
+                ok &= ~blank
+            shape = None
+            if kind == EMAIL:
+                shape = pc.match_substring_regex(values, EMAIL_SHAPE)
+            elif kind == TIMESTAMP:
+                upper = pa.scalar("9999" if column in FUTURE_ALLOWED else self.high)
+                # (scalars, not Python strings: a str operand makes these kernels about 500 times slower)
+                shape = pc.and_kleene(
+                    pc.match_substring_regex(values, TIMESTAMP_SHAPE),
+                    pc.and_kleene(pc.greater_equal(values, EARLIEST), pc.less_equal(values, upper)),
+                )
+            elif kind == INTEGER:
+                shape = pc.match_substring_regex(values, INTEGER_SHAPE)
+            if shape is not None:
+                # An optional value may also be blank (stored as NULL).
+                ok &= _numpy(shape) | blank if not required else _numpy(shape)
+        return ok
+
+    # -- duplicates, the careful lines, rendering -----------------------------------------------------
+    def _finish(self, data: bytes, starts, ends, number: int, table, rows, careful) -> None:
+        sink = self.sink
+        checked: list[tuple[int, tuple]] = []  # (line index, Batcher.check result) of careful lines that passed
+        for i in careful.tolist():
+            line = data[starts[i] : ends[i]]
+
+            def add(record, location, clean=False, raw=None, _i=i) -> None:
+                result = sink.check(record, location, clean, raw)
+                if result is not None:
+                    checked.append((_i, result))
+
+            self.careful(line, f"{self.prefix}{number + 1 + i}", add)
+        if table is None or not table.num_rows:
+            for _, result in checked:
+                sink.stage(result)
+            return
+        # Duplicates in line order, over both ways' good rows, against every key seen in this unit.
+        if len(self.key) == 1:
+            keys = table.column(self.key[0]).to_pylist()
+        else:
+            keys = list(zip(*(table.column(k).to_pylist() for k in self.key), strict=True))
+        lines = (rows + (number + 1)).tolist()
+        seen = sink._seen
+        before = len(seen)
+        setdefault = seen.setdefault
+        firsts = [setdefault(key, line) for key, line in zip(keys, lines, strict=True)]
+        # The careful lines' records come after the fast rows in that pass: fine unless one of them holds a
+        # key that a later fast row of this block has just taken. Then the whole block again, in line order.
+        for i, result in checked:
+            first = seen.get(result[1])
+            if first.__class__ is int and first > number + 1 + i:
+                for key, line, first in zip(keys, lines, firsts, strict=True):
+                    if first == line:
+                        del seen[key]
+                dropped = self._in_line_order(data, starts, ends, number, keys, lines, rows, checked)
+                break
+        else:
+            dropped = []
+            if len(seen) - before != len(keys):
+                for j, (line, first) in enumerate(zip(lines, firsts, strict=True)):
+                    if first != line:
+                        self._duplicate(data, starts, ends, rows[j], keys[j], line, first)
+                        dropped.append(j)
+            for _, result in checked:
+                sink.stage(result)
+        if dropped:
+            keep = np.ones(table.num_rows, dtype=bool)
+            keep[dropped] = False
+            table, rows = table.filter(pa.array(keep)), rows[keep]
+            if not table.num_rows:
+                return
+        rendered, count, high = self._render(table, rows, number)
+        sink.add_rendered(rendered, count, high)
+        with _ROWS_LOCK:
+            ROWS[sink.entity.key] += count
+
+    def _in_line_order(self, data, starts, ends, number, keys, lines, rows, checked) -> list[int]:
+        """Stage the careful lines' records and find duplicates among the fast rows, strictly in line order."""
+        seen = self.sink._seen
+        dropped = []
+        pending = iter(checked)
+        nxt = next(pending, None)
+        for j, (key, line) in enumerate(zip(keys, lines, strict=True)):
+            while nxt is not None and nxt[0] + number + 1 < line:
+                self.sink.stage(nxt[1])
+                nxt = next(pending, None)
+            first = seen.setdefault(key, line)
+            if first != line:
+                self._duplicate(data, starts, ends, rows[j], key, line, first)
+                dropped.append(j)
+        while nxt is not None:
+            self.sink.stage(nxt[1])
+            nxt = next(pending, None)
+        return dropped
+
+    def _duplicate(self, data, starts, ends, i, key, line, first) -> None:
+        raw = data[starts[i] : ends[i]]
+        if self.fmt == "jsonl":
+            record = dict(zip(self.key, key if len(self.key) > 1 else (key,), strict=True))
+        else:
+            raw = record = _csv_row(raw, self.delimiter)
+        self.sink.duplicate(f"{self.prefix}{line}", record, raw, first)
+
+    def _render(self, table: pa.Table, rows, number: int) -> tuple[bytes, int, str | None]:
+        arrays = []
+        for column, _ in self.columns:
+            values = table.column(column)
+            if values.null_count != len(values) and column not in self.required:
+                blank = _blank(values)
+                if blank.sum() > values.null_count:  # blank strings are stored as NULL, as the validator does
+                    values = pc.if_else(pa.array(blank), pa.scalar(None, pa.string()), values)
+            arrays.append(values)
+        lines = pc.cast(pa.array(rows + (number + 1)), pa.string())
+        location = pc.binary_join_element_wise(pa.scalar(self.prefix), lines, pa.scalar(""))
+        out = pa.table([*arrays, location], names=[*[c for c, _ in self.columns], "_source_location"])
+        if self.sink._sort:
+            out = out.take(pc.sort_indices(out, sort_keys=[(self.key[0], "ascending")]))
+        sink = pa.BufferOutputStream()
+        pa_csv.write_csv(out, sink, write_options=pa_csv.WriteOptions(include_header=False, batch_size=1 << 16))
+        high = pc.max(out.column(self.cursor)).as_py()
+        return sink.getvalue().to_pybytes(), out.num_rows, high
+
+
+def _numpy(mask) -> np.ndarray:
+    """An Arrow boolean (chunked) array as NumPy, null as False."""
+    return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+
+
+def _blank(values) -> np.ndarray:
+    """Per value: null, empty or only whitespace (Python's ``str.isspace``, as the validator decides).
+
+    Only a value that starts with a space or a non-ASCII character can be whitespace (the other
+    whitespace characters are controls, which never reach the fast path): those few are asked in Python.
+    """
+    out = np.zeros(len(values), dtype=bool)
+    at = 0
+    for chunk in values.chunks if isinstance(values, pa.ChunkedArray) else [values]:
+        n = len(chunk)
+        if not n:
+            continue
+        part = out[at : at + n]
+        at += n
+        _, offsets_buf, data_buf = chunk.buffers()
+        offsets = np.frombuffer(offsets_buf, dtype=np.int32, count=chunk.offset + n + 1)[chunk.offset :]
+        lengths = np.diff(offsets)
+        if chunk.null_count:
+            part |= _numpy(chunk.is_null())
+        part |= lengths == 0
+        if data_buf is None:
+            continue
+        data = np.frombuffer(data_buf, dtype=np.uint8)
+        filled = np.flatnonzero(lengths > 0)
+        first = data[offsets[filled]]
+        maybe = filled[(first == 0x20) | (first >= 0x80)]
+        if len(maybe):
+            for i in maybe.tolist():
+                value = chunk[i].as_py()
+                if value is not None and value.isspace():
+                    part[i] = True
+    return out
+
+
+def _csv_row(raw: bytes, delimiter: int) -> list[str]:
+    """A CSV line as the per-record path keeps a rejected row (its fields)."""
+    return next(csv.reader([raw.decode("utf-8") + "\n"], delimiter=chr(delimiter)), [])
