@@ -50,7 +50,12 @@ def corpus_files(env) -> None:
     web += [
         event(5, email=" Jane@Acme.com "),  # a careful line (trimmed e-mail) repeating an earlier fast key
         # A careful line first, then the same key on a fast line of the same block: the careful one wins.
-        *[line for i in range(900, 906) for line in (event(i, email=" Late@Acme.com "), event(i))],
+        # (An escaped character sends a line the careful way; json.dumps escapes the é.)
+        *[
+            line
+            for i in range(900, 906)
+            for line in (event(i, email="Late@Acme.com", page_path="/caf\u00e9"), event(i))
+        ],
         event(931, page_path=" "),  # a blank text value: stored as NULL both ways
         event(932, email="", referrer="   "),
         event(933, utm_source=7),  # a number where text belongs: Arrow refuses the block, the careful way takes it
