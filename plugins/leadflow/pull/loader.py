@@ -142,13 +142,6 @@ class RawLoad:
             sql.SQL(", ").join(map(sql.Identifier, [*self._columns, "_source_location", "_batch_id", "_loaded_at"])),
         )
         self._tail = f"\t{self._batch_id.translate(COPY_ESCAPE)}\t{as_of.isoformat()}\n".encode()
-        # The same for CSV chunks (the Arrow fast path): ``<contract columns>,<location>`` rows.
-        self._copy_rows_csv = sql.SQL("copy _stage ({}) from stdin (format csv)").format(
-            sql.SQL(", ").join(map(sql.Identifier, [*self._columns, "_source_location"]))
-        )
-        self._copy_direct_csv = sql.SQL("{} (format csv)").format(self._copy_direct)
-        quoted = '"' + self._batch_id.replace('"', '""') + '"'
-        self._tail_csv = f",{quoted},{as_of.isoformat()}\n".encode()
         self.direct = not unit.flags  # flags are computed over the stage: those units always merge
         self.direct_rows = 0
         self.staged_rows = 0
@@ -157,7 +150,7 @@ class RawLoad:
     def add_chunk(self, chunk: Chunk) -> None:
         with self.conn.cursor() as cur:
             if chunk.count and not (self.direct and self._copy_into_raw(cur, chunk)):
-                with cur.copy(self._copy_rows_csv if chunk.fmt == "csv" else self._copy_rows) as cp:
+                with cur.copy(self._copy_rows) as cp:
                     cp.write(chunk.rows)
                 self.staged_rows += chunk.count
             if chunk.quarantine:
@@ -169,17 +162,12 @@ class RawLoad:
         """COPY a chunk with no drift fields straight into raw; False (nothing written) if a key is already there."""
         if chunk.extras:
             return False
-        if chunk.fmt == "csv":  # no value of a fast-path row holds a line break: every newline ends a row
-            tail, statement = self._tail_csv, self._copy_direct_csv
-            data = chunk.rows.replace(b"\n", tail)
-        else:
-            tail, statement = self._tail, self._copy_direct
-            data = chunk.rows.replace(b"\t\\N\n", tail)
-        if data.count(tail) != chunk.count:  # cannot happen (only row ends hold a newline); stage it
+        data = chunk.rows.replace(b"\t\\N\n", self._tail)
+        if data.count(self._tail) != chunk.count:  # cannot happen (only row ends hold a newline); stage it
             return False
         try:
             with self.conn.transaction():  # a savepoint
-                with cur.copy(statement) as cp:
+                with cur.copy(self._copy_direct) as cp:
                     cp.write(data)
         except (errors.UniqueViolation, errors.DeadlockDetected) as err:
             # Keys that are already loaded (a look-back window, a changed file): merge this unit on its key.
