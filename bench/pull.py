@@ -13,7 +13,12 @@ and the demo CRM / conversations API on the landing zone, then:
      bytes-into-PostgreSQL floor. The SQLite tables are exported to CSV first (not timed);
    * ``copy typed``: COPY of the same, already clean records into tables shaped like raw (typed
      columns, primary key) — what loading would cost if the files needed no parsing or checking.
-     The records are exported from raw first (not timed).
+     The records are exported from raw first (not timed);
+   * ``copy files``: the COPY a user would run on the same files: a CSV ``(FORMAT csv, HEADER)`` into a
+     table with the file's columns (text), a JSON Lines file line by line into a ``jsonb`` column
+     (``ON_ERROR ignore`` skips the lines that are not JSON), the SQLite tables exported as CSV (not
+     timed). COPY cannot skip a CSV row with the wrong number of fields: those few rows are taken out of
+     a copy of the file first (not timed).
 
 Ratios are throughputs: pull rows/s divided by floor rows/s. The API sources are reported on their
 own (the HTTP round trips, not PostgreSQL, bound them; the API is served unthrottled here).
@@ -23,6 +28,9 @@ client CPU (the pull process and any children it waited for; the floors' COPY cl
 PostgreSQL process of the benchmark's own server), per record. ``cpu ratio`` = floor CPU per record /
 pull CPU per record — what the ratio would be on an idle machine with one core for each side.
 Peak memory is sampled over the pull process and any children together (RSS, summed).
+
+``--parallel`` then pulls every source again into a fresh database, each in its own process and all at
+once, as the Airflow DAG runs them (one task per source); reported next to the sequential figures.
 
 ``--parquet`` also converts the web and marketing files to Parquet (not timed) and pulls them, into a
 second database, through the Parquet reader; they are compared with the same COPY floor.
@@ -107,28 +115,29 @@ def _child(url: str, landing: str, api_url: str, as_of: str, sources: list[str],
 
 
 class TreeMemory:
-    """Peak RSS of a process and all its descendants together, sampled every 50 ms."""
+    """Peak RSS of a process (or several) and all their descendants together, sampled every 50 ms."""
 
-    def __init__(self, pid: int):
-        self.pid = pid
+    def __init__(self, pid: int | list[int]):
+        self.pids = pid if isinstance(pid, list) else [pid]
         self.peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
-                root = psutil.Process(self.pid)
-                procs = [root, *root.children(recursive=True)]
-                total = 0
+            total = 0
+            for pid in self.pids:
+                try:
+                    root = psutil.Process(pid)
+                    procs = [root, *root.children(recursive=True)]
+                except psutil.Error:
+                    continue
                 for proc in procs:
                     try:
                         total += proc.memory_info().rss
                     except psutil.Error:
                         pass
-                self.peak = max(self.peak, total)
-            except psutil.Error:
-                pass
+            self.peak = max(self.peak, total)
             self._stop.wait(0.05)
 
     def __enter__(self):
@@ -159,6 +168,57 @@ def _copy_lines(conn: psycopg.Connection, files: list[Path]) -> tuple[float, int
         rows += n - (1 if path.suffix == ".csv" else 0)
         conn.execute(f"drop table floor_lines_{i}")
     return seconds, rows
+
+
+def _copy_files(conn: psycopg.Connection, files: list[Path], scratch: Path, pg_pid: int) -> tuple[float, int, float]:
+    """The COPY a user would run on each file (see the module docstring).
+
+    Returns (seconds, rows loaded, CPU seconds of client and server during the COPYs)."""
+    rows, seconds, cpu = 0, 0.0, 0.0
+    for i, path in enumerate(files):
+        table = f"floor_files_{i}"
+        conn.execute(f"drop table if exists {table}")
+        if path.suffix == ".jsonl":
+            conn.execute(f"create table {table} (doc jsonb)")
+            statement = (
+                f"copy {table} from stdin with (format csv, delimiter e'\\x01', quote e'\\x02', on_error ignore)"
+            )
+        else:
+            header, kept = _copyable_csv(path)
+            if kept is not None:  # COPY cannot skip some rows: leave them out of a copy of the file (not timed)
+                path = scratch / f"floor_{path.name}"
+                path.write_bytes(kept)
+            columns = ", ".join(f"c{j} text" for j in range(len(header)))
+            conn.execute(f"create table {table} ({columns})")
+            statement = f"copy {table} from stdin with (format csv, header true)"
+        started, before = time.perf_counter(), client_cpu() + server_cpu(pg_pid)
+        with conn.cursor() as cur, cur.copy(statement) as cp, path.open("rb") as fh:
+            while block := fh.read(1 << 20):
+                cp.write(block)
+        seconds += time.perf_counter() - started
+        cpu += client_cpu() + server_cpu(pg_pid) - before
+        rows += conn.execute(f"select count(*) from {table}").fetchone()[0]
+        conn.execute(f"drop table {table}")
+    return seconds, rows, cpu
+
+
+def _copyable_csv(path: Path) -> tuple[list[str], bytes | None]:
+    """The header, and the file without the lines COPY would stop at (wrong number of fields, not UTF-8,
+    NUL) — None when there are none. Each line of these files is one record."""
+    lines = path.read_bytes().splitlines(keepends=True)
+    header = next(csv.reader([lines[0].decode("utf-8", "replace")]))
+    kept, dropped = [lines[0]], 0
+    for line in lines[1:]:
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            dropped += 1
+            continue
+        if "\x00" in text or len(next(csv.reader([text]), header)) != len(header):
+            dropped += 1
+            continue
+        kept.append(line)
+    return header, (b"".join(kept) if dropped else None)
 
 
 def _export_sqlite(db: Path, out: Path) -> list[Path]:
@@ -235,6 +295,57 @@ def _pull(url: str, landing: Path, api_url: str, as_of: str, sources: list[str],
     return pulled
 
 
+def _pull_parallel(url: str, landing: Path, api_url: str, as_of: str, sources: list[str], pg_pid: int) -> dict:
+    """Every source in its own child process, all started at once (as the DAG's parallel tasks run)."""
+    started, server = time.perf_counter(), server_cpu(pg_pid)
+    procs = {
+        source: subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.pull",
+                "--child",
+                "--landing",
+                str(landing),
+                "--url",
+                url,
+                "--api-url",
+                api_url,
+                "--as-of",
+                as_of,
+                "--sources",
+                source,
+                "--pg-pid",
+                str(pg_pid),
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for source in sources
+    }
+    with TreeMemory([p.pid for p in procs.values()]) as mem:
+        outputs = {source: proc.communicate() for source, proc in procs.items()}
+    wall = time.perf_counter() - started
+    server = server_cpu(pg_pid) - server
+    pulled = {}
+    for source, (out, err) in outputs.items():
+        if procs[source].returncode != 0:
+            raise click.ClickException(f"parallel pull of {source} failed:\n{err[-4000:]}")
+        pulled[source] = json.loads(out.strip().splitlines()[-1])[source]
+    records = sum(e["read"] for p in pulled.values() for e in p["entities"].values())
+    return {
+        "records": records,
+        "wall_seconds": round(wall, 2),
+        "rows_per_second": round(records / wall),
+        "client_cpu_seconds": round(sum(p["client_cpu"] for p in pulled.values()), 2),
+        "server_cpu_seconds": round(server, 2),
+        "peak_rss_mb": round(mem.peak / (1 << 20), 1),
+        "source_seconds": {s: round(p["seconds"], 2) for s, p in pulled.items()},
+    }
+
+
 def _to_parquet(landing: Path, out: Path) -> Path:
     """Web events and marketing engagements as Parquet, one file per source file, every column text.
 
@@ -284,9 +395,10 @@ def _write_parquet(columns: dict, target: Path) -> None:
     pq.write_table(pa.table({n: pa.array(v, type=pa.string()) for n, v in columns.items()}), target)
 
 
-def _source_row(p: dict, rows: int, line: tuple, typed: tuple) -> dict:
+def _source_row(p: dict, rows: int, line: tuple, typed: tuple, files: tuple) -> dict:
     line_s, line_rows, line_cpu = line
     typed_s, typed_rows, typed_cpu = typed
+    files_s, files_rows, files_cpu = files
     cpu = p["client_cpu"] + p["server_cpu"]
     return {
         "records": rows,
@@ -301,24 +413,30 @@ def _source_row(p: dict, rows: int, line: tuple, typed: tuple) -> dict:
         "copy_typed_seconds": round(typed_s, 2),
         "copy_typed_rows": typed_rows,
         "copy_typed_cpu_seconds": round(typed_cpu, 2),
+        "copy_files_seconds": round(files_s, 2),
+        "copy_files_rows": files_rows,
+        "copy_files_cpu_seconds": round(files_cpu, 2),
         "ratio_vs_copy_lines": _ratio(rows, p["seconds"], line_rows, line_s),
         "ratio_vs_copy_typed": _ratio(rows, p["seconds"], typed_rows, typed_s),
+        "ratio_vs_copy_files": _ratio(rows, p["seconds"], files_rows, files_s),
         "cpu_ratio_vs_copy_lines": _ratio(rows, cpu, line_rows, line_cpu),
         "cpu_ratio_vs_copy_typed": _ratio(rows, cpu, typed_rows, typed_cpu),
+        "cpu_ratio_vs_copy_files": _ratio(rows, cpu, files_rows, files_cpu),
         "entities": p["entities"],
     }
 
 
 SUMMED = (
-    "records", "pull_seconds", "pull_cpu_seconds", "copy_lines_seconds", "copy_lines_rows", "copy_lines_cpu_seconds",
+    "records", "pull_seconds", "pull_cpu_seconds", "pull_client_cpu_seconds", "pull_server_cpu_seconds", "copy_lines_seconds", "copy_lines_rows", "copy_lines_cpu_seconds",
     "copy_typed_seconds", "copy_typed_rows", "copy_typed_cpu_seconds",
+    "copy_files_seconds", "copy_files_rows", "copy_files_cpu_seconds",
 )  # fmt: skip
 
 
 def _aggregate(chosen: list[dict]) -> dict:
     agg = {k: sum(c[k] for c in chosen) for k in SUMMED}
     agg["rows_per_second"] = round(agg["records"] / agg["pull_seconds"]) if agg["pull_seconds"] else 0
-    for floor in ("lines", "typed"):
+    for floor in ("lines", "typed", "files"):
         agg[f"ratio_vs_copy_{floor}"] = _ratio(
             agg["records"], agg["pull_seconds"], agg[f"copy_{floor}_rows"], agg[f"copy_{floor}_seconds"]
         )
@@ -340,12 +458,13 @@ def _load() -> dict:
 @click.option("--as-of", "as_of", default=None, help="The run's as-of (default: the landing's manifest, else now).")
 @click.option("--sources", default="web,marketing,quiz,consent,product,crm,conversations", show_default=True)
 @click.option("--parquet", is_flag=True, help="Also pull web and marketing converted to Parquet (second database).")
+@click.option("--parallel", is_flag=True, help="Also pull all sources at once, one process each (second database).")
 @click.option("--keep", is_flag=True, help="Leave the benchmark's PostgreSQL running.")
 @click.option("--child", is_flag=True, hidden=True)
 @click.option("--url", hidden=True)
 @click.option("--api-url", "api_url", hidden=True)
 @click.option("--pg-pid", "pg_pid", type=int, default=0, hidden=True)
-def main(landing, pgdata, port, as_of, sources, parquet, keep, child, url, api_url, pg_pid) -> None:
+def main(landing, pgdata, port, as_of, sources, parquet, parallel, keep, child, url, api_url, pg_pid) -> None:
     sources = [s for s in sources.split(",") if s]
     if child:
         _child(url, str(landing), api_url, as_of, sources, pg_pid)
@@ -386,6 +505,7 @@ def main(landing, pgdata, port, as_of, sources, parquet, keep, child, url, api_u
             click.echo("floors ...", err=True)
             per_source = {}
             lines_floor: dict[str, tuple] = {}
+            files_floor: dict[str, tuple] = {}
             with psycopg.connect(url, autocommit=True) as conn:
                 for source in sources:
                     p = pulled[source]
@@ -397,8 +517,9 @@ def main(landing, pgdata, port, as_of, sources, parquet, keep, child, url, api_u
                     before = client_cpu() + server_cpu(pg_pid)
                     line_s, line_rows = _copy_lines(conn, files)
                     lines_floor[source] = (line_s, line_rows, client_cpu() + server_cpu(pg_pid) - before)
+                    files_floor[source] = _copy_files(conn, files, scratch, pg_pid)
                     typed = _copy_typed(conn, [e.table for e in entities_of(source)], scratch, pg_pid)
-                    per_source[source] = _source_row(p, rows, lines_floor[source], typed)
+                    per_source[source] = _source_row(p, rows, lines_floor[source], typed, files_floor[source])
             report["sources"] = per_source
             for group, members in {**GROUPS, "all": tuple(sources)}.items():
                 chosen = [per_source[s] for s in members if s in per_source]
@@ -420,9 +541,26 @@ def main(landing, pgdata, port, as_of, sources, parquet, keep, child, url, api_u
                         p = pq_pulled[source]
                         rows = sum(e["read"] for e in p["entities"].values())
                         typed = _copy_typed(conn, [e.table for e in entities_of(source)], scratch, pg_pid)
-                        pq_rows[f"{source} (parquet)"] = _source_row(p, rows, lines_floor[source], typed)
+                        pq_rows[f"{source} (parquet)"] = _source_row(
+                            p, rows, lines_floor[source], typed, files_floor[source]
+                        )
                 report["parquet"] = pq_rows
                 report["total_parquet"] = _aggregate(list(pq_rows.values()))
+            if parallel:
+                click.echo("parallel: every source at once ...", err=True)
+                purl = _fresh_database(server_url, "pullbench_parallel")
+                report["machine_before_parallel"] = _load()
+                with CrmApiServer(root=landing, max_rps=None) as api:
+                    par = _pull_parallel(purl, landing, api.url, as_of, sources, pg_pid)
+                par["machine_after"] = _load()
+                total = report["total_all"]
+                for floor in ("lines", "typed", "files"):
+                    rows_, secs, cpu = (total[f"copy_{floor}_{k}"] for k in ("rows", "seconds", "cpu_seconds"))
+                    par[f"ratio_vs_copy_{floor}"] = _ratio(par["records"], par["wall_seconds"], rows_, secs)
+                    par[f"cpu_ratio_vs_copy_{floor}"] = _ratio(
+                        par["records"], par["client_cpu_seconds"] + par["server_cpu_seconds"], rows_, cpu
+                    )
+                report["parallel"] = par
             report["machine_after"] = _load()
     finally:
         if not keep:
@@ -438,7 +576,8 @@ def _write(report: dict) -> None:
     m = report["machine_before"]
     head = (
         "| | records | pull s | rows/s | COPY lines s | ratio vs COPY lines | COPY typed s | ratio vs COPY typed "
-        "| pull CPU s | COPY lines CPU s | CPU ratio vs lines | COPY typed CPU s | CPU ratio vs typed |"
+        "| COPY files s | ratio vs COPY files | pull CPU s (client + server) | COPY lines CPU s | CPU ratio vs lines "
+        "| COPY typed CPU s | CPU ratio vs typed | COPY files CPU s | CPU ratio vs files |"
     )
     lines = [
         f"# Pull benchmark — {report['leads']:,} leads (as of {report['as_of']})",
@@ -450,18 +589,36 @@ def _write(report: dict) -> None:
         f"{report['machine_after_pull']['loadavg_1m']} after it, {report['machine_after']['loadavg_1m']} at the end.",
         "",
         head,
-        "|---|" + "---:|" * 12,
+        "|---|" + "---:|" * 16,
     ]
     rows = [(s, v) for s, v in report["sources"].items()]
     rows += [(s, v) for s, v in report.get("parquet", {}).items()]
     rows += [(f"**{k[6:]}**", v) for k, v in report.items() if k.startswith("total_")]
     for name, v in rows:
+        client, server = v.get("pull_client_cpu_seconds"), v.get("pull_server_cpu_seconds")
+        split = f" ({client} + {server})" if client is not None else ""
         lines.append(
             f"| {name} | {v['records']:,} | {v['pull_seconds']} | {v['rows_per_second']:,} | "
             f"{v['copy_lines_seconds']} | {v['ratio_vs_copy_lines']} | {v['copy_typed_seconds']} | "
-            f"{v['ratio_vs_copy_typed']} | {v['pull_cpu_seconds']} | {v['copy_lines_cpu_seconds']} | "
-            f"{v['cpu_ratio_vs_copy_lines']} | {v['copy_typed_cpu_seconds']} | {v['cpu_ratio_vs_copy_typed']} |"
+            f"{v['ratio_vs_copy_typed']} | {v['copy_files_seconds']} | {v['ratio_vs_copy_files']} | "
+            f"{v['pull_cpu_seconds']}{split} | {v['copy_lines_cpu_seconds']} | "
+            f"{v['cpu_ratio_vs_copy_lines']} | {v['copy_typed_cpu_seconds']} | {v['cpu_ratio_vs_copy_typed']} | "
+            f"{v['copy_files_cpu_seconds']} | {v['cpu_ratio_vs_copy_files']} |"
         )
+    if "parallel" in report:
+        par = report["parallel"]
+        lines += [
+            "",
+            f"**All sources at once** (one process each, as the DAG runs them; load average "
+            f"{report['machine_before_parallel']['loadavg_1m']} before, {par['machine_after']['loadavg_1m']} after): "
+            f"{par['records']:,} records in {par['wall_seconds']} s = {par['rows_per_second']:,} rows/s; "
+            f"ratio vs COPY lines {par['ratio_vs_copy_lines']}, vs COPY typed {par['ratio_vs_copy_typed']}, "
+            f"vs COPY files {par['ratio_vs_copy_files']} (the floors run one file after the other, as above); "
+            f"CPU {par['client_cpu_seconds']} s client + {par['server_cpu_seconds']} s server (CPU ratios "
+            f"{par['cpu_ratio_vs_copy_lines']} / {par['cpu_ratio_vs_copy_typed']} / {par['cpu_ratio_vs_copy_files']}); "
+            f"peak RSS of all pull processes together {par['peak_rss_mb']} MB; per source: "
+            + ", ".join(f"{s} {t} s" for s, t in par["source_seconds"].items()),
+        ]
     text = "\n".join(lines) + "\n"
     (out / f"{stem}.md").write_text(text)
     click.echo(text)
