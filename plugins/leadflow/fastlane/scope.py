@@ -11,6 +11,7 @@ are exactly the batch's.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -42,6 +43,15 @@ PREDICATES: dict[str, str | None] = {
 }
 
 # Lookups the scope makes on the big raw tables, so a run reads a few index pages instead of millions of rows.
+# Every batch load into raw pays for these, so they are as cheap to keep as the lookups allow: hash indexes
+# (the scope only asks "= any(...)"; a hash entry is cheaper to add than a B-tree's), and on a plain column
+# partial, without its NULLs (anonymous web traffic has no user id): the planner proves "is not null" from
+# the strict "= any(...)", so each arm of a scope predicate still uses its index, and the column's own
+# statistics size it. An expression index stays whole: the planner only trusts the expression statistics
+# of a whole index (a partial one estimated 100 e-mails at half the table and chose a sequential scan).
+# Measured on 1.95 M web events: the three indexes cost 7.1 s of server CPU per full load as B-trees,
+# 4.4 s as hash indexes. (Indexes made by an earlier version keep their old form.)
+_PLAIN = re.compile(r"[a-z_]+").fullmatch
 INDEXES = {
     "crm_leads": ["lower(trim(email))"],
     "crm_opportunitys": ["lead_id", "lower(trim(email))"],
@@ -83,7 +93,8 @@ def ensure_indexes(conn: psycopg.Connection) -> None:
             name = f"fastlane_{table}_{i}"
             # Checked first: even "if not exists" takes a share lock, which would wait for a batch load.
             if conn.execute("select to_regclass(%s)", (f"raw.{name}",)).fetchone()[0] is None:
-                conn.execute(f"create index if not exists {name} on raw.{table} ({expression})")
+                partial = f" where {expression} is not null" if _PLAIN(expression) else ""
+                conn.execute(f"create index if not exists {name} on raw.{table} using hash ({expression}){partial}")
 
 
 def resolve(conn: psycopg.Connection, candidates: list[dict]) -> Scope:
