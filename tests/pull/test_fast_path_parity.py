@@ -211,3 +211,13 @@ def test_a_truncated_file_fails_the_same_both_ways(env, server_url, monkeypatch,
     fast_way, careful_way, _ = pull_both_ways(env, server_url, monkeypatch, [source])
     assert "is truncated at line" in careful_way["summaries"][source]
     assert_same(fast_way, careful_way)
+
+
+def test_a_delimiter_the_fast_path_cannot_split_on_goes_the_careful_way(env, server_url, monkeypatch) -> None:
+    env.configure({"marketing": {**CONFIG["marketing"], "delimiter": "§"}})
+    rows = [engagement(i).replace(",", "§") for i in range(20)] + [engagement(3).replace(",", "§")]
+    env.write("marketing/engagements.csv", HEADER.replace(",", "§") + "\n".join(rows) + "\n")
+    fast_way, careful_way, used = pull_both_ways(env, server_url, monkeypatch, ["marketing"])
+    assert_same(fast_way, careful_way)
+    assert careful_way["summaries"]["marketing"]["marketing.engagement"] == {"read": 21, "loaded": 20, "quarantined": 1}
+    assert used["fast"] == {}

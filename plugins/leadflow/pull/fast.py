@@ -80,7 +80,8 @@ class Blocks:
         self.prefix = prefix
         self.careful = careful
         self.fields = fields
-        self.delimiter = ord(delimiter) if len(delimiter) == 1 and delimiter.isascii() else None
+        plain = len(delimiter) == 1 and delimiter.isascii() and delimiter not in '"\\\r\n'
+        self.delimiter = ord(delimiter) if plain else None  # None: the careful way for the whole file
         self.refused = 0  # lines Arrow refused in this file (too many: the rest of the file goes the careful way)
         self.lines = 0
         entity = sink.entity
@@ -95,7 +96,7 @@ class Blocks:
             self.parse_options = pa_json.ParseOptions(
                 explicit_schema=self.schema, unexpected_field_behavior="infer", newlines_in_values=False
             )
-        else:
+        elif self.delimiter is not None:
             self.schema = pa.schema([(f"f{i}", pa.string()) for i in range(len(fields))])
             self.convert = pa_csv.ConvertOptions(
                 column_types=self.schema, strings_can_be_null=False, quoted_strings_can_be_null=False
