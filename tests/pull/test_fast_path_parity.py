@@ -71,6 +71,8 @@ def corpus_files(env) -> None:
     web += [event(i) for i in range(300, 600)] + [event(42)]  # a duplicate many blocks later
     env.write("web/events_a.jsonl", ("\n".join(web) + "\n").encode("utf-8", "surrogateescape"))
     env.write("web/events_b.jsonl", "\n".join(event(i) for i in range(590, 700)) + "\n")  # keys of file a again
+    crlf = [event(i) for i in range(2000, 2040)] + [event(2005, referrer="x"), "", event(2041, email="bad@")]
+    env.write("web/events_crlf.jsonl", "\r\n".join(crlf) + "\r\n")  # Windows line ends
     drift = [event(i, campaign_id=f"c{i}") for i in range(1000, 1010)]
     env.write("web/events_drift.jsonl", "\n".join(drift) + "\n")
 
@@ -94,6 +96,7 @@ def corpus_files(env) -> None:
     multiline += [engagement(i) for i in range(2101, 2200)] + [engagement(2005)]
     env.write("marketing/engagements_b.csv", HEADER + "\n".join(multiline) + "\n")
     crlf = [engagement(i) for i in range(3000, 3050)]
+    crlf += [engagement(3001, asset="Guide"), "", engagement(3051, email="nobody@"), "M3052"]
     env.write("marketing/engagements_c.csv", (HEADER + "\n".join(crlf) + "\n").replace("\n", "\r\n"))
     env.write("marketing/engagements_d.csv", HEADER + "\n".join(engagement(i) for i in range(4000, 4010)))  # no EOL
 

@@ -125,7 +125,10 @@ class Blocks:
         starts[0] = 0
         starts[1:] = ends[:-1] + 1
         lengths = ends - starts
-        good = (lengths > 0) & (lengths <= MAX_FIELD_CHARS)
+        # A Windows line end (\r\n): the \r ends the line, it is not part of it (as for the csv module).
+        crlf = (lengths > 0) & (buf[np.maximum(ends - 1, 0)] == 0x0D)
+        last = ends - 1 - crlf  # the line's last byte
+        good = (lengths - crlf > 0) & (lengths <= MAX_FIELD_CHARS)
         careful = buf < 0x20  # control characters (a tab in a tab-separated file is the delimiter)
         if self.fmt == "csv" and self.delimiter < 0x20:
             careful &= buf != self.delimiter
@@ -134,11 +137,12 @@ class Blocks:
         if self.fmt == "csv":
             careful |= buf == 0x22  # a double quote: quoted fields are parsed line by line, the careful way
         careful[ends] = False  # line ends are not inside lines
+        careful[ends[crlf] - 1] = False
         flagged = np.flatnonzero(careful)
         if len(flagged):
             good[np.searchsorted(ends, flagged)] = False
         if self.fmt == "jsonl":
-            good &= (buf[starts] == 0x7B) & (buf[np.maximum(ends - 1, 0)] == 0x7D)
+            good &= (buf[starts] == 0x7B) & (buf[np.maximum(last, 0)] == 0x7D)
         else:  # quoted fields are parsed line by line, the careful way; the field count must be right
             delimiters = np.flatnonzero(buf == self.delimiter)
             counts = np.bincount(np.searchsorted(ends, delimiters), minlength=n)
