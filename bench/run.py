@@ -257,7 +257,11 @@ def stage_transform(url: str, as_of: datetime, pids: list[int]) -> tuple[Stage, 
 
 
 def add_new_events(url: str, share: float = 0.01) -> int:
-    """1% new web and product events for existing people, arriving now in a new load batch (as a later pull)."""
+    """1% new web and product events for existing people, arriving now in a new load batch (as a later pull).
+
+    Each call lands a batch of its own (new event ids and _batch_id), so it can be repeated on one warehouse.
+    """
+    batch = uuid.uuid4().hex[:8]
     with psycopg.connect(url) as conn:
         added = 0
         for table, key in (("raw.web_events", "event_id"), ("raw.product_events", "event_id")):
@@ -270,11 +274,15 @@ def add_new_events(url: str, share: float = 0.01) -> int:
                 )
             ]
             # as a later pull lands them: a batch of its own, loaded now
-            replaced = {key: f"{key} || '-inc'", "_loaded_at": "clock_timestamp()", "_batch_id": "'bench-incremental'"}
+            replaced = {
+                key: f"{key} || '-inc-{batch}'",
+                "_loaded_at": "clock_timestamp()",
+                "_batch_id": f"'bench-incremental-{batch}'",
+            }
             select = ", ".join(replaced.get(c, c) for c in cols)
             added += conn.execute(
                 f"insert into {table} ({', '.join(cols)}) select {select} from {table} "
-                f"where {key} not like '%%-inc' and random() < %s",
+                f"where {key} not like '%%-inc-%%' and random() < %s",
                 (share,),
             ).rowcount
         conn.commit()

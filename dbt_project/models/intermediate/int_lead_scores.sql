@@ -5,17 +5,21 @@
 #}
 {%- set weights = var('total_score_weights') %}
 
+{{ config(materialized='lead_scoped', indexes=[{'columns': ['lead_id']}]) }}
+
 with
 
 leads as (
 
     select * from {{ ref('int_leads_resolved') }}
+    where {{ lead_scope('lead_id') }}
 
 ),
 
 contributions as (
 
     select * from {{ ref('int_score_contributions') }}
+    where {{ lead_scope('lead_id') }}
 
 ),
 

@@ -6,18 +6,21 @@
 #}
 {%- set precedence = var('qualification_type_precedence') %}
 
+{{ config(materialized='lead_scoped', indexes=[{'columns': ['lead_id']}]) }}
+
 with
 
 hits as (
 
     select * from {{ ref('int_rule_hits') }}
-    where is_current
+    where is_current and {{ lead_scope('lead_id') }}
 
 ),
 
 exclusions as (
 
     select * from {{ ref('int_lead_exclusions') }}
+    where {{ lead_scope('lead_id') }}
 
 ),
 

@@ -5,6 +5,8 @@
     qualified_at: the first such conversation of the last conversation_window_days; first_qualified_at:
     the first ever.
 #}
+{{ config(materialized='lead_scoped', indexes=[{'columns': ['lead_id']}]) }}
+
 with
 
 conversations as (
@@ -17,7 +19,7 @@ conversations as (
 identities as (
 
     select * from {{ ref('int_lead_identities') }}
-    where identifier_type = 'email'
+    where identifier_type = 'email' and {{ lead_scope('lead_id') }}
 
 ),
 

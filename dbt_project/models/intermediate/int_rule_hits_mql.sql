@@ -7,18 +7,21 @@
 #}
 {%- set threshold = var('mql_min_engagement_score') %}
 
+{{ config(materialized='lead_scoped', indexes=[{'columns': ['lead_id']}]) }}
+
 with
 
 scores as (
 
     select * from {{ ref('int_lead_scores') }}
+    where {{ lead_scope('lead_id') }}
 
 ),
 
 contributions as (
 
     select * from {{ ref('int_score_contributions') }}
-    where category = 'engagement'
+    where category = 'engagement' and {{ lead_scope('lead_id') }}
 
 ),
 
@@ -29,7 +32,7 @@ crossings as (
         min(crossed_at) as first_crossed_at,
         max(crossed_at) as last_crossed_at
     from {{ ref('int_mql_crossings') }}
-    where is_computed and crossed_at <= {{ as_of() }}
+    where is_computed and crossed_at <= {{ as_of() }} and {{ lead_scope('lead_id') }}
     group by lead_id
 
 ),

@@ -3,6 +3,8 @@
     int_workspace_activation. qualified_at: when it qualified, if within the last pql_window_days;
     first_qualified_at: when it first qualified.
 #}
+{{ config(materialized='lead_scoped', indexes=[{'columns': ['lead_id']}]) }}
+
 with
 
 workspaces as (
@@ -15,7 +17,7 @@ workspaces as (
 identities as (
 
     select * from {{ ref('int_lead_identities') }}
-    where identifier_type = 'product_user_id'
+    where identifier_type = 'product_user_id' and {{ lead_scope('lead_id') }}
 
 ),
 

@@ -9,24 +9,28 @@
     as_of) are recomputed from their events.
 #}
 
+{{ config(materialized='lead_scoped', indexes=[{'columns': ['lead_id']}]) }}
+
 with
 
 totals as (
 
     select * from {{ ref('int_lead_signal_totals') }}
-    where signal_count > 0
+    where signal_count > 0 and {{ lead_scope('lead_id') }}
 
 ),
 
 touch_signals as (
 
     select * from {{ ref('int_touch_signals') }}
+    where {{ lead_scope('lead_id') }}
 
 ),
 
 fit as (
 
     select * from {{ ref('int_leads_fit_scored') }}
+    where {{ lead_scope('lead_id') }}
 
 ),
 

@@ -5,17 +5,21 @@
     it leaves out values that move with every run (scores decay daily), so content_hash only changes
     when something a salesperson would care about changes.
 #}
+{{ config(materialized='lead_scoped', indexes=[{'columns': ['lead_id']}]) }}
+
 with
 
 qualified as (
 
     select * from {{ ref('qualified_leads') }}
+    where {{ lead_scope('lead_id') }}
 
 ),
 
 leads as (
 
     select * from {{ ref('dim_leads') }}
+    where {{ lead_scope('lead_id') }}
 
 ),
 

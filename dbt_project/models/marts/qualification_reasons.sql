@@ -1,16 +1,19 @@
 -- The structured reasons of qualified_leads: one row per lead × type × rule that qualifies it now.
+{{ config(materialized='lead_scoped', indexes=[{'columns': ['lead_id']}]) }}
+
 with
 
 hits as (
 
     select * from {{ ref('int_rule_hits') }}
-    where is_current
+    where is_current and {{ lead_scope('lead_id') }}
 
 ),
 
 qualified as (
 
     select * from {{ ref('qualified_leads') }}
+    where {{ lead_scope('lead_id') }}
 
 ),
 
