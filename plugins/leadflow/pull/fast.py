@@ -4,7 +4,7 @@ The per-record path (``pull/readers.py`` → ``Batcher`` → ``Validator``) cost
 record. For the files of entities whose columns are all text, e-mail, timestamp (and, in CSV, integer),
 this module handles a block of input (4 MB) at a time instead:
 
-1. **Sort the lines** (NumPy over the bytes): a line goes the careful way — the very code the per-record
+1. **Triage the lines** (NumPy over the bytes): a line goes the careful way — the very code the per-record
    path runs, so its quarantine reason is exactly that path's — when it is not plainly a record: empty
    or not ``{...}`` (JSON), a control character, DEL or backslash (escapes), longer than the field limit,
    not UTF-8, a double quote or the wrong number of delimiters (CSV).
