@@ -3,7 +3,7 @@
     customer (CRM account flag, consent reason 'customer' or a won opportunity) or a competitor (consent
     reason 'competitor' or a domain in var competitor_domains).
 #}
-{{ config(materialized='lead_scoped', indexes=[{'columns': ['lead_id']}]) }}
+{{ config(materialized='lead_scoped') }}
 
 with
 

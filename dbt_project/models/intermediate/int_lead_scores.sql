@@ -5,7 +5,7 @@
 #}
 {%- set weights = var('total_score_weights') %}
 
-{{ config(materialized='lead_scoped', indexes=[{'columns': ['lead_id']}]) }}
+{{ config(materialized='lead_scoped') }}
 
 with
 

@@ -3,7 +3,7 @@
     customer > disqualified (competitor) > suppressed > opportunity (open) > the primary qualification
     type > closed_lost > engaged (any scored activity) > new. Snapshotted by snapshots/lead_stages.yml.
 #}
-{{ config(materialized='lead_scoped', indexes=[{'columns': ['lead_id']}]) }}
+{{ config(materialized='lead_scoped') }}
 
 with
 

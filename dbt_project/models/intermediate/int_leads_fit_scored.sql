@@ -3,7 +3,7 @@
     company size band (CRM employee count, else the quiz team size), ICP industry and country
     (seeds), business email, and a quiz use case. Points: var fit_points, var company_size_bands.
 #}
-{{ config(materialized='lead_scoped', indexes=[{'columns': ['lead_id']}]) }}
+{{ config(materialized='lead_scoped') }}
 
 with
 

@@ -6,7 +6,7 @@
 #}
 {%- set precedence = var('qualification_type_precedence') %}
 
-{{ config(materialized='lead_scoped', indexes=[{'columns': ['lead_id']}]) }}
+{{ config(materialized='lead_scoped') }}
 
 with
 

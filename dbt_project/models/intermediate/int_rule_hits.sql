@@ -1,5 +1,5 @@
 -- Every qualification rule that ever fired for a lead (lead × type × rule); see the int_rule_hits_* models.
-{{ config(materialized='lead_scoped', indexes=[{'columns': ['lead_id']}]) }}
+{{ config(materialized='lead_scoped') }}
 
 with
 

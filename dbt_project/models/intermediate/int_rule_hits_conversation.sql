@@ -5,7 +5,7 @@
     qualified_at: the first such conversation of the last conversation_window_days; first_qualified_at:
     the first ever.
 #}
-{{ config(materialized='lead_scoped', indexes=[{'columns': ['lead_id']}]) }}
+{{ config(materialized='lead_scoped') }}
 
 with
 

@@ -11,7 +11,7 @@
 {%- set grace = "interval '" ~ var('hot_cart_abandon_grace_minutes') ~ " minutes'" %}
 {%- set min_views = var('hot_min_pricing_views') %}
 
-{{ config(materialized='lead_scoped', indexes=[{'columns': ['lead_id']}]) }}
+{{ config(materialized='lead_scoped') }}
 
 with
 

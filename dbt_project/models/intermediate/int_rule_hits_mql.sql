@@ -7,7 +7,7 @@
 #}
 {%- set threshold = var('mql_min_engagement_score') %}
 
-{{ config(materialized='lead_scoped', indexes=[{'columns': ['lead_id']}]) }}
+{{ config(materialized='lead_scoped') }}
 
 with
 

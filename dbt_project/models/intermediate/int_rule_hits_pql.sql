@@ -3,7 +3,7 @@
     int_workspace_activation. qualified_at: when it qualified, if within the last pql_window_days;
     first_qualified_at: when it first qualified.
 #}
-{{ config(materialized='lead_scoped', indexes=[{'columns': ['lead_id']}]) }}
+{{ config(materialized='lead_scoped') }}
 
 with
 

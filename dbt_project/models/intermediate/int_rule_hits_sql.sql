@@ -8,7 +8,7 @@
 #}
 {%- set min_dimensions = var('sql_min_bant_dimensions') %}
 
-{{ config(materialized='lead_scoped', indexes=[{'columns': ['lead_id']}]) }}
+{{ config(materialized='lead_scoped') }}
 
 with
 

@@ -9,7 +9,7 @@
     as_of) are recomputed from their events.
 #}
 
-{{ config(materialized='lead_scoped', indexes=[{'columns': ['lead_id']}]) }}
+{{ config(materialized='lead_scoped') }}
 
 with
 

@@ -5,7 +5,7 @@
     it leaves out values that move with every run (scores decay daily), so content_hash only changes
     when something a salesperson would care about changes.
 #}
-{{ config(materialized='lead_scoped', indexes=[{'columns': ['lead_id']}]) }}
+{{ config(materialized='lead_scoped') }}
 
 with
 

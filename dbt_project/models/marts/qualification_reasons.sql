@@ -1,5 +1,5 @@
 -- The structured reasons of qualified_leads: one row per lead × type × rule that qualifies it now.
-{{ config(materialized='lead_scoped', indexes=[{'columns': ['lead_id']}]) }}
+{{ config(materialized='lead_scoped') }}
 
 with
 
