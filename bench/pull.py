@@ -98,17 +98,20 @@ def _child(url: str, landing: str, api_url: str, as_of: str, sources: list[str],
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from leadflow.pull import fast
     from leadflow.pull.run import pull_source
 
     out = {}
     for source in sources:
         started, client, server = time.perf_counter(), client_cpu(), server_cpu(pg_pid)
+        before = dict(fast.ROWS)
         summary = pull_source(source, "bench-pull", datetime.fromisoformat(as_of))
         out[source] = {
             "seconds": time.perf_counter() - started,
             "client_cpu": client_cpu() - client,
             "server_cpu": server_cpu(pg_pid) - server,
             "entities": summary,
+            "fast_rows": sum(v - before.get(k, 0) for k, v in fast.ROWS.items()),  # rows the Arrow fast path loaded
         }
     out["_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
@@ -520,6 +523,7 @@ def main(landing, pgdata, port, as_of, sources, parquet, parallel, keep, child, 
                     files_floor[source] = _copy_files(conn, files, scratch, pg_pid)
                     typed = _copy_typed(conn, [e.table for e in entities_of(source)], scratch, pg_pid)
                     per_source[source] = _source_row(p, rows, lines_floor[source], typed, files_floor[source])
+                    per_source[source]["fast_path_rows"] = p.get("fast_rows", 0)
             report["sources"] = per_source
             for group, members in {**GROUPS, "all": tuple(sources)}.items():
                 chosen = [per_source[s] for s in members if s in per_source]
@@ -605,6 +609,8 @@ def _write(report: dict) -> None:
             f"{v['cpu_ratio_vs_copy_lines']} | {v['copy_typed_cpu_seconds']} | {v['cpu_ratio_vs_copy_typed']} | "
             f"{v['copy_files_cpu_seconds']} | {v['cpu_ratio_vs_copy_files']} |"
         )
+    fast_rows = [f"{s} {v['fast_path_rows']:,} of {v['records']:,}" for s, v in report["sources"].items()]
+    lines += ["", "Rows loaded through the Arrow fast path (`LEADFLOW_PULL_FAST`): " + ", ".join(fast_rows)]
     if "parallel" in report:
         par = report["parallel"]
         lines += [

@@ -224,3 +224,153 @@ def test_a_delimiter_the_fast_path_cannot_split_on_goes_the_careful_way(env, ser
     assert_same(fast_way, careful_way)
     assert careful_way["summaries"]["marketing"]["marketing.engagement"] == {"read": 21, "loaded": 20, "quarantined": 1}
     assert used["fast"] == {}
+
+
+# -- the SQL source ------------------------------------------------------------------------------------
+TABLES += ["raw.product_users", "raw.product_events", "raw.product_workspaces"]
+PRODUCT = {"users": "user", "events": "event", "workspaces": "workspace"}
+
+
+def app_user(i, **changes) -> tuple:
+    row = {"user_id": f"U{i}", "email": f"u{i}@acme.com", "workspace_id": f"W{i % 7}",
+           "signed_up_at": "2026-11-01T00:00:00Z", "plan": "trial", "updated_at": f"2026-11-{1 + i % 18:02d}T10:00:00Z"}  # fmt: skip
+    return tuple({**row, **changes}.values())
+
+
+def app_event(i, **changes) -> tuple:
+    row = {"event_id": f"P{i}", "user_id": f"U{i % 50}", "workspace_id": "W1", "event_name": "session_started",
+           "properties": '{"device":"desktop"}', "occurred_at": f"2026-11-{1 + i % 18:02d}T10:{i % 60:02d}:00Z"}  # fmt: skip
+    return tuple({**row, **changes}.values())
+
+
+def app_workspace(i, **changes) -> tuple:
+    row = {"workspace_id": f"W{i}", "seats": i % 9 + 1, "plan": "free", "trial_ends_at": "2027-01-01T00:00:00Z",
+           "updated_at": f"2026-11-{1 + i % 18:02d}T10:00:00Z"}  # fmt: skip
+    return tuple({**row, **changes}.values())
+
+
+def app_db(path, users, events, workspaces, extra_column: bool = False) -> None:
+    import sqlite3
+
+    with sqlite3.connect(path) as db:  # no primary keys: the application's own bugs are what is tested
+        db.execute("create table users (user_id, email, workspace_id, signed_up_at, plan, updated_at)")
+        db.execute("create table events (event_id, user_id, workspace_id, event_name, properties, occurred_at)")
+        extra = ", region" if extra_column else ""
+        db.execute(f"create table workspaces (workspace_id, seats integer, plan, trial_ends_at, updated_at{extra})")
+        db.executemany("insert into users values (?, ?, ?, ?, ?, ?)", users)
+        db.executemany("insert into events values (?, ?, ?, ?, ?, ?)", events)
+        marks = ", ?" * (6 if extra_column else 5)
+        db.executemany(
+            f"insert into workspaces values ({marks[2:]})", [(*w, "eu")[: len(marks) // 3] for w in workspaces]
+        )
+
+
+def sql_corpus(env, extra_column: bool = False) -> None:
+    users = [app_user(i) for i in range(120)]
+    users += [
+        app_user(0, user_id=None),  # missing key
+        app_user(1, user_id="   "),
+        app_user(900, email="not-an-email"),
+        app_user(901, email=" Jane@Acme.com "),  # careful: trimmed, loaded
+        app_user(902, updated_at="2027-01-01T00:00:00Z"),  # in the future
+        app_user(903, updated_at="1999-12-31T23:59:59Z"),  # before 2000
+        app_user(904, updated_at="2026-11-19 10:00:00"),  # not canonical: careful, normalised
+        app_user(905, updated_at="2026-11-20T12:59:59Z"),  # inside the clock tolerance
+        app_user(5, plan="pro"),  # a duplicate key
+        app_user(906, plan="pro\x07"),  # control characters
+        app_user(907, plan="a\tb"),  # a tab: careful, loaded escaped
+        app_user(908, plan="line\nbreak"),
+        app_user(909, plan="back\\slash"),
+        app_user(910, plan="x" * 10_001),  # oversize
+        app_user(911, plan="x" * 6_000, workspace_id="y" * 6_000),  # a long row of fields within the limit
+        app_user(912, email=7),  # wrong types
+        app_user(913, signed_up_at=1700000000),
+        app_user(914, plan=5),
+        app_user(915, plan=b"bytes"),  # a BLOB
+        app_user(916, plan=2.5),
+        app_user(917, plan="  "),  # blank: NULL
+        app_user(918, email="\u3000"),  # blank for Python: a missing required field
+        app_user(919, plan='say "hi"', workspace_id="caf\u00e9 \u65e5\u672c"),  # quotes, non-ASCII
+        app_user(920, email=None),
+        # A careful row (a tab) first, then the same key on a fast row of the same fetch: the careful one wins.
+        *[row for i in range(930, 936) for row in (app_user(i, email="Late@Acme.com", plan="a\tb"), app_user(i))],
+    ]
+    users += [app_user(i) for i in range(120, 200)]
+    # BLOBs in a fetch of text otherwise (Arrow would take bytes as text; the validator does not)
+    users += [app_user(921, updated_at=b"2026-11-02T10:00:00Z"), app_user(922, plan=b"  ")]
+    users += [app_user(i) for i in range(200, 250)] + [app_user(42), app_user(931)]  # duplicates fetches later
+    events = [app_event(i) for i in range(200)]
+    events += [
+        app_event(900, properties='{"a": 1, "b": [1, 2]}'),  # valid JSON with spaces: stored as it is
+        app_event(901, properties='{"a":'),  # invalid JSON
+        app_event(902, properties="[1,2]"),
+        app_event(903, properties='"text"'),
+        app_event(904, properties="NaN"),
+        app_event(905, properties=""),
+        app_event(906, properties=None),
+        app_event(907, properties=5),  # a number, not text
+        app_event(908, properties='{"a":"\\u0000"}'),  # NUL inside JSON
+        app_event(909, properties='{"a":"\\u00e9"}'),  # an escape
+        app_event(910, properties='{"k":1,"k":2}'),  # a key given twice
+        app_event(911, event_name=None),
+        app_event(912, user_id=""),
+        app_event(913, occurred_at="2026-11-20T13:00:01Z"),  # past the clock tolerance
+        app_event(3, event_name="page_viewed"),
+    ]
+    events += [app_event(i) for i in range(200, 300)] + [app_event(7)]
+    workspaces = [app_workspace(i) for i in range(100)]
+    workspaces += [
+        app_workspace(900, seats="7"),  # text holding an integer
+        app_workspace(901, seats=" 7"),
+        app_workspace(902, seats="12 seats"),
+        app_workspace(903, seats=3.0),
+        app_workspace(904, seats=2.5),
+        app_workspace(905, seats=2**62),  # 19 digits
+        app_workspace(906, seats=-3),
+        app_workspace(907, seats=None),
+        app_workspace(908, seats=""),
+        app_workspace(909, trial_ends_at="2030-01-01T00:00:00Z"),  # a future date allowed in this column
+        app_workspace(910, updated_at="2030-01-01T00:00:00Z"),
+        app_workspace(11),
+    ]
+    app_db(env.landing / "app.db", users, events, workspaces, extra_column)
+    entities = {name: {"table": table} for table, name in PRODUCT.items()}
+    env.configure({"product": {"kind": "sql", "url": f"sqlite:///{env.landing / 'app.db'}", "entities": entities}})
+
+
+def test_a_sql_source_loads_the_same_both_ways(env, server_url, monkeypatch) -> None:
+    monkeypatch.setattr(readers, "FETCH_ROWS", 37)  # many fetches: duplicates cross them
+    sql_corpus(env)
+    fast_way, careful_way, rows = pull_both_ways(env, server_url, monkeypatch, ["product"])
+    assert_same(fast_way, careful_way)
+    assert rows["careful"] == {}
+    assert rows["fast"]["product.user"] > 200 and rows["fast"]["product.event"] > 250
+    assert rows["fast"]["product.workspace"] > 90
+    reasons = {(q[3], q[6]) for q in careful_way["quarantine"]}
+    assert ("users row 129", "duplicate key in batch (first seen at users row 6)") in reasons
+    assert ("users row 121", "missing required field user_id") in reasons
+    assert any(reason.startswith("not an integer") for _, reason in reasons)
+    assert any(reason == "invalid JSON in field" for _, reason in reasons)
+    late = [r[1] for r in careful_way["raw.product_users"] if "U930" <= r[0] <= "U935"]
+    assert late == ["Late@Acme.com"] * 6  # the careful row came first and won
+    assert [a for a in careful_way["audit"] if a[3] != a[4] + a[5]] == []
+
+
+def test_a_sql_table_with_drift_goes_the_careful_way(env, server_url, monkeypatch) -> None:
+    sql_corpus(env, extra_column=True)
+    fast_way, careful_way, rows = pull_both_ways(env, server_url, monkeypatch, ["product"])
+    assert_same(fast_way, careful_way)
+    assert "product.workspace" not in rows["fast"] and rows["fast"]["product.user"] > 200
+
+
+def test_a_generated_app_db_loads_the_same_both_ways(env, server_url, monkeypatch) -> None:
+    from leadflow.demo.generator import generate
+
+    generate(env.landing, leads=300, seed=11, as_of=AS_OF)
+    entities = {name: {"table": table} for table, name in PRODUCT.items()}
+    db = env.landing / "product" / "app.db"
+    env.configure({"product": {"kind": "sql", "url": f"sqlite:///{db}", "entities": entities}})
+    fast_way, careful_way, rows = pull_both_ways(env, server_url, monkeypatch, ["product"])
+    assert_same(fast_way, careful_way)
+    assert rows["fast"]["product.event"] > 0.9 * sum(a[4] for a in careful_way["audit"] if a[2] == "event")
+    assert careful_way["quarantine"]  # the generator plants bad rows in the application database

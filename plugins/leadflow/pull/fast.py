@@ -1,4 +1,4 @@
-"""The vectorized fast path for CSV and JSON Lines files: Arrow parses, checks and renders whole blocks.
+"""The vectorized fast path for CSV and JSON Lines files (and SQL rows): Arrow checks and renders whole blocks.
 
 The per-record path (``pull/readers.py`` → ``Batcher`` → ``Validator``) costs about 4 µs of Python per
 record. For the files of entities whose columns are all text, e-mail, timestamp (and, in CSV, integer),
@@ -21,9 +21,15 @@ this module handles a block of input (4 MB) at a time instead:
 5. **Render** the good rows in key order in COPY's text format (Arrow's CSV writer, in C), the chunks
    the per-record path makes: the loader COPYs them straight into raw, or through the stage, as ever.
 
-So raw rows, quarantine rows and reasons and the audit are the same whichever way a line went
-(``tests/pull/test_fast_path_parity.py`` pulls the bad-input corpus and generated files both ways).
-``LEADFLOW_PULL_FAST=0`` turns the fast path off.
+SQL tables (``Rows``) share steps 3–5 (``Columns``), one fetch of rows at a time: rows holding only
+text become Arrow columns in one call (an INTEGER column's integers as text); a row with another type
+(a BLOB too), a control character, DEL or backslash, or more text than the field limit goes the
+careful way, ``Batcher.check`` on the row as ``readers._add_rows`` calls it. JSON columns are checked
+with the validator's own test, once per distinct value.
+
+So raw rows, quarantine rows and reasons and the audit are the same whichever way a line or row went
+(``tests/pull/test_fast_path_parity.py`` pulls the bad-input corpus, a SQLite database of bad rows and
+generated sources both ways). ``LEADFLOW_PULL_FAST=0`` turns the fast path off.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import csv
 import os
 import threading
 from collections import Counter
+from itertools import chain
 
 import numpy as np
 import pyarrow as pa
@@ -40,10 +47,14 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 
 from leadflow.pull.batch import Batcher
-from leadflow.pull.contract import EMAIL, INTEGER, TEXT, TIMESTAMP
-from leadflow.pull.validate import COPY_ESCAPE, EMAIL_RE, FUTURE_ALLOWED, MAX_FIELD_CHARS, iso_z
+from leadflow.pull.contract import EMAIL, INTEGER, JSON, TEXT, TIMESTAMP
+from leadflow.pull.validate import COPY_ESCAPE, EMAIL_RE, FUTURE_ALLOWED, MAX_FIELD_CHARS, _json_ok, iso_z
 
-TYPES = {"jsonl": {TEXT, EMAIL, TIMESTAMP}, "csv": {TEXT, EMAIL, TIMESTAMP, INTEGER}}
+TYPES = {
+    "jsonl": {TEXT, EMAIL, TIMESTAMP},
+    "csv": {TEXT, EMAIL, TIMESTAMP, INTEGER},
+    "sql": {TEXT, EMAIL, TIMESTAMP, INTEGER, JSON},
+}
 if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
     # The C library's allocator: measured here, mimalloc (pyarrow's default) keeps more memory per thread
     # (peak RSS of the 100k-lead pull +60 MB) and costs more CPU for these short-lived block buffers.
@@ -56,6 +67,8 @@ TIMESTAMP_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
 INTEGER_SHAPE = r"^-?[0-9]{1,18}$"
 EMAIL_SHAPE = EMAIL_RE.pattern
 EARLIEST = pa.scalar("2000-01-01T00:00:00Z")
+QUOTE_STAND_IN = "\x01"
+TEXT_TYPES = {str, type(None)}
 
 
 def enabled() -> bool:
@@ -69,21 +82,25 @@ def applies(sink: Batcher, fmt: str, name: str) -> bool:
     return all(kind in TYPES[fmt] for kind in sink.entity.columns.values())
 
 
-class Blocks:
-    """One file's blocks through the fast path. ``careful(line, location, add)`` is the reader's own
-    per-line code; it calls ``add(record, location, clean, raw)`` for a record that parsed."""
+def applies_sql(sink: Batcher, table: str, fields: list[str]) -> bool:
+    """Whether the fast path can take this SQL table: ``applies``, and no field outside the contract (drift)."""
+    return (
+        applies(sink, "sql", table)
+        and len(set(fields)) == len(fields)
+        and all(f in sink.entity.columns for f in fields)
+    )
 
-    def __init__(self, sink: Batcher, fmt: str, prefix: str, careful, fields: list[str] | None = None,
-                 delimiter: str = ","):  # fmt: skip
+
+class Columns:
+    """What the files' blocks and the SQL rows share: the column checks, the duplicates in order, the
+    rendering. Rows are numbered ``number + 1 + i`` within a piece (a block's lines, a fetch's rows), and
+    located as ``<prefix><number>``, as the per-record path locates them."""
+
+    fmt = ""
+
+    def __init__(self, sink: Batcher, prefix: str):
         self.sink = sink
-        self.fmt = fmt
         self.prefix = prefix
-        self.careful = careful
-        self.fields = fields
-        plain = len(delimiter) == 1 and delimiter.isascii() and delimiter not in '"\\\r\n'
-        self.delimiter = ord(delimiter) if plain else None  # None: the careful way for the whole file
-        self.refused = 0  # lines Arrow refused in this file (too many: the rest of the file goes the careful way)
-        self.lines = 0
         entity = sink.entity
         self.columns = list(entity.columns.items())
         self.key = list(entity.primary_key)
@@ -91,6 +108,188 @@ class Blocks:
         self.required = set(entity.required)
         self.high = iso_z(sink.validator.future_limit)[:19] + "Z"
         sink.line_prefix = prefix
+
+    # -- checks -------------------------------------------------------------------------------------
+    def _check(self, table: pa.Table) -> np.ndarray:
+        """Per row: every field passes the validator's fast path as it is (conservative)."""
+        ok = np.ones(table.num_rows, dtype=bool)
+        for column, kind in self.columns:
+            values = table.column(column)
+            required = column in self.required
+            if values.null_count == len(values):
+                if required:
+                    return np.zeros(table.num_rows, dtype=bool)
+                continue
+            if kind == TEXT and not required:
+                continue  # any text passes (a blank one is stored as NULL)
+            blank = _blank(values)
+            if required:
+                ok &= ~blank
+            shape = None
+            if kind == EMAIL:
+                shape = pc.match_substring_regex(_trimmed(values), EMAIL_SHAPE)
+            elif kind == TIMESTAMP:
+                upper = pa.scalar("9999" if column in FUTURE_ALLOWED else self.high)
+                # (scalars, not Python strings: a str operand makes these kernels about 500 times slower)
+                shape = pc.and_kleene(
+                    pc.match_substring_regex(values, TIMESTAMP_SHAPE),
+                    pc.and_kleene(pc.greater_equal(values, EARLIEST), pc.less_equal(values, upper)),
+                )
+            elif kind == INTEGER:
+                shape = pc.match_substring_regex(values, INTEGER_SHAPE)
+            elif kind == JSON:
+                shape = _json_valid(values)
+            if shape is not None:
+                # An optional value may also be blank (stored as NULL).
+                ok &= _numpy(shape) | blank if not required else _numpy(shape)
+        return ok
+
+    # -- duplicates, rendering -----------------------------------------------------------------------
+    def _settle(self, number: int, table, rows, checked: list, keys=None) -> None:
+        """Stage the careful rows' ``checked`` results (index in the piece, ``Batcher.check`` result) and the
+        fast rows ``table`` (at indexes ``rows``), deciding duplicates in order; render the fast rows.
+        ``keys``: the fast rows' keys as Python values, when the caller has them (else read from ``table``)."""
+        sink = self.sink
+        if table is None or not table.num_rows:
+            for _, result in checked:
+                sink.stage(result)
+            return
+        # Duplicates in line order, over both ways' good rows, against every key seen in this unit.
+        if keys is None and len(self.key) == 1:
+            keys = table.column(self.key[0]).to_pylist()
+        elif keys is None:
+            keys = list(zip(*(table.column(k).to_pylist() for k in self.key), strict=True))
+        lines = (rows + (number + 1)).tolist()
+        seen = sink._seen
+        # The common case, decided by C loops over the keys: the fast rows' keys are all new and distinct,
+        # and no careful row's key is also a fast row's after it. Then every fast row is the first of its key.
+        fresh = dict(zip(keys, lines, strict=True))
+        if (
+            len(fresh) == len(keys)
+            and seen.keys().isdisjoint(fresh)
+            and not any(fresh.get(result[1], 0) > number + 1 + i for i, result in checked)
+        ):
+            seen.update(fresh)
+            for _, result in checked:
+                sink.stage(result)
+            self._load(table, rows, number)
+            return
+        before = len(seen)
+        setdefault = seen.setdefault
+        firsts = [setdefault(key, line) for key, line in zip(keys, lines, strict=True)]
+        # The careful lines' records come after the fast rows in that pass: fine unless one of them holds a
+        # key that a later fast row of this block has just taken. Then the whole block again, in line order.
+        for i, result in checked:
+            first = seen.get(result[1])
+            if first.__class__ is int and first > number + 1 + i:
+                for key, line, first in zip(keys, lines, firsts, strict=True):
+                    if first == line:
+                        del seen[key]
+                dropped = self._in_line_order(number, keys, lines, rows, checked)
+                break
+        else:
+            dropped = []
+            if len(seen) - before != len(keys):
+                for j, (line, first) in enumerate(zip(lines, firsts, strict=True)):
+                    if first != line:
+                        self._duplicate(rows[j], keys[j], line, first)
+                        dropped.append(j)
+            for _, result in checked:
+                sink.stage(result)
+        if dropped:
+            keep = np.ones(table.num_rows, dtype=bool)
+            keep[dropped] = False
+            table, rows = table.filter(pa.array(keep)), rows[keep]
+            if not table.num_rows:
+                return
+        self._load(table, rows, number)
+
+    def _load(self, table: pa.Table, rows, number: int) -> None:
+        sink = self.sink
+        rendered, count, high = self._render(table, rows, number)
+        sink.add_rendered(rendered, count, high)
+        with _ROWS_LOCK:
+            ROWS[sink.entity.key] += count
+
+    def _in_line_order(self, number, keys, lines, rows, checked) -> list[int]:
+        """Stage the careful lines' records and find duplicates among the fast rows, strictly in line order."""
+        seen = self.sink._seen
+        dropped = []
+        pending = iter(checked)
+        nxt = next(pending, None)
+        for j, (key, line) in enumerate(zip(keys, lines, strict=True)):
+            while nxt is not None and nxt[0] + number + 1 < line:
+                self.sink.stage(nxt[1])
+                nxt = next(pending, None)
+            first = seen.setdefault(key, line)
+            if first != line:
+                self._duplicate(rows[j], key, line, first)
+                dropped.append(j)
+        while nxt is not None:
+            self.sink.stage(nxt[1])
+            nxt = next(pending, None)
+        return dropped
+
+    def _render(self, table: pa.Table, rows, number: int) -> tuple[bytes, int, str | None]:
+        arrays = []
+        for column, kind in self.columns:
+            values = table.column(column)
+            if kind == EMAIL:
+                values = _trimmed(values)
+            if values.null_count != len(values) and column not in self.required:
+                blank = _blank(values)
+                if blank.sum() > values.null_count:  # blank strings are stored as NULL, as the validator does
+                    values = pc.if_else(pa.array(blank), pa.scalar(None, pa.string()), values)
+            arrays.append(values)
+        lines = pc.cast(pa.array(rows + (number + 1)), pa.string())
+        location = pc.binary_join_element_wise(pa.scalar(self.prefix), lines, pa.scalar(""))
+        out = pa.table([*arrays, location], names=[*[c for c, _ in self.columns], "_source_location"])
+        if self.sink._sort:
+            out = out.take(pc.sort_indices(out, sort_keys=[(self.key[0], "ascending")]))
+        high = pc.max(out.column(self.cursor)).as_py()
+        # COPY's text format, as the per-record path renders it: no value here holds a tab, line break,
+        # backslash or quote (those lines went the careful way), so Arrow's CSV writer without quoting,
+        # tab-separated, with NULL as \N and the empty drift column, writes exactly that. (Measured: the
+        # server parses the text format about 10% cheaper than CSV.)
+        null = pa.scalar("\\N")
+        columns = [pc.fill_null(c, null) for c in out.columns] + [pa.repeat(null, out.num_rows)]
+        # A double quote (JSON text from SQL) is a structural character for the writer: it goes through as
+        # a control character (none is left in these rows) and comes back after.
+        quoted = False
+        for i, c in enumerate(columns):
+            if pc.any(pc.match_substring(c, '"')).as_py():
+                columns[i] = pc.replace_substring(c, '"', QUOTE_STAND_IN)
+                quoted = True
+        text = pa.table(columns, names=[f"c{i}" for i in range(len(columns))])
+        sink = pa.BufferOutputStream()
+        options = pa_csv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none", batch_size=1 << 16)
+        try:
+            pa_csv.write_csv(text, sink, write_options=options)
+        except pa.ArrowInvalid:  # a value Arrow will not write unquoted (none is expected): escape in Python
+            rendered = "".join(
+                "\t".join(v.translate(COPY_ESCAPE) if v != "\\N" else v for v in row) + "\n"
+                for row in zip(*(c.to_pylist() for c in text.columns), strict=True)
+            )
+            rendered = rendered.encode("utf-8")
+            return rendered.replace(b"\x01", b'"') if quoted else rendered, out.num_rows, high
+        rendered = sink.getvalue().to_pybytes()
+        return rendered.replace(b"\x01", b'"') if quoted else rendered, out.num_rows, high
+
+
+class Blocks(Columns):
+    """One file's blocks through the fast path. ``careful(line, location, add)`` is the reader's own
+    per-line code; it calls ``add(record, location, clean, raw)`` for a record that parsed."""
+
+    def __init__(self, sink: Batcher, fmt: str, prefix: str, careful, fields: list[str] | None = None,
+                 delimiter: str = ","):  # fmt: skip
+        super().__init__(sink, prefix)
+        self.fmt = fmt
+        self.careful = careful
+        self.fields = fields
+        plain = len(delimiter) == 1 and delimiter.isascii() and delimiter not in '"\\\r\n'
+        self.delimiter = ord(delimiter) if plain else None  # None: the careful way for the whole file
+        self.refused = 0  # lines Arrow refused in this file (too many: the rest of the file goes the careful way)
+        self.lines = 0
         if fmt == "jsonl":
             self.schema = pa.schema([(c, pa.string()) for c, _ in self.columns])
             self.parse_options = pa_json.ParseOptions(
@@ -239,40 +438,7 @@ class Blocks:
                 arrays.append(pa.nulls(table.num_rows, pa.string()))
         return pa.table(arrays, names=[c for c, _ in self.columns])
 
-    # -- checks -------------------------------------------------------------------------------------
-    def _check(self, table: pa.Table) -> np.ndarray:
-        """Per row: every field passes the validator's fast path as it is (conservative)."""
-        ok = np.ones(table.num_rows, dtype=bool)
-        for column, kind in self.columns:
-            values = table.column(column)
-            required = column in self.required
-            if values.null_count == len(values):
-                if required:
-                    return np.zeros(table.num_rows, dtype=bool)
-                continue
-            if kind == TEXT and not required:
-                continue  # any text passes (a blank one is stored as NULL)
-            blank = _blank(values)
-            if required:
-                ok &= ~blank
-            shape = None
-            if kind == EMAIL:
-                shape = pc.match_substring_regex(_trimmed(values), EMAIL_SHAPE)
-            elif kind == TIMESTAMP:
-                upper = pa.scalar("9999" if column in FUTURE_ALLOWED else self.high)
-                # (scalars, not Python strings: a str operand makes these kernels about 500 times slower)
-                shape = pc.and_kleene(
-                    pc.match_substring_regex(values, TIMESTAMP_SHAPE),
-                    pc.and_kleene(pc.greater_equal(values, EARLIEST), pc.less_equal(values, upper)),
-                )
-            elif kind == INTEGER:
-                shape = pc.match_substring_regex(values, INTEGER_SHAPE)
-            if shape is not None:
-                # An optional value may also be blank (stored as NULL).
-                ok &= _numpy(shape) | blank if not required else _numpy(shape)
-        return ok
-
-    # -- duplicates, the careful lines, rendering -----------------------------------------------------
+    # -- the careful lines ---------------------------------------------------------------------------
     def _finish(self, data: bytes, starts, ends, number: int, table, rows, careful) -> None:
         sink = self.sink
         checked: list[tuple[int, tuple]] = []  # (line index, Batcher.check result) of careful lines that passed
@@ -285,70 +451,11 @@ class Blocks:
                     checked.append((_i, result))
 
             self.careful(line, f"{self.prefix}{number + 1 + i}", add)
-        if table is None or not table.num_rows:
-            for _, result in checked:
-                sink.stage(result)
-            return
-        # Duplicates in line order, over both ways' good rows, against every key seen in this unit.
-        if len(self.key) == 1:
-            keys = table.column(self.key[0]).to_pylist()
-        else:
-            keys = list(zip(*(table.column(k).to_pylist() for k in self.key), strict=True))
-        lines = (rows + (number + 1)).tolist()
-        seen = sink._seen
-        before = len(seen)
-        setdefault = seen.setdefault
-        firsts = [setdefault(key, line) for key, line in zip(keys, lines, strict=True)]
-        # The careful lines' records come after the fast rows in that pass: fine unless one of them holds a
-        # key that a later fast row of this block has just taken. Then the whole block again, in line order.
-        for i, result in checked:
-            first = seen.get(result[1])
-            if first.__class__ is int and first > number + 1 + i:
-                for key, line, first in zip(keys, lines, firsts, strict=True):
-                    if first == line:
-                        del seen[key]
-                dropped = self._in_line_order(data, starts, ends, number, keys, lines, rows, checked)
-                break
-        else:
-            dropped = []
-            if len(seen) - before != len(keys):
-                for j, (line, first) in enumerate(zip(lines, firsts, strict=True)):
-                    if first != line:
-                        self._duplicate(data, starts, ends, rows[j], keys[j], line, first)
-                        dropped.append(j)
-            for _, result in checked:
-                sink.stage(result)
-        if dropped:
-            keep = np.ones(table.num_rows, dtype=bool)
-            keep[dropped] = False
-            table, rows = table.filter(pa.array(keep)), rows[keep]
-            if not table.num_rows:
-                return
-        rendered, count, high = self._render(table, rows, number)
-        sink.add_rendered(rendered, count, high)
-        with _ROWS_LOCK:
-            ROWS[sink.entity.key] += count
+        self._block = (data, starts, ends)
+        self._settle(number, table, rows, checked)
 
-    def _in_line_order(self, data, starts, ends, number, keys, lines, rows, checked) -> list[int]:
-        """Stage the careful lines' records and find duplicates among the fast rows, strictly in line order."""
-        seen = self.sink._seen
-        dropped = []
-        pending = iter(checked)
-        nxt = next(pending, None)
-        for j, (key, line) in enumerate(zip(keys, lines, strict=True)):
-            while nxt is not None and nxt[0] + number + 1 < line:
-                self.sink.stage(nxt[1])
-                nxt = next(pending, None)
-            first = seen.setdefault(key, line)
-            if first != line:
-                self._duplicate(data, starts, ends, rows[j], key, line, first)
-                dropped.append(j)
-        while nxt is not None:
-            self.sink.stage(nxt[1])
-            nxt = next(pending, None)
-        return dropped
-
-    def _duplicate(self, data, starts, ends, i, key, line, first) -> None:
+    def _duplicate(self, i, key, line, first) -> None:
+        data, starts, ends = self._block
         raw = data[starts[i] : ends[i]]
         if self.fmt == "jsonl":
             record = dict(zip(self.key, key if len(self.key) > 1 else (key,), strict=True))
@@ -356,41 +463,137 @@ class Blocks:
             raw = record = _csv_row(raw, self.delimiter)
         self.sink.duplicate(f"{self.prefix}{line}", record, raw, first)
 
-    def _render(self, table: pa.Table, rows, number: int) -> tuple[bytes, int, str | None]:
+
+class Rows(Columns):
+    """A SQL table's rows (tuples in ``fields`` order) through the fast path, one fetch at a time.
+
+    Every value of a row that goes the fast way is text (or NULL; or an integer in an INTEGER column,
+    written as ``str`` does, which is what the validator stores) without control characters, backslash,
+    DEL or surrogates, and the row's text is within the field limit: what the per-record path calls a
+    clean row. Any other row — another type, a dirty or long value — and any row the column checks
+    cannot pass goes the careful way: ``Batcher.check`` on the row, as ``readers._add_rows`` calls it.
+    """
+
+    def __init__(self, sink: Batcher, prefix: str, fields: list[str], careful):
+        super().__init__(sink, prefix)
+        self.fields = fields
+        self.careful = careful  # careful(row) -> the reader's ``clean`` flag for that row
+        self.struct = pa.struct([(f"f{i}", pa.string()) for i in range(len(fields))])
+        key = self.key[0]
+        text_key = len(self.key) == 1 and sink.entity.columns[key] == TEXT and key in fields
+        self.key_index = fields.index(key) if text_key else None
+
+    def rows(self, rows: list, number: int) -> None:
+        """Rows ``number + 1``, ``number + 2``, … of the table."""
+        n = len(rows)
+        careful = np.zeros(n, dtype=bool)
+        by_field = self._arrays(rows, careful)
         arrays = []
-        for column, kind in self.columns:
-            values = table.column(column)
-            if kind == EMAIL:
-                values = _trimmed(values)
-            if values.null_count != len(values) and column not in self.required:
-                blank = _blank(values)
-                if blank.sum() > values.null_count:  # blank strings are stored as NULL, as the validator does
-                    values = pc.if_else(pa.array(blank), pa.scalar(None, pa.string()), values)
-            arrays.append(values)
-        lines = pc.cast(pa.array(rows + (number + 1)), pa.string())
-        location = pc.binary_join_element_wise(pa.scalar(self.prefix), lines, pa.scalar(""))
-        out = pa.table([*arrays, location], names=[*[c for c, _ in self.columns], "_source_location"])
-        if self.sink._sort:
-            out = out.take(pc.sort_indices(out, sort_keys=[(self.key[0], "ascending")]))
-        high = pc.max(out.column(self.cursor)).as_py()
-        # COPY's text format, as the per-record path renders it: no value here holds a tab, line break,
-        # backslash or quote (those lines went the careful way), so Arrow's CSV writer without quoting,
-        # tab-separated, with NULL as \N and the empty drift column, writes exactly that. (Measured: the
-        # server parses the text format about 10% cheaper than CSV.)
-        null = pa.scalar("\\N")
-        columns = [pc.fill_null(c, null) for c in out.columns] + [pa.repeat(null, out.num_rows)]
-        text = pa.table(columns, names=[f"c{i}" for i in range(len(columns))])
-        sink = pa.BufferOutputStream()
-        options = pa_csv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none", batch_size=1 << 16)
-        try:
-            pa_csv.write_csv(text, sink, write_options=options)
-        except pa.ArrowInvalid:  # a value Arrow will not write unquoted (none is expected): escape in Python
-            rendered = "".join(
-                "\t".join(v.translate(COPY_ESCAPE) if v != "\\N" else v for v in row) + "\n"
-                for row in zip(*(c.to_pylist() for c in text.columns), strict=True)
-            )
-            return rendered.encode("utf-8"), out.num_rows, high
-        return sink.getvalue().to_pybytes(), out.num_rows, high
+        total = np.zeros(n, dtype=np.int64)
+        for column, _ in self.columns:
+            array = by_field.get(column)
+            if array is None:
+                arrays.append(pa.nulls(n, pa.string()))
+                continue
+            if array.null_count != n:
+                dirty, lengths = _dirty(array)
+                careful |= dirty
+                total += lengths + 1  # bytes: at least the characters
+            arrays.append(array)
+        careful |= total > MAX_FIELD_CHARS
+        table = pa.table(arrays, names=[c for c, _ in self.columns])
+        passed = np.flatnonzero(~careful)
+        if len(passed) < n:
+            table = table.take(pa.array(passed))
+        if table.num_rows:
+            ok = self._check(table)
+            if not ok.all():
+                table, passed = table.filter(pa.array(ok)), passed[ok]
+        self._rows = rows
+        fast = np.zeros(n, dtype=bool)
+        fast[passed] = True
+        sink = self.sink
+        checked = []
+        for i in np.flatnonzero(~fast).tolist():
+            row = rows[i]
+            result = sink.check(row, f"{self.prefix}{number + 1 + i}", self.careful(row), row)
+            if result is not None:
+                checked.append((i, result))
+        keys = None
+        if self.key_index is not None:  # a text key is stored as it is: the rows' own values are the keys
+            k = self.key_index
+            keys = [row[k] for row in rows] if len(passed) == n else [rows[i][k] for i in passed.tolist()]
+        self._settle(number, table, passed, checked, keys)
+        self._rows = None
+
+    def _arrays(self, rows: list, careful: np.ndarray) -> dict:
+        """The rows' fields as Arrow text arrays; ``careful`` marks the rows holding a value of another type."""
+        # (Only str and None: Arrow would take bytes, a BLOB, as text too, which the validator does not.)
+        if set(map(type, chain.from_iterable(rows))) <= TEXT_TYPES:
+            try:
+                return dict(zip(self.fields, pa.array(rows, self.struct).flatten(), strict=True))
+            except Exception:  # noqa: BLE001 - a lone surrogate, a row object Arrow does not take: field by field
+                pass
+        out = {}
+        for name, values in zip(self.fields, zip(*rows, strict=True), strict=True):
+            array, odd = _as_text(values, self.sink.entity.columns[name] == INTEGER)
+            careful |= odd
+            out[name] = array
+        return out
+
+    def _duplicate(self, i, key, line, first) -> None:
+        row = self._rows[i]
+        self.sink.duplicate(f"{self.prefix}{line}", row, row, first)
+
+
+def _dirty(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Per value of a text array: whether it holds a control character, DEL or backslash (what the
+    per-record path calls not clean), and its length in bytes (0 for NULL)."""
+    n = len(array)
+    _, offsets_buf, data_buf = array.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int32, count=array.offset + n + 1)[array.offset :]
+    lengths = np.diff(offsets).astype(np.int64)
+    dirty = np.zeros(n, dtype=bool)
+    if data_buf is not None and offsets[-1] > offsets[0]:
+        data = np.frombuffer(data_buf, dtype=np.uint8, count=int(offsets[-1]))[offsets[0] :]
+        bad = np.flatnonzero((data < 0x20) | (data == 0x5C) | (data == 0x7F))
+        if len(bad):
+            dirty[np.searchsorted(offsets, bad + offsets[0], side="right") - 1] = True
+    return dirty, lengths
+
+
+def _as_text(values, integers: bool) -> tuple[pa.Array, np.ndarray]:
+    """Values of mixed types as text, and which of them only the careful way may take (another type;
+    in an INTEGER column, an ``int`` is written as ``str`` writes it, what the validator stores)."""
+    text = []
+    odd = np.zeros(len(values), dtype=bool)
+    for i, v in enumerate(values):
+        if v is None:
+            text.append(None)
+        elif v.__class__ is str:
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                odd[i] = True
+                v = None
+            text.append(v)
+        elif integers and v.__class__ is int:
+            text.append(str(v))
+        else:
+            odd[i] = True
+            text.append(None)
+    return pa.array(text, pa.string()), odd
+
+
+def _json_valid(values):
+    """Per value: JSON text the validator stores as it is (its own test, once per distinct value)."""
+    encoded = pc.dictionary_encode(values)
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    out = []
+    for chunk in chunks:
+        valid = pa.array([_json_ok(v) for v in chunk.dictionary.to_pylist()], pa.bool_())
+        out.append(pc.take(valid, chunk.indices))
+    return pa.chunked_array(out, pa.bool_())
 
 
 def _trimmed(values):

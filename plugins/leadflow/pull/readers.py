@@ -439,10 +439,15 @@ def _dirty_rows(batch) -> list[bool] | None:
 
 
 # -- SQL database ------------------------------------------------------------------------------------
+FETCH_ROWS = 10_000  # rows per fetch; each fetch goes through the Arrow fast path (pull/fast.py) as one piece
+
+
 def read_sql(
-    url: str, table: str, cursor_column: str, since: datetime | None, sink: Batcher, source: str, fetch: int = 10_000
+    url: str, table: str, cursor_column: str, since: datetime | None, sink: Batcher, source: str, fetch: int = 0
 ) -> None:
-    """Rows of ``table`` whose cursor column is at or after ``since`` (all rows when None), streamed."""
+    """Rows of ``table`` whose cursor column is at or after ``since`` (all rows when None), streamed
+    ``fetch`` (default ``FETCH_ROWS``) rows at a time."""
+    fetch = fetch or FETCH_ROWS
     query = f'select * from "{table}"'  # table and column names come from sources.yml, not from data
     if since is not None:
         query += f' where "{cursor_column}" >= :since'
@@ -459,9 +464,9 @@ def read_sql(
         with engine.connect() as conn:
             params = {"since": since} if since is not None else {}
             result = conn.execution_options(stream_results=True, yield_per=fetch).execute(text(query), params)
-            _layout(sink, source, table, list(result.keys()))
+            add_rows = _layout(sink, source, table, list(result.keys()))
             for part in result.partitions():
-                number = _add_rows(sink, table, part, number)
+                number = add_rows(sink, table, part, number)
     except SQLAlchemyError as err:
         raise SourceError(
             f"{source}: SQL table {table} failed after row {number}: {err.__class__.__name__}: {err}"
@@ -479,19 +484,32 @@ def _read_sqlite(url: str, table: str, query: str, since: str | None, sink: Batc
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
             cursor = conn.execute(query.replace(":since", "?"), (since,) if since is not None else ())
-            _layout(sink, source, table, [d[0] for d in cursor.description])
+            add_rows = _layout(sink, source, table, [d[0] for d in cursor.description])
             while rows := cursor.fetchmany(fetch):
-                number = _add_rows(sink, table, rows, number)
+                number = add_rows(sink, table, rows, number)
     except sqlite3.Error as err:
         raise SourceError(
             f"{source}: SQL table {table} failed after row {number}: {err.__class__.__name__}: {err}"
         ) from err
 
 
-def _layout(sink: Batcher, source: str, table: str, names: list[str]) -> None:
-    missing = sink.layout([drift_column(k) for k in names])
+def _layout(sink: Batcher, source: str, table: str, names: list[str]):
+    """Set the sink's layout; returns how to add a fetch of rows: the Arrow fast path or row by row."""
+    fields = [drift_column(k) for k in names]
+    missing = sink.layout(fields)
     if missing:
         raise SourceError(f"{source}: table {table} lacks required column(s) {', '.join(missing)}")
+    if not fast.applies_sql(sink, table, fields):
+        return _add_rows
+    rows = fast.Rows(sink, f"{table} row ", fields, _row_clean)
+
+    def add_rows(sink: Batcher, table: str, part, number: int) -> int:
+        part = part if isinstance(part, list) else list(part)
+        if part:
+            rows.rows(part, number)
+        return number + len(part)
+
+    return add_rows
 
 
 def _add_rows(sink: Batcher, table: str, rows, number: int) -> int:
