@@ -36,7 +36,9 @@ with
 
 fit_qualified as (
 
-    select lead_id from {{ ref('int_lead_scores') }}
+    -- the fit score as int_lead_scores reports it (the sum of the fit points, capped at 100), read from
+    -- int_leads_fit_scored so crossings need not wait for the behavioural scores
+    select lead_id from {{ ref('int_leads_fit_scored') }}
     where fit_score >= {{ var('mql_min_fit_score') }}
 
 ),
