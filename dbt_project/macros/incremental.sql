@@ -141,18 +141,11 @@
 
 {#
     Project-wide post-hook: fresh statistics after a table is (re)built, so the next model's planner sees
-    real row counts. Views have none, and an incremental run that added a few rows keeps the statistics;
-    lead-scoped models analyze themselves when rebuilt in full (macros/lead_scope.sql).
-    A table also keeps the md5 of its compiled SQL as its comment: lead-scoped models downstream
-    fingerprint it, so a changed setting, macro or model upstream rebuilds them in full.
+    real row counts. Views have none, and an incremental run that added a few rows keeps the statistics.
 #}
 {% macro analyze_after_build() -%}
-    {%- set materialized = config.get('materialized') -%}
-    {%- if materialized in ('view', 'lead_scoped') or (materialized == 'incremental' and is_incremental()) -%}
+    {%- if config.get('materialized') == 'view' or (config.get('materialized') == 'incremental' and is_incremental()) -%}
         select 1
-    {%- elif materialized == 'table' -%}
-        analyze {{ this }};
-        comment on table {{ this }} is '{{ tojson({"sql_md5": local_md5(sql)}) }}'
     {%- else -%}
         analyze {{ this }}
     {%- endif -%}

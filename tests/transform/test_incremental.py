@@ -9,7 +9,6 @@ The second test shows the comparison catches a real defect: without the look-bac
 
 from __future__ import annotations
 
-import json
 import socket
 from datetime import timedelta
 
@@ -133,15 +132,6 @@ def built(warehouse: str, home, monkeypatch: pytest.MonkeyPatch):
     return warehouse
 
 
-def rows_written(model: str) -> int:
-    """Rows the last dbt invocation wrote to `model` (run_results.json)."""
-    from leadflow.transform.dbt import dbt_target_dir
-
-    results = json.loads((dbt_target_dir() / "run_results.json").read_text())["results"]
-    (result,) = [r for r in results if r["unique_id"] == f"model.leadflow.{model}"]
-    return int(result["adapter_response"]["rows_affected"])
-
-
 def _incremental_then_full(
     url: str, late: bool, extra_vars: dict | None = None, as_of=AS_OF, before_run=None
 ) -> tuple[dict, dict, dict]:
@@ -154,10 +144,8 @@ def _incremental_then_full(
         before_run(url)
     run_dbt(["run"], as_of=as_of, extra_vars=extra_vars)
     incremental = marts_fingerprint(url)
-    incremental_dim_leads_written = rows_written("dim_leads")
     run_dbt(["run", "--full-refresh"], as_of=as_of, extra_vars=extra_vars)
     full = marts_fingerprint(url)
-    incremental["_dim_leads_written"] = full["_dim_leads_written"] = incremental_dim_leads_written
     return before, incremental, full
 
 
@@ -167,8 +155,6 @@ def test_incremental_run_and_full_refresh_give_identical_marts(built) -> None:
     # the new events changed the marts (the comparison is not between two unchanged builds)
     changed = {name for name in before if full[name] != before[name]}
     assert {"lead_scores", "lead_score_contributions", "qualified_leads"} <= changed, changed
-    # and the lead-level marts were recomputed for the changed leads only (macros/lead_scope.sql)
-    assert 0 < incremental["_dim_leads_written"] < full["dim_leads"][0], incremental["_dim_leads_written"]
 
 
 def _suppress_a_queued_lead(url: str) -> None:
@@ -199,7 +185,7 @@ def _suppress_a_queued_lead(url: str) -> None:
 
 
 def test_a_suppression_without_new_events_of_that_lead_reaches_the_marts(built) -> None:
-    # Only a non-event source changed for this lead: the lead-scoped marts must not keep its old rows.
+    # Only a non-event source changed for this lead: no mart may keep its old rows.
     before, incremental, full = _incremental_then_full(built, late=False, before_run=_suppress_a_queued_lead)
     assert incremental == full
     assert full["outreach_queue"] != before["outreach_queue"]
@@ -210,20 +196,6 @@ def test_a_later_as_of_gives_the_marts_of_a_full_refresh(built) -> None:
     before, incremental, full = _incremental_then_full(built, late=False, as_of=AS_OF + timedelta(hours=30))
     assert incremental == full
     assert full["qualified_leads"] != before["qualified_leads"]
-
-
-def test_every_setting_is_in_the_lead_scope_signature() -> None:
-    # A var missing from the list would let a changed setting leave lead-scoped rows stale.
-    import re
-    from pathlib import Path
-
-    import yaml
-
-    project = Path(__file__).resolve().parents[2] / "dbt_project"
-    settings = set(yaml.safe_load((project / "dbt_project.yml").read_text())["vars"])
-    macro = (project / "macros" / "lead_scope.sql").read_text()
-    listed = macro.split("macro lead_scope_var_names", 1)[1].split("endmacro", 1)[0]
-    assert settings <= set(re.findall(r"'([a-z_]+)'", listed)), settings - set(re.findall(r"'([a-z_]+)'", listed))
 
 
 def test_the_comparison_catches_rows_an_incremental_run_misses(built) -> None:

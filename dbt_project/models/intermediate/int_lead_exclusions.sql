@@ -3,21 +3,17 @@
     customer (CRM account flag, consent reason 'customer' or a won opportunity) or a competitor (consent
     reason 'competitor' or a domain in var competitor_domains).
 #}
-{{ config(materialized='lead_scoped') }}
-
 with
 
 leads as (
 
     select * from {{ ref('int_leads_resolved') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 
 fit as (
 
     select * from {{ ref('int_leads_fit_scored') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 
@@ -39,7 +35,7 @@ won_leads as (
         lead_id,
         min(won_at) as first_won_at
     from {{ ref('int_opportunities_resolved') }}
-    where is_won and lead_id is not null and {{ lead_scope('lead_id') }}
+    where is_won and lead_id is not null
     group by lead_id
 
 ),

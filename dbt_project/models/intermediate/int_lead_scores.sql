@@ -5,21 +5,17 @@
 #}
 {%- set weights = var('total_score_weights') %}
 
-{{ config(materialized='lead_scoped') }}
-
 with
 
 leads as (
 
     select * from {{ ref('int_leads_resolved') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 
 contributions as (
 
     select * from {{ ref('int_score_contributions') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 

@@ -3,28 +3,23 @@
     customer > disqualified (competitor) > suppressed > opportunity (open) > the primary qualification
     type > closed_lost > engaged (any scored activity) > new. Snapshotted by snapshots/lead_stages.yml.
 #}
-{{ config(materialized='lead_scoped') }}
-
 with
 
 leads as (
 
     select * from {{ ref('int_leads_resolved') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 
 exclusions as (
 
     select * from {{ ref('int_lead_exclusions') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 
 qualified as (
 
     select * from {{ ref('int_leads_qualified') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 
@@ -35,7 +30,7 @@ opportunities as (
         max(created_at) filter (where not is_closed) as open_opportunity_created_at,
         max(closed_at) filter (where is_closed and not is_won) as last_lost_at
     from {{ ref('int_opportunities_resolved') }}
-    where lead_id is not null and {{ lead_scope('lead_id') }}
+    where lead_id is not null
     group by lead_id
 
 ),
@@ -46,7 +41,7 @@ activity as (
         lead_id,
         min(first_occurred_at) as first_active_at
     from {{ ref('int_score_contributions') }}
-    where category <> 'fit' and {{ lead_scope('lead_id') }}
+    where category <> 'fit'
     group by lead_id
 
 ),

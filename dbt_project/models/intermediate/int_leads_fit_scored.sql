@@ -3,14 +3,11 @@
     company size band (CRM employee count, else the quiz team size), ICP industry and country
     (seeds), business email, and a quiz use case. Points: var fit_points, var company_size_bands.
 #}
-{{ config(materialized='lead_scoped') }}
-
 with
 
 leads as (
 
     select * from {{ ref('int_leads_resolved') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 

@@ -6,21 +6,18 @@
 #}
 {%- set precedence = var('qualification_type_precedence') %}
 
-{{ config(materialized='lead_scoped') }}
-
 with
 
 hits as (
 
     select * from {{ ref('int_rule_hits') }}
-    where is_current and {{ lead_scope('lead_id') }}
+    where is_current
 
 ),
 
 exclusions as (
 
     select * from {{ ref('int_lead_exclusions') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 

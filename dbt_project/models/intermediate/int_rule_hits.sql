@@ -1,40 +1,33 @@
 -- Every qualification rule that ever fired for a lead (lead × type × rule); see the int_rule_hits_* models.
-{{ config(materialized='lead_scoped') }}
-
 with
 
 conversion_hits as (
 
     select * from {{ ref('int_rule_hits_conversion') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 
 sql_hits as (
 
     select * from {{ ref('int_rule_hits_sql') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 
 pql_hits as (
 
     select * from {{ ref('int_rule_hits_pql') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 
 conversation_hits as (
 
     select * from {{ ref('int_rule_hits_conversation') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 
 mql_hits as (
 
     select * from {{ ref('int_rule_hits_mql') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 

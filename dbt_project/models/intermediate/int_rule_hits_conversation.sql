@@ -5,8 +5,6 @@
     qualified_at: the first such conversation of the last conversation_window_days; first_qualified_at:
     the first ever.
 #}
-{{ config(materialized='lead_scoped') }}
-
 with
 
 conversations as (
@@ -19,7 +17,7 @@ conversations as (
 identities as (
 
     select * from {{ ref('int_lead_identities') }}
-    where identifier_type = 'email' and {{ lead_scope('lead_id') }}
+    where identifier_type = 'email'
 
 ),
 

@@ -11,16 +11,12 @@
 {%- set grace = "interval '" ~ var('hot_cart_abandon_grace_minutes') ~ " minutes'" %}
 {%- set min_views = var('hot_min_pricing_views') %}
 
-{{ config(materialized='lead_scoped') }}
-
 with
 
 lead_signals as (
 
     select * from {{ ref('int_lead_signals') }}
-    where
-        signal_name in ('demo_request', 'quote_request', 'pricing_view', 'checkout_started', 'checkout_completed')
-        and {{ lead_scope('lead_id') }}
+    where signal_name in ('demo_request', 'quote_request', 'pricing_view', 'checkout_started', 'checkout_completed')
 
 ),
 
@@ -34,7 +30,7 @@ quiz_responses as (
 identities as (
 
     select * from {{ ref('int_lead_identities') }}
-    where identifier_type = 'email' and {{ lead_scope('lead_id') }}
+    where identifier_type = 'email'
 
 ),
 

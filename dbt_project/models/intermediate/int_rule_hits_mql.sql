@@ -7,21 +7,18 @@
 #}
 {%- set threshold = var('mql_min_engagement_score') %}
 
-{{ config(materialized='lead_scoped') }}
-
 with
 
 scores as (
 
     select * from {{ ref('int_lead_scores') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 
 contributions as (
 
     select * from {{ ref('int_score_contributions') }}
-    where category = 'engagement' and {{ lead_scope('lead_id') }}
+    where category = 'engagement'
 
 ),
 
@@ -32,7 +29,7 @@ crossings as (
         min(crossed_at) as first_crossed_at,
         max(crossed_at) as last_crossed_at
     from {{ ref('int_mql_crossings') }}
-    where is_computed and crossed_at <= {{ as_of() }} and {{ lead_scope('lead_id') }}
+    where is_computed and crossed_at <= {{ as_of() }}
     group by lead_id
 
 ),

@@ -3,8 +3,6 @@
     int_workspace_activation. qualified_at: when it qualified, if within the last pql_window_days;
     first_qualified_at: when it first qualified.
 #}
-{{ config(materialized='lead_scoped') }}
-
 with
 
 workspaces as (
@@ -17,7 +15,7 @@ workspaces as (
 identities as (
 
     select * from {{ ref('int_lead_identities') }}
-    where identifier_type = 'product_user_id' and {{ lead_scope('lead_id') }}
+    where identifier_type = 'product_user_id'
 
 ),
 

@@ -8,14 +8,12 @@
 #}
 {%- set min_dimensions = var('sql_min_bant_dimensions') %}
 
-{{ config(materialized='lead_scoped') }}
-
 with
 
 lead_signals as (
 
     select * from {{ ref('int_lead_signals') }}
-    where signal_name in {{ sql_list(var('sql_buying_actions')) }} and {{ lead_scope('lead_id') }}
+    where signal_name in {{ sql_list(var('sql_buying_actions')) }}
 
 ),
 
@@ -36,21 +34,19 @@ quiz_responses as (
 identities as (
 
     select * from {{ ref('int_lead_identities') }}
-    where identifier_type = 'email' and {{ lead_scope('lead_id') }}
+    where identifier_type = 'email'
 
 ),
 
 leads as (
 
     select * from {{ ref('int_leads_resolved') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 
 fit as (
 
     select * from {{ ref('int_leads_fit_scored') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 

@@ -9,28 +9,24 @@
     as_of) are recomputed from their events.
 #}
 
-{{ config(materialized='lead_scoped') }}
-
 with
 
 totals as (
 
     select * from {{ ref('int_lead_signal_totals') }}
-    where signal_count > 0 and {{ lead_scope('lead_id') }}
+    where signal_count > 0
 
 ),
 
 touch_signals as (
 
     select * from {{ ref('int_touch_signals') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 
 fit as (
 
     select * from {{ ref('int_leads_fit_scored') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 

@@ -17,8 +17,7 @@
         materialized='incremental',
         unique_key='workspace_id',
         incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
-        indexes=[{'columns': ['workspace_id'], 'unique': true}, {'columns': ['computed_at']}],
+        indexes=[{'columns': ['workspace_id'], 'unique': true}],
     )
 }}
 with
@@ -326,9 +325,7 @@ final as (
         workspace_hashes.workspace_hash,
         {{ current_hash }} as settings_hash,
         {{ as_of() }} as built_as_of,
-        loaded.signals_processed_at,
-        -- the run that (re)computed the row: int_lead_changes rescopes the leads of its users
-        cast('{{ run_started_at }}' as timestamptz) as computed_at
+        loaded.signals_processed_at
 
     from depth
     left join workspace_hashes

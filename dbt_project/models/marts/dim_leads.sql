@@ -1,32 +1,26 @@
-{{ config(materialized='lead_scoped') }}
-
 with
 
 leads as (
 
     select * from {{ ref('int_leads_resolved') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 
 fit as (
 
     select * from {{ ref('int_leads_fit_scored') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 
 exclusions as (
 
     select * from {{ ref('int_lead_exclusions') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 
 stages as (
 
     select * from {{ ref('int_lead_stages') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 
@@ -40,14 +34,13 @@ record_flags as (
 crm_lead_identities as (
 
     select * from {{ ref('int_lead_identities') }}
-    where identifier_type = 'crm_lead_id' and {{ lead_scope('lead_id') }}
+    where identifier_type = 'crm_lead_id'
 
 ),
 
 opportunities as (
 
     select * from {{ ref('int_opportunities_resolved') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 

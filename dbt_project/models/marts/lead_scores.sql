@@ -1,11 +1,8 @@
-{{ config(materialized='lead_scoped') }}
-
 with
 
 scores as (
 
     select * from {{ ref('int_lead_scores') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 

@@ -5,21 +5,17 @@
     it leaves out values that move with every run (scores decay daily), so content_hash only changes
     when something a salesperson would care about changes.
 #}
-{{ config(materialized='lead_scoped') }}
-
 with
 
 qualified as (
 
     select * from {{ ref('qualified_leads') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 
 leads as (
 
     select * from {{ ref('dim_leads') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 

@@ -1,19 +1,16 @@
 -- The structured reasons of qualified_leads: one row per lead × type × rule that qualifies it now.
-{{ config(materialized='lead_scoped') }}
-
 with
 
 hits as (
 
     select * from {{ ref('int_rule_hits') }}
-    where is_current and {{ lead_scope('lead_id') }}
+    where is_current
 
 ),
 
 qualified as (
 
     select * from {{ ref('qualified_leads') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 

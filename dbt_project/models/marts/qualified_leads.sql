@@ -1,26 +1,22 @@
 -- Leads qualified now for at least one type; suppressed emails, customers and competitors never are.
-{{ config(materialized='lead_scoped') }}
-
 with
 
 qualified as (
 
     select * from {{ ref('int_leads_qualified') }}
-    where not is_excluded and {{ lead_scope('lead_id') }}
+    where not is_excluded
 
 ),
 
 leads as (
 
     select * from {{ ref('int_leads_resolved') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 
 scores as (
 
     select * from {{ ref('int_lead_scores') }}
-    where {{ lead_scope('lead_id') }}
 
 ),
 
