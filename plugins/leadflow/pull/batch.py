@@ -149,29 +149,9 @@ class Batcher:
     # -- intake --------------------------------------------------------------------------------------
     def add(self, record, location: str, clean: bool = False, raw=None) -> None:
         """One parsed record: staged for loading, or quarantined with the reason."""
-        try:
-            line, key, cursor = self._row(record, clean)
-        except Rejected as err:
-            self._reject(location, record, raw, err.problem.reason, err.problem.field)
-            return
-        first = self._seen.setdefault(key, location)
-        if first is not location:
-            self.duplicate(location, record, raw, first)
-            return
-        if cursor > self._max_cursor:
-            self._max_cursor = cursor
-        if self._fields is None:
-            extra = "\\N" if record.keys() <= self._known else self._dict_extras(record)
-        else:
-            extra = self._row_extras(record) if self._extra_index else "\\N"
-        if extra != "\\N":
-            self._extra_rows += 1
-        if not clean:
-            location = location.translate(COPY_ESCAPE)
-        rows = self._rows
-        rows.append(f"{line}\t{location}\t{extra}")
-        if len(rows) >= self._limit:
-            self.flush()
+        checked = self.check(record, location, clean, raw)
+        if checked is not None:
+            self.stage(checked)
 
     def check(self, record, location: str, clean: bool = False, raw=None) -> tuple | None:
         """``add`` in two steps, for readers that decide duplicates themselves in line order (pull/fast.py):
