@@ -31,7 +31,15 @@ def test_bench_runs_every_stage_and_writes_results(tmp_path: Path) -> None:
     [result_file] = (tmp_path / "results").glob("bench-*.json")
     results = json.loads(result_file.read_text())
     stages = {s["stage"]: s for s in results["stages"]}
-    assert set(stages) == {"pull", "transform", "validate", "sync", "incremental", "whole pipeline (bare)"}
+    assert set(stages) == {
+        "pull",
+        "transform",
+        "validate",
+        "sync",
+        "incremental",
+        "incremental, next hour",
+        "whole pipeline (bare)",
+    }
     for stage in stages.values():
         assert stage["seconds"] > 0 and stage["peak_rss_mb"] > 0
     assert stages["pull"]["rows"] == results["meta"]["records"]
