@@ -204,3 +204,48 @@ def test_the_comparison_catches_rows_an_incremental_run_misses(built) -> None:
     before, incremental, full = _incremental_then_full(built, late=True, extra_vars={"incremental_lookback_hours": 0})
     assert incremental != full
     assert incremental["lead_scores"] != full["lead_scores"]
+
+
+def activation_fingerprint(url: str) -> tuple[int, str]:
+    """int_workspace_activation's rows without its incremental bookkeeping columns."""
+    bookkeeping = ("workspace_hash", "settings_hash", "built_as_of", "signals_processed_at")
+    cols = [
+        r[0]
+        for r in rows(
+            url,
+            "select column_name from information_schema.columns "
+            "where table_schema = 'intermediate' and table_name = 'int_workspace_activation' order by ordinal_position",
+        )
+        if r[0] not in bookkeeping
+    ]
+    select = ", ".join(cols)
+    return tuple(
+        rows(
+            url,
+            f"select count(*), md5(coalesce(string_agg(h, '' order by h), '')) "
+            f"from (select md5(row({select})::text) as h from intermediate.int_workspace_activation) d",
+        )[0]
+    )
+
+
+def test_events_past_the_as_of_count_once_a_later_as_of_passes_them(built) -> None:
+    # Product events stamped after the as_of are loaded and processed but not counted; a later run whose
+    # as_of passes them recomputes their workspaces only (not every workspace), and must count them.
+    from leadflow.transform.dbt import run_dbt
+
+    with psycopg.connect(built) as conn:
+        future = f"timestamptz '{(AS_OF + timedelta(hours=2)).isoformat()}' + random() * interval '20 hours'"
+        extra = {"occurred_at": future, "_loaded_at": "clock_timestamp()", "_batch_id": "'future'"}
+        assert _copy_rows(conn, "product_events", "event_id", 0.05, extra) > 20
+        conn.commit()
+    # with events that count now in the same batch, the workspaces' processed watermark moves past them
+    land_new_events(built, late=False)
+    run_dbt(["run"], as_of=AS_OF)  # processed now, not counted yet
+    before = activation_fingerprint(built)
+    later = AS_OF + timedelta(hours=30)
+    run_dbt(["run"], as_of=later)
+    incremental = activation_fingerprint(built), marts_fingerprint(built)
+    run_dbt(["run", "--full-refresh"], as_of=later)
+    full = activation_fingerprint(built), marts_fingerprint(built)
+    assert incremental == full
+    assert full[0] != before  # the future events did change the workspaces once counted

@@ -6,7 +6,9 @@
     A workspace is product-qualified when both hold: a single login or a one-off action never is.
     Incremental per workspace: a run recomputes the workspaces with product events int_signals wrote
     since the last run (signals_processed_at) and those whose users or workspace record changed (workspace_hash), from
-    their own events; a run with another as_of or other pql_* settings recomputes every workspace.
+    their own events; a run with another as_of recomputes the workspaces with product events between the
+    as_of a row was built at and the new one (untouched rows keep their built_as_of), other pql_* settings
+    recompute every workspace.
 #}
 {%- set current_hash = settings_hash([
     'pql_activation_window_days', 'pql_min_projects', 'pql_min_teammates_invited', 'pql_usage_window_days',
@@ -59,6 +61,13 @@ workspace_hashes as (
 ),
 
 {% if is_incremental() -%}
+as_of_moves as (
+
+    select distinct built_as_of from {{ this }}
+    where built_as_of <> {{ as_of() }}
+
+),
+
 new_product_signals as (
 
     select
@@ -84,7 +93,19 @@ touched as (
     where workspace_hashes.workspace_hash is distinct from this.workspace_hash
     union
     select workspace_id from {{ this }}
-    where settings_hash <> {{ current_hash }} or built_as_of <> {{ as_of() }}
+    where settings_hash <> {{ current_hash }}
+    union
+    -- as_of moved: only workspaces with product events between the as_of they were built at and this one
+    -- (a user who signed up in between changes the workspace's hash above)
+    select coalesce(moved_signals.workspace_id, users.workspace_id)
+    from {{ ref('int_signals') }} as moved_signals
+    inner join as_of_moves
+        on
+            moved_signals.occurred_at > least(as_of_moves.built_as_of, {{ as_of() }})
+            and moved_signals.occurred_at <= greatest(as_of_moves.built_as_of, {{ as_of() }})
+    left join users
+        on moved_signals.product_user_id = users.user_id
+    where moved_signals.source = 'product'
 
 ),
 
