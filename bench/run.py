@@ -290,12 +290,16 @@ def add_new_events(url: str, share: float = 0.01) -> int:
     return added
 
 
-def stage_incremental(url: str, as_of: datetime, full_seconds: float, pids: list[int]) -> Stage:
+def stage_incremental(url: str, as_of: datetime, full_seconds: float, pids: list[int], moved_hours: int = 0) -> Stage:
+    """dbt run after 1% new events. moved_hours=0 is the issue's scenario (the same as_of); moved_hours=1 is
+    what an hourly production run does (the DAG passes the run's logical date): every lead's decayed score
+    and every window move with as_of, so lead-level tables are recomputed in full and only the event-sized
+    models stay incremental. Both are reported so neither is mistaken for the other."""
     added = add_new_events(url)
     with PeakMemory(pids) as mem:
-        seconds = dbt(["run"], as_of)
+        seconds = dbt(["run"], as_of + timedelta(hours=moved_hours))
     return Stage(
-        "incremental",
+        "incremental, next hour" if moved_hours else "incremental",
         added,
         seconds,
         full_seconds,
@@ -303,31 +307,8 @@ def stage_incremental(url: str, as_of: datetime, full_seconds: float, pids: list
         mem.mb,
         {
             "new_events": added,
+            "as_of_moved_hours": moved_hours,
             "target_ratio": 0.10,
-            "slowest_models": slowest_models(),
-            "load_average": os.getloadavg(),
-        },
-    )
-
-
-def stage_next_hour(url: str, as_of: datetime, full_seconds: float, pids: list[int]) -> Stage:
-    """What an hourly production run does: 1% new events AND as_of one hour later (the DAG passes the run's
-    logical date). Every lead's decayed score and every window move with as_of, so lead-level tables are
-    recomputed in full; only the event-sized models stay incremental. Reported next to the issue's
-    fixed-as_of figure so neither is mistaken for the other."""
-    added = add_new_events(url)
-    with PeakMemory(pids) as mem:
-        seconds = dbt(["run"], as_of + timedelta(hours=1))
-    return Stage(
-        "incremental, next hour",
-        added,
-        seconds,
-        full_seconds,
-        "full refresh at the same scale",
-        mem.mb,
-        {
-            "new_events": added,
-            "as_of_moved_hours": 1,
             "slowest_models": slowest_models(),
             "load_average": os.getloadavg(),
         },
@@ -479,7 +460,7 @@ def run(scale: float, seed: int, with_airflow: bool, out_dir: Path) -> dict:
     click.echo(f"bench: sync {stages[-1].seconds:.1f}s")
     stages.append(stage_incremental(url, as_of, full_seconds, pids))
     click.echo(f"bench: incremental {stages[-1].seconds:.1f}s after {stages[-1].rows:,} new events")
-    stages.append(stage_next_hour(url, as_of, full_seconds, pids))
+    stages.append(stage_incremental(url, as_of, full_seconds, pids, moved_hours=1))
     click.echo(f"bench: incremental, next hour {stages[-1].seconds:.1f}s after {stages[-1].rows:,} new events")
 
     by_name = {s.stage: s for s in stages}
