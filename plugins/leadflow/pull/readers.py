@@ -87,6 +87,25 @@ def list_files(location: str, pattern: str, storage_options: dict | None = None)
     return refs
 
 
+class _WholeLines:
+    """A stream read in READ_BYTES blocks, yielded as (data, cut): ``data[:cut + 1]`` ends with a newline and
+    ``data[cut + 1:]`` is carried into the next block. After the loop, ``rest`` holds a last line without one."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.rest = b""
+
+    def __iter__(self):
+        while block := self.stream.read(READ_BYTES):
+            data = self.rest + block if self.rest else block
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                self.rest = data
+                continue
+            self.rest = data[cut + 1 :]
+            yield data, cut
+
+
 def read_jsonl(stream, name: str, sink: Batcher, source: str) -> None:
     """JSON Lines: one object per line; a last line without newline that does not parse = truncated file."""
     loads = orjson.loads
@@ -96,17 +115,8 @@ def read_jsonl(stream, name: str, sink: Batcher, source: str) -> None:
     if fast.applies(sink, "jsonl", name):
         blocks = fast.Blocks(sink, "jsonl", prefix, lambda line, location, add: _json_line(line, location, sink, add))
     number = 0
-    rest = b""
-    while True:
-        block = stream.read(READ_BYTES)
-        if not block:
-            break
-        data = rest + block if rest else block
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            rest = data
-            continue
-        rest = data[cut + 1 :]
+    whole = _WholeLines(stream)
+    for data, cut in whole:
         if blocks is not None and blocks.usable:
             blocks.block(data, cut + 1, number)
             number += data.count(b"\n", 0, cut + 1)
@@ -129,6 +139,7 @@ def read_jsonl(stream, name: str, sink: Batcher, source: str) -> None:
                 continue
             clean = block_clean or (b"\\" not in line and b"\x7f" not in line)
             add(record, f"{prefix}{number}", clean and len(line) <= MAX_FIELD_CHARS, line)
+    rest = whole.rest
     if rest and not rest.isspace():
         number += 1
         try:
@@ -191,22 +202,13 @@ class _TextLines:
         self.ended_with_newline = True
 
     def __iter__(self) -> Iterator[str]:
-        rest = b""
-        while True:
-            block = self.stream.read(READ_BYTES)
-            if not block:
-                break
-            data = rest + block if rest else block
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                rest = data
-                continue
-            rest = data[cut + 1 :]
+        whole = _WholeLines(self.stream)
+        for data, cut in whole:
             for raw in data[:cut].split(b"\n"):
                 yield self._line(raw)
-        if rest:
+        if whole.rest:
             self.ended_with_newline = False
-            yield self._line(rest)[:-1]
+            yield self._line(whole.rest)[:-1]
 
     def _line(self, raw: bytes) -> str:
         self.number += 1
@@ -313,25 +315,16 @@ def _fast_csv(stream, name, sink: Batcher, source, delimiter: str, fields: list[
         fields, delimiter,
     )  # fmt: skip
     number = 1  # the header
-    rest = b""
-    while True:
-        block = stream.read(READ_BYTES)
-        if not block:
-            break
-        data = rest + block if rest else block
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            rest = data
-            continue
-        rest = data[cut + 1 :]
+    whole = _WholeLines(stream)
+    for data, cut in whole:
         switch = blocks.block(data, cut + 1, number) if blocks.usable else (0, 0)
         if switch is not None:  # a quoted line break (or input Arrow keeps refusing): the careful way from here
             offset, used = switch
             _csv_rows(_Prepended(data[offset:], stream), name, sink, source, delimiter, width, prefix, number + used)
             return
         number += data.count(b"\n", 0, cut + 1)
-    if rest:  # a last line without a newline: the careful way decides whether the file is truncated
-        _csv_rows(_Prepended(rest), name, sink, source, delimiter, width, prefix, number)
+    if whole.rest:  # a last line without a newline: the careful way decides whether the file is truncated
+        _csv_rows(_Prepended(whole.rest), name, sink, source, delimiter, width, prefix, number)
 
 
 def _csv_line(raw: bytes, location: str, sink: Batcher, add, width: int, delimiter: str) -> None:
