@@ -16,11 +16,22 @@ One ``RawLoad`` is one unit (a file, or one SQL table / API object pull) and one
    the file / window bookkeeping, the cursor and ``ops.load_audit`` — and commits.
 
 A crash before the commit leaves nothing behind; the retry loads the unit again from scratch.
+
+The first load of an empty raw table runs with its primary key deferred (``deferred_key``): keeping a
+B-tree up to date row by row costs more than the rest of the COPY (measured on 1.96 M web events: 6.6 s
+keyed vs 3.6 s unkeyed + 0.8 s to build the key afterwards), so, as PostgreSQL's "Populating a Database"
+advises, the key is dropped while the table is empty and built once at the end. Units then append
+(``keyed=False``); keys that arrived in two units are settled when the key is rebuilt, by the rule the
+merge applies. The drop is recorded in ``ops.deferred_keys`` in the same transaction, so a pull killed
+half-way leaves a note that the next pull of the entity acts on before it loads anything.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -55,6 +66,18 @@ create table if not exists ops.pull_windows (
 );
 comment on table ops.pull_windows is
     'The updated-since window each run read per API / SQL entity, so that re-running a run reads the same window.';
+create table if not exists ops.deferred_keys (
+    source text not null,
+    entity text not null,
+    constraint_name text not null,
+    key_columns text[] not null,
+    run_id text not null,
+    deferred_at timestamptz not null default now(),
+    primary key (source, entity)
+);
+comment on table ops.deferred_keys is
+    'Raw tables whose primary key a first load dropped, to build it once at the end; a row left here means '
+    'that pull died, and the next pull of the entity rebuilds the key before it loads.';
 create index if not exists quarantine_same_record on ops.quarantine
     (source, entity, reason, (coalesce('k:' || record_key, 'p:' || md5(payload))));
 """
@@ -110,8 +133,11 @@ class Unit:
 class RawLoad:
     """Stage chunks for one entity and merge them into its raw table when ``commit`` is called."""
 
-    def __init__(self, conn: psycopg.Connection, entity: Entity, run_id: str, as_of: datetime, unit: Unit):
+    def __init__(
+        self, conn: psycopg.Connection, entity: Entity, run_id: str, as_of: datetime, unit: Unit, keyed: bool = True
+    ):
         self.conn = conn
+        self.keyed = keyed  # False while the first load runs with the raw table's key deferred
         self.entity = entity
         self.run_id = run_id
         self.as_of = as_of
@@ -237,6 +263,15 @@ class RawLoad:
             sql.Literal(self.as_of),
             *[sql.SQL("_extra ->> {}").format(sql.Literal(k)) for k in drift],
         ]
+        if not self.keyed:  # the key is deferred: append; duplicates are settled when it is rebuilt
+            self.conn.execute(
+                sql.SQL("insert into {raw} ({target}) select {select} from _stage").format(
+                    raw=sql.Identifier("raw", self.entity.table),
+                    target=sql.SQL(", ").join(map(sql.Identifier, target)),
+                    select=sql.SQL(", ").join(select),
+                )
+            )
+            return
         content = [c for c in [*self._columns, *drift] if c not in pk]
         updates = [c for c in target if c not in pk]
         statement = sql.SQL(
@@ -362,3 +397,148 @@ class RawLoad:
             + ", finished_at = excluded.finished_at",
             (*self._ids(), summary.read, summary.staged, summary.quarantined, self.started_at),
         )
+
+
+# -- first loads: the primary key deferred ------------------------------------------------------------
+def _raw(entity: Entity) -> sql.Identifier:
+    return sql.Identifier("raw", entity.table)
+
+
+def _key_lock(conn: psycopg.Connection, entity: Entity, take: bool) -> None:
+    """A session lock per raw table: one pull at a time may hold its key deferred or rebuild it."""
+    function = "pg_advisory_lock" if take else "pg_advisory_unlock"
+    conn.execute(f"select {function}(hashtext('leadflow.raw_key'), hashtext(%s))", (entity.qualified_table,))
+
+
+@contextmanager
+def deferred_key(conn: psycopg.Connection, entity: Entity, run_id: str, wanted: bool = True) -> Iterator[bool]:
+    """Around the load of one entity: yields ``keyed`` — False when its raw table was empty and its primary
+    key is now dropped until the block ends (units append; ``restore_key`` rebuilds the key at the end).
+
+    First rebuilds a key an earlier pull left deferred (it died half-way). Another pull of the same table
+    waits on the lock while the key is deferred, then finds it rebuilt and merges as usual.
+    """
+    _key_lock(conn, entity, take=True)
+    deferred = False
+    try:
+        restore_key(conn, entity)
+        deferred = wanted and _drop_key_if_empty(conn, entity, run_id)
+    finally:
+        if not deferred:
+            _key_lock(conn, entity, take=False)
+    if not deferred:
+        yield True
+        return
+    try:
+        yield False
+    finally:
+        try:
+            restore_key(conn, entity)
+        finally:
+            _key_lock(conn, entity, take=False)
+
+
+def _drop_key_if_empty(conn: psycopg.Connection, entity: Entity, run_id: str) -> bool:
+    exists = sql.SQL("select exists (select 1 from {})").format(_raw(entity))
+    if conn.execute(exists).fetchone()[0]:  # checked before locking: a loaded table is never locked here
+        return False
+    with conn.transaction():
+        conn.execute(sql.SQL("lock table {} in access exclusive mode").format(_raw(entity)))
+        if conn.execute(exists).fetchone()[0]:
+            return False
+        row = conn.execute(
+            "select conname from pg_constraint where conrelid = %s::regclass and contype = 'p'",
+            (entity.qualified_table,),
+        ).fetchone()
+        if row is None:
+            return False
+        conn.execute(
+            "insert into ops.deferred_keys (source, entity, constraint_name, key_columns, run_id) "
+            "values (%s, %s, %s, %s, %s)",
+            (entity.source, entity.name, row[0], list(entity.primary_key), run_id),
+        )
+        conn.execute(sql.SQL("alter table {} drop constraint {}").format(_raw(entity), sql.Identifier(row[0])))
+    log.info("%s: first load into an empty table; its primary key is built once at the end", entity.key)
+    return True
+
+
+def restore_key(conn: psycopg.Connection, entity: Entity) -> None:
+    """Build the primary key a first load deferred, settling keys that arrived in more than one unit."""
+    row = conn.execute(
+        "select constraint_name, key_columns from ops.deferred_keys where source = %s and entity = %s",
+        (entity.source, entity.name),
+    ).fetchone()
+    if row is None:
+        return
+    name, columns = row
+    started = time.monotonic()
+    add = sql.SQL("alter table {} add constraint {} primary key ({})").format(
+        _raw(entity), sql.Identifier(name), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    removed = 0
+    with conn.transaction():
+        try:
+            with conn.transaction():  # a savepoint: the build itself finds out whether keys repeat
+                conn.execute(add)
+        except errors.UniqueViolation:
+            removed = _settle_duplicates(conn, entity, columns)
+            conn.execute(add)
+        conn.execute("delete from ops.deferred_keys where source = %s and entity = %s", (entity.source, entity.name))
+    log.info(
+        "%s: primary key built in %.1fs%s",
+        entity.key,
+        time.monotonic() - started,
+        f" ({removed} older version(s) of repeated keys removed)" if removed else "",
+    )
+
+
+def _settle_duplicates(conn: psycopg.Connection, entity: Entity, columns: list[str]) -> int:
+    """Keep, of every key that arrived in several units, the row the merge would have kept.
+
+    The merge, applied unit after unit (in ``_batch_id`` order: the run, then the file), replaces the stored
+    row when either cursor is null, the new cursor is later, or it is equal and the content differs. Only the
+    repeated keys are fetched (a handful, normally), and the fold runs here, exactly as the merge decides.
+    """
+    have = [
+        r[0]
+        for r in conn.execute(
+            "select column_name from information_schema.columns where table_schema = 'raw' and table_name = %s "
+            "order by ordinal_position",
+            (entity.table,),
+        )
+    ]
+    content = [c for c in have if c not in columns and c not in META_COLUMNS]
+    keys = sql.SQL(", ").join(map(sql.Identifier, columns))
+    rows = conn.execute(
+        sql.SQL(
+            "select ctid::text, {keys}, {cursor}, md5(row({content})::text) from {raw} "
+            "where ({keys}) in (select {keys} from {raw} group by {keys} having count(*) > 1) "
+            "order by {keys}, _batch_id, ctid"
+        ).format(
+            keys=keys,
+            cursor=sql.Identifier(entity.cursor),
+            content=sql.SQL(", ").join(map(sql.Identifier, content)),
+            raw=_raw(entity),
+        )
+    ).fetchall()
+    width = len(columns)
+    losers: list[str] = []
+    stored = None
+    for ctid, *rest in rows:
+        key, cursor, digest = tuple(rest[:width]), rest[width], rest[width + 1]
+        if stored is None or stored[0] != key:
+            stored = (key, ctid, cursor, digest)
+            continue
+        _, old_ctid, old_cursor, old_digest = stored
+        if (
+            old_cursor is None
+            or cursor is None
+            or old_cursor < cursor
+            or (old_cursor == cursor and old_digest != digest)
+        ):
+            losers.append(old_ctid)
+            stored = (key, ctid, cursor, digest)
+        else:
+            losers.append(ctid)
+    conn.execute(sql.SQL("delete from {} where ctid = any(%s::tid[])").format(_raw(entity)), (losers,))
+    return len(losers)

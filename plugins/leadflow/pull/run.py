@@ -27,7 +27,7 @@ import yaml
 
 from leadflow.pull.batch import Batcher, Chunk, Summary, drift_column
 from leadflow.pull.contract import BY_KEY, SOURCES, Entity, entities_of
-from leadflow.pull.loader import LoadResult, RawLoad, Unit, ensure_pull_schema
+from leadflow.pull.loader import LoadResult, RawLoad, Unit, deferred_key, ensure_pull_schema
 from leadflow.pull.readers import (
     FileRef,
     Pacer,
@@ -202,6 +202,7 @@ def _run_units(
     as_of: datetime,
     tolerance: timedelta,
     mapping: dict[str, Source],
+    keyed: bool = True,
 ) -> tuple[list[LoadResult], list[str]]:
     """Load every unit; a unit that fails with SourceError is rolled back and reported, the others load.
 
@@ -226,7 +227,7 @@ def _run_units(
             if item is _DONE:
                 break
             if isinstance(item, _Begin):
-                load = RawLoad(conn, entity, run_id, as_of, item.unit)
+                load = RawLoad(conn, entity, run_id, as_of, item.unit, keyed)
             elif isinstance(item, Chunk):
                 load.add_chunk(item)
             elif isinstance(item, _End):
@@ -460,7 +461,11 @@ def _pull(source, source_cfg, run_id, as_of, settings, tolerance, summary, error
                 log.error("%s", err)
                 continue
             workers = int(source_cfg.get("workers", os.environ.get("LEADFLOW_PULL_WORKERS", DEFAULT_WORKERS)))
-            results, failed = _run_parallel(conn, url, entity, jobs, workers, run_id, as_of, tolerance, mapping)
+            defer = bool(jobs) and os.environ.get("LEADFLOW_PULL_DEFER_KEYS", "1") != "0"
+            with deferred_key(conn, entity, run_id, defer) as keyed:
+                results, failed = _run_parallel(
+                    conn, url, entity, jobs, workers, run_id, as_of, tolerance, mapping, keyed
+                )
             errors.extend(failed)
             totals = {
                 "read": sum(r.read for r in results),
