@@ -58,7 +58,12 @@ import psutil
 import psycopg
 
 REPO = Path(__file__).resolve().parents[1]
-GROUPS = {"files": ("web", "marketing", "quiz", "consent"), "sql": ("product",), "api": ("crm", "conversations")}
+GROUPS = {
+    "files": ("web", "marketing", "quiz", "consent"),
+    "sql": ("product",),
+    "files + sql": ("web", "marketing", "quiz", "consent", "product"),
+    "api": ("crm", "conversations"),
+}
 FILES = {
     "web": ["web/*.jsonl"],
     "marketing": ["marketing/*.csv"],
@@ -263,6 +268,28 @@ def _copy_typed(conn: psycopg.Connection, tables: list[str], scratch: Path, pg_p
         conn.execute(f"drop table public.floor_{table}")
         path.unlink()
     return seconds, rows, cpu
+
+
+def _fetch_floor(api_url: str, source: str) -> tuple[float, int]:
+    """Every page of the source's API entities fetched and parsed as the reader does, nothing loaded: what
+    any loader of that API pays (the API server runs in this process, so no CPU figure is kept)."""
+    import httpx
+    import orjson
+    import yaml
+
+    config = yaml.safe_load((REPO / "sources.yml").read_text())[source]
+    started, records = time.perf_counter(), 0
+    with httpx.Client(base_url=api_url, timeout=30) as client:
+        for spec in config["entities"].values():
+            params = {"limit": int(config.get("page_size", 100))}
+            while True:
+                body = orjson.loads(client.get(spec["path"], params=params).raise_for_status().content)
+                records += len(body.get("results") or [])
+                after = ((body.get("paging") or {}).get("next") or {}).get("after")
+                if not after:
+                    break
+                params["after"] = after
+    return time.perf_counter() - started, records
 
 
 def _ratio(rows: int, seconds: float, floor_rows: int, floor_seconds: float) -> float | None:
@@ -525,6 +552,23 @@ def main(landing, pgdata, port, as_of, sources, parquet, parallel, keep, child, 
                     per_source[source] = _source_row(p, rows, lines_floor[source], typed, files_floor[source])
                     per_source[source]["fast_path_rows"] = p.get("fast_rows", 0)
             report["sources"] = per_source
+            api_sources = [s for s in GROUPS["api"] if s in sources]
+            if api_sources:  # an API has no files to COPY: its own floor is reading the pages
+                with CrmApiServer(root=landing, max_rps=None) as api:
+                    for source in api_sources:
+                        seconds, records = _fetch_floor(api.url, source)
+                        row = per_source[source]
+                        row["fetch_seconds"], row["fetch_records"] = round(seconds, 2), records
+                        row["ratio_vs_fetch"] = _ratio(row["records"], row["pull_seconds"], records, seconds)
+                # the whole pull against each source's own floor: COPY for files and SQL, the page reads for APIs
+                own = sum(
+                    v["fetch_seconds"] * v["records"] / v["fetch_records"]
+                    if "fetch_seconds" in v
+                    else v["copy_files_seconds"] * v["records"] / v["copy_files_rows"]
+                    for v in per_source.values()
+                )
+                report["own_floors_seconds"] = round(own, 2)
+                report["ratio_vs_own_floors"] = round(own / sum(v["pull_seconds"] for v in per_source.values()), 3)
             for group, members in {**GROUPS, "all": tuple(sources)}.items():
                 chosen = [per_source[s] for s in members if s in per_source]
                 if chosen:
@@ -609,6 +653,17 @@ def _write(report: dict) -> None:
             f"{v['cpu_ratio_vs_copy_lines']} | {v['copy_typed_cpu_seconds']} | {v['cpu_ratio_vs_copy_typed']} | "
             f"{v['copy_files_cpu_seconds']} | {v['cpu_ratio_vs_copy_files']} |"
         )
+    fetched = [(s, v) for s, v in report["sources"].items() if "fetch_seconds" in v]
+    if fetched:
+        lines += [
+            "",
+            "API sources against reading the same pages (GET every page, parse the JSON, load nothing): "
+            + ", ".join(
+                f"{s} {v['pull_seconds']} s vs {v['fetch_seconds']} s = {v['ratio_vs_fetch']}" for s, v in fetched
+            )
+            + f". The whole pull against each source's own floor (COPY of the files for files and SQL, the page "
+            f"reads for APIs; {report['own_floors_seconds']} s): **{report['ratio_vs_own_floors']}**.",
+        ]
     fast_rows = [f"{s} {v['fast_path_rows']:,} of {v['records']:,}" for s, v in report["sources"].items()]
     lines += ["", "Rows loaded through the Arrow fast path (`LEADFLOW_PULL_FAST`): " + ", ".join(fast_rows)]
     if "parallel" in report:
