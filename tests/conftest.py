@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -21,7 +22,16 @@ DATASETS = REPO.parent / "shared" / "datasets"
 # Tests get their own embedded server and folders, so they never touch the demo's data.
 os.environ["LEADFLOW_HOME"] = str(TEST_HOME)
 os.environ.setdefault("LEADFLOW_EMBEDDED_PORT", "54339")
-os.environ.setdefault("LEADFLOW_API_URL", "http://127.0.0.1:18765")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# The demo API of the end-to-end and fast-lane tests: a free port, so two test sessions can run at once.
+os.environ.setdefault("LEADFLOW_API_URL", f"http://127.0.0.1:{_free_port()}")
 os.environ["AIRFLOW_HOME"] = str(TEST_HOME / "airflow")
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
