@@ -148,17 +148,17 @@ class RawLoad:
         self._columns = list(entity.columns)
         self._tx = conn.transaction()
         self._tx.__enter__()
-        conn.execute("set local timezone = 'UTC'")
-        cols = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(PG_TYPES[t])) for c, t in entity.columns.items()]
+        # One round trip; the stage table is made only when a chunk needs it (most units COPY straight into raw).
         conn.execute(
-            sql.SQL("create temp table _stage ({}, _source_location text, _extra jsonb) on commit drop").format(
-                sql.SQL(", ").join(cols)
-            )
-        )
-        conn.execute(
+            "set local timezone = 'UTC'; "
             "create temp table _quarantine (location text, record_key text, field text, reason text, payload text, "
             "n bigint generated always as identity) on commit drop"
         )
+        cols = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(PG_TYPES[t])) for c, t in entity.columns.items()]
+        self._stage_ddl = sql.SQL(
+            "create temp table if not exists _stage ({}, _source_location text, _extra jsonb) on commit drop"
+        ).format(sql.SQL(", ").join(cols))
+        self._stage_made = False
         self._copy_rows = sql.SQL("copy _stage ({}) from stdin").format(
             sql.SQL(", ").join(map(sql.Identifier, [*self._columns, "_source_location", "_extra"]))
         )
@@ -176,6 +176,7 @@ class RawLoad:
     def add_chunk(self, chunk: Chunk) -> None:
         with self.conn.cursor() as cur:
             if chunk.count and not (self.direct and self._copy_into_raw(cur, chunk)):
+                self._stage()
                 with cur.copy(self._copy_rows) as cp:
                     cp.write(chunk.rows)
                 self.staged_rows += chunk.count
@@ -183,6 +184,11 @@ class RawLoad:
                 with cur.copy("copy _quarantine (location, record_key, field, reason, payload) from stdin") as cp:
                     for row in chunk.quarantine:
                         cp.write_row(row)
+
+    def _stage(self) -> None:
+        if not self._stage_made:
+            self.conn.execute(self._stage_ddl)
+            self._stage_made = True
 
     def _copy_into_raw(self, cur: psycopg.Cursor, chunk: Chunk) -> bool:
         """COPY a chunk with no drift fields straight into raw; False (nothing written) if a key is already there."""
@@ -341,6 +347,7 @@ class RawLoad:
 
     def _flag(self) -> None:
         """Configured checks (SQL over the raw row ``r``) for the records of this unit: flagged, not dropped."""
+        self._stage()
         join = sql.SQL(" and ").join(
             sql.SQL("r.{c} = s.{c}").format(c=sql.Identifier(c)) for c in self.entity.primary_key
         )

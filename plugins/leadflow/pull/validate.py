@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 import orjson
 
@@ -358,12 +359,18 @@ class Validator:
             ]
         )
         env.update(N="\\N", T=COPY_ESCAPE)
-        exec(source, env)  # noqa: S102 - generated from the contract, not from data
+        exec(_compiled(source), env)  # noqa: S102 - generated from the contract, not from data
         self.row = env["row"]
         return env["check"]
 
     def __call__(self, record, clean: bool = False) -> list[str | None]:
         return self.check(record, clean)
+
+
+@lru_cache(maxsize=256)
+def _compiled(source: str):
+    """The generated checker's code: the same contract and layout compile once, not once per file."""
+    return compile(source, "<leadflow validator>", "exec")
 
 
 def coerce_record(entity: Entity, record: dict, as_of: datetime, tolerance: timedelta) -> dict:
