@@ -25,7 +25,9 @@ SQL tables (``Rows``) share steps 3–5 (``Columns``), one fetch of rows at a ti
 text become Arrow columns in one call (an INTEGER column's integers as text); a row with another type
 (a BLOB too), a control character, DEL or backslash, or more text than the field limit goes the
 careful way, ``Batcher.check`` on the row as ``readers._add_rows`` calls it. JSON columns are checked
-with the validator's own test, once per distinct value.
+with the validator's own test, once per distinct value. A SQLite table whose values are all text (or
+integers in INTEGER columns) comes as Arrow record batches instead (ADBC, ``Rows.batch``): no Python
+tuple per row, only for the careful and duplicate rows (``readers._read_sqlite_arrow`` says when).
 
 So raw rows, quarantine rows and reasons and the audit are the same whichever way a line or row went
 (``tests/pull/test_fast_path_parity.py`` pulls the bad-input corpus, a SQLite database of bad rows and
