@@ -25,7 +25,9 @@ SQL tables (``Rows``) share steps 3–5 (``Columns``), one fetch of rows at a ti
 text become Arrow columns in one call (an INTEGER column's integers as text); a row with another type
 (a BLOB too), a control character, DEL or backslash, or more text than the field limit goes the
 careful way, ``Batcher.check`` on the row as ``readers._add_rows`` calls it. JSON columns are checked
-with the validator's own test, once per distinct value.
+with the validator's own test, once per distinct value. A SQLite table whose values are all text (or
+integers in INTEGER columns) comes as Arrow record batches instead (ADBC, ``Rows.batch``): no Python
+tuple per row, only for the careful and duplicate rows (``readers._read_sqlite_arrow`` says when).
 
 So raw rows, quarantine rows and reasons and the audit are the same whichever way a line or row went
 (``tests/pull/test_fast_path_parity.py`` pulls the bad-input corpus, a SQLite database of bad rows and
@@ -488,6 +490,63 @@ class Rows(Columns):
         n = len(rows)
         careful = np.zeros(n, dtype=bool)
         by_field = self._arrays(rows, careful)
+        keys = None
+        if self.key_index is not None:  # a text key is stored as it is: the rows' own values are the keys
+            k = self.key_index
+
+            def keys(passed):
+                return [row[k] for row in rows] if len(passed) == n else [rows[i][k] for i in passed.tolist()]
+
+        self._piece(by_field, careful, n, number, rows, keys)
+
+    @staticmethod
+    def takes(batch: pa.RecordBatch) -> bool:
+        """Whether ``batch`` can go through ``batch``: every column text (valid UTF-8) or 64-bit integers
+        (what ADBC's SQLite driver makes of INTEGER values, and of a column only NULL in the batch)."""
+        for values in batch.columns:
+            if pa.types.is_int64(values.type) or pa.types.is_null(values.type):
+                continue
+            if not pa.types.is_string(values.type):
+                return False
+            try:
+                values.validate(full=True)  # UTF-8: the standard library's sqlite3 refuses what is not
+            except pa.ArrowInvalid:
+                return False
+        return True
+
+    def batch(self, batch: pa.RecordBatch, number: int, integers: dict | None = None) -> None:
+        """Rows ``number + 1``, … of the table as an Arrow record batch (ADBC, pull/readers.py), columns in
+        ``fields`` order, of the types ``takes`` accepts: the same as ``rows`` on the same rows as tuples. Text
+        is as the tuples' ``str``; an INTEGER column's integers are written as ``str`` writes them (Arrow's
+        cast does the same), or come as that text already, marked in ``integers`` (column index -> per row);
+        an integer in another column sends its row the careful way, as ``_as_text`` does. The careful and
+        duplicate rows are made into tuples (``str``, ``int``, ``None``) one by one."""
+        n = batch.num_rows
+        careful = np.zeros(n, dtype=bool)
+        by_field = {}
+        for name, values in zip(self.fields, batch.columns, strict=True):
+            if pa.types.is_string(values.type):
+                by_field[name] = values
+            elif values.null_count == n:
+                by_field[name] = pa.nulls(n, pa.string())
+            elif self.sink.entity.columns[name] == INTEGER:
+                by_field[name] = pc.cast(values, pa.string())
+            else:
+                careful |= _numpy(values.is_valid())
+                by_field[name] = pa.nulls(n, pa.string())
+        keys = None
+        if self.key_index is not None and pa.types.is_string(batch.column(self.key_index).type):
+            column = batch.column(self.key_index)
+
+            def keys(passed):
+                return (column if len(passed) == n else column.take(pa.array(passed))).to_pylist()
+
+        self._piece(by_field, careful, n, number, _BatchRows(batch, integers or {}), keys)
+
+    def _piece(self, by_field: dict, careful: np.ndarray, n: int, number: int, rows, keys) -> None:
+        """A piece's text columns (``careful`` marks the rows already bound the careful way) through the
+        checks; ``rows[i]``: the row as the per-record path takes it; ``keys(passed)``: the fast rows' keys
+        as Python values, when the caller has them."""
         arrays = []
         total = np.zeros(n, dtype=np.int64)
         for column, _ in self.columns:
@@ -519,11 +578,7 @@ class Rows(Columns):
             result = sink.check(row, f"{self.prefix}{number + 1 + i}", self.careful(row), row)
             if result is not None:
                 checked.append((i, result))
-        keys = None
-        if self.key_index is not None:  # a text key is stored as it is: the rows' own values are the keys
-            k = self.key_index
-            keys = [row[k] for row in rows] if len(passed) == n else [rows[i][k] for i in passed.tolist()]
-        self._settle(number, table, passed, checked, keys)
+        self._settle(number, table, passed, checked, keys(passed) if keys else None)
         self._rows = None
 
     def _arrays(self, rows: list, careful: np.ndarray) -> dict:
@@ -544,6 +599,21 @@ class Rows(Columns):
     def _duplicate(self, i, key, line, first) -> None:
         row = self._rows[i]
         self.sink.duplicate(f"{self.prefix}{line}", row, row, first)
+
+
+class _BatchRows:
+    """A record batch's rows as the tuples the standard library's sqlite3 gives, made when asked for."""
+
+    def __init__(self, batch: pa.RecordBatch, integers: dict):
+        self.columns = batch.columns
+        self.integers = integers  # column index -> per row: an integer, given as its text
+
+    def __getitem__(self, i: int) -> tuple:
+        row = [column[i].as_py() for column in self.columns]
+        for at, mask in self.integers.items():
+            if mask[i]:
+                row[at] = int(row[at])
+        return tuple(row)
 
 
 def _dirty(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:

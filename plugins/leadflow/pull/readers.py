@@ -17,12 +17,13 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import queue
 import random
 import re
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from leadflow.pull import fast
 from leadflow.pull.batch import Batcher, drift_column
+from leadflow.pull.contract import INTEGER
 from leadflow.pull.validate import COPY_ESCAPE, MAX_FIELD_CHARS
 from leadflow.sync.transport import RateLimit, TokenBucket
 
@@ -474,16 +476,122 @@ def _read_sqlite(url: str, table: str, query: str, since: str | None, sink: Batc
 
     path = url[len("sqlite:///") :]
     number = 0
+    query = query.replace(":since", "?")
+    params = (since,) if since is not None else ()
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-            cursor = conn.execute(query.replace(":since", "?"), (since,) if since is not None else ())
-            add_rows = _layout(sink, source, table, [d[0] for d in cursor.description])
+            cursor = conn.execute(query, params)
+            names = [d[0] for d in cursor.description]
+            add_rows = _layout(sink, source, table, names)
+            dbapi = _adbc_sqlite() if getattr(add_rows, "rows", None) is not None else None
+            if dbapi is not None:
+                cursor.close()
+                number, done = _read_sqlite_arrow(dbapi, path, table, query, params, names, add_rows.rows, fetch)
+                if done:
+                    return
+                # The rest the standard library's way, from the row where the Arrow way stopped.
+                cursor = conn.execute(query, params)
+                skipped = 0
+                while skipped < number and (rows := cursor.fetchmany(min(fetch, number - skipped))):
+                    skipped += len(rows)
             while rows := cursor.fetchmany(fetch):
                 number = add_rows(sink, table, rows, number)
     except sqlite3.Error as err:
         raise SourceError(
             f"{source}: SQL table {table} failed after row {number}: {err.__class__.__name__}: {err}"
         ) from err
+
+
+ARROW_TABLES: Counter = Counter()  # SQLite tables read whole as Arrow batches (ADBC) in this process (tests)
+
+
+def _adbc_sqlite():
+    """ADBC's SQLite driver (its DB-API module), or None: not installed, or ``LEADFLOW_PULL_ADBC=0``."""
+    if os.environ.get("LEADFLOW_PULL_ADBC", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    try:
+        import adbc_driver_sqlite.dbapi as dbapi
+    except ImportError:
+        return None
+    return dbapi
+
+
+def _read_sqlite_arrow(dbapi, path, table, query, params, names, rows: fast.Rows, fetch: int) -> tuple[int, bool]:
+    """A SQLite table as Arrow record batches of ``fetch`` rows (ADBC), each through ``rows.batch``: no
+    Python tuple per row. Returns how many rows it took, and whether that was all of them; the caller
+    reads the rest with sqlite3, from that row on (the same query, the same order).
+
+    SQLite is dynamically typed and ADBC types a column by the values of its first batch; later it
+    silently turns an integer, a real or a BLOB into text in a text column (and an integer into a real
+    in a real one), or fails (text after integers). So, first, in the same read transaction, SQLite is
+    asked whether any row the query selects holds anything but text or NULL (in an INTEGER column of
+    the contract, an integer is fine too): then the whole table goes the sqlite3 way. An INTEGER column
+    may still mix integers and text, so its integers are read as their text (SQLite's CAST writes an
+    integer as ``str`` does), and one more column tells per row which INTEGER columns held an integer
+    (the rows that go the careful way get their ``int`` back). The first batch that ADBC fails on (a
+    column only NULL in the first batch is typed int64: text comes later), or with another type or
+    text that is not UTF-8 (``Rows.takes``), and every batch after it, go the sqlite3 way. A fault of
+    ADBC's own before the first row does too: sqlite3 then gives the error it always gave."""
+    import pyarrow as pa
+
+    quoted = ['"' + name.replace('"', '""') + '"' for name in names]
+    kinds = [rows.sink.entity.columns.get(drift_column(name)) for name in names]
+    integer = [i for i, kind in enumerate(kinds) if kind == INTEGER]
+    if len(integer) > 62:  # (one bit each in a 64-bit integer)
+        return 0, False
+    odd = " or ".join(
+        f"typeof({q}) in ('real', 'blob')" if kind == INTEGER else f"(typeof({q}) <> 'text' and {q} is not null)"
+        for q, kind in zip(quoted, kinds, strict=True)
+    )
+    check = f"select exists(select 1 from ({query}) where {odd})"
+    if integer:
+        flags = " + ".join(f"{1 << j}*(typeof({quoted[i]}) = 'integer')" for j, i in enumerate(integer))
+        columns = [
+            f"case when typeof({q}) = 'integer' then cast({q} as text) else {q} end as {q}" if kind == INTEGER else q
+            for q, kind in zip(quoted, kinds, strict=True)
+        ]
+        query = f'select {", ".join(columns)}, {flags} as "_leadflow_integers" from ({query})'
+    width = len(names)
+    number = 0
+    faults = (dbapi.Error, pa.ArrowException, OSError)
+    try:
+        conn = dbapi.connect(f"file:{path}?mode=ro")
+    except faults:
+        return 0, False
+    with conn, conn.cursor() as cursor:
+        try:
+            cursor.execute(check, params)  # (not in autocommit: the read transaction starts here)
+            if cursor.fetchone()[0]:
+                return 0, False
+            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(fetch)})
+            cursor.execute(query, params)
+            batches = iter(cursor.fetch_record_batch())
+        except faults:
+            return 0, False
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            except faults as err:
+                log.info("%s: ADBC stopped after row %d (%s); the rest through sqlite3", table, number, err)
+                return number, False
+            if not batch.num_rows:
+                continue
+            integers = {}
+            if integer:
+                flags = batch.column(width)
+                if not pa.types.is_int64(flags.type) or flags.null_count:
+                    return number, False
+                flags = flags.to_numpy()
+                integers = {i: (flags & (1 << j)) != 0 for j, i in enumerate(integer)}
+                batch = pa.RecordBatch.from_arrays(batch.columns[:width], names=batch.schema.names[:width])
+            if not rows.takes(batch):
+                return number, False
+            rows.batch(batch, number, integers)
+            number += batch.num_rows
+    ARROW_TABLES[table] += 1
+    return number, True
 
 
 def _layout(sink: Batcher, source: str, table: str, names: list[str]):
@@ -502,6 +610,7 @@ def _layout(sink: Batcher, source: str, table: str, names: list[str]):
             rows.rows(part, number)
         return number + len(part)
 
+    add_rows.rows = rows  # (SQLite also feeds it Arrow batches: _read_sqlite_arrow)
     return add_rows
 
 
