@@ -484,16 +484,10 @@ def _read_sqlite(url: str, table: str, query: str, since: str | None, sink: Batc
             names = [d[0] for d in cursor.description]
             add_rows = _layout(sink, source, table, names)
             dbapi = _adbc_sqlite() if getattr(add_rows, "rows", None) is not None else None
-            if dbapi is not None:
-                cursor.close()
-                number, done = _read_sqlite_arrow(dbapi, path, table, query, params, names, add_rows.rows, fetch)
-                if done:
-                    return
-                # The rest the standard library's way, from the row where the Arrow way stopped.
-                cursor = conn.execute(query, params)
-                skipped = 0
-                while skipped < number and (rows := cursor.fetchmany(min(fetch, number - skipped))):
-                    skipped += len(rows)
+            if dbapi is not None and _read_sqlite_arrow(
+                dbapi, path, table, query, params, names, add_rows.rows, fetch, source
+            ):
+                return
             while rows := cursor.fetchmany(fetch):
                 number = add_rows(sink, table, rows, number)
     except sqlite3.Error as err:
@@ -516,10 +510,11 @@ def _adbc_sqlite():
     return dbapi
 
 
-def _read_sqlite_arrow(dbapi, path, table, query, params, names, rows: fast.Rows, fetch: int) -> tuple[int, bool]:
+def _read_sqlite_arrow(dbapi, path, table, query, params, names, rows: fast.Rows, fetch: int, source: str) -> bool:
     """A SQLite table as Arrow record batches of ``fetch`` rows (ADBC), each through ``rows.batch``: no
-    Python tuple per row. Returns how many rows it took, and whether that was all of them; the caller
-    reads the rest with sqlite3, from that row on (the same query, the same order).
+    Python tuple per row. Returns whether it read the table; False when it took no row (the caller
+    reads the table with sqlite3 from the start). The way is chosen before the first row is handed on:
+    a second query could not resume exactly where this one stopped on a database that is being written.
 
     SQLite is dynamically typed and ADBC types a column by the values of its first batch; later it
     silently turns an integer, a real or a BLOB into text in a text column (and an integer into a real
@@ -530,8 +525,10 @@ def _read_sqlite_arrow(dbapi, path, table, query, params, names, rows: fast.Rows
     integer as ``str`` does), and one more column tells per row which INTEGER columns held an integer
     (the rows that go the careful way get their ``int`` back). The first batch that ADBC fails on (a
     column only NULL in the first batch is typed int64: text comes later), or with another type or
-    text that is not UTF-8 (``Rows.takes``), and every batch after it, go the sqlite3 way. A fault of
-    ADBC's own before the first row does too: sqlite3 then gives the error it always gave."""
+    text that is not UTF-8 (``Rows.takes``): sqlite3 fails on such text too), part-way through the table,
+    fails the unit cleanly (SourceError; ``LEADFLOW_PULL_ADBC=0`` reads it with sqlite3). A column that
+    is only NULL in the first batch is typed int64 and would fail on later text: such a table, like a
+    fault of ADBC's own before the first row, goes the sqlite3 way from the start."""
     import pyarrow as pa
 
     quoted = ['"' + name.replace('"', '""') + '"' for name in names]
@@ -557,41 +554,55 @@ def _read_sqlite_arrow(dbapi, path, table, query, params, names, rows: fast.Rows
     try:
         conn = dbapi.connect(f"file:{path}?mode=ro")
     except faults:
-        return 0, False
+        return False
     with conn, conn.cursor() as cursor:
         try:
             cursor.execute(check, params)  # (not in autocommit: the read transaction starts here)
             if cursor.fetchone()[0]:
-                return 0, False
+                return False
             cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(fetch)})
             cursor.execute(query, params)
             batches = iter(cursor.fetch_record_batch())
         except faults:
-            return 0, False
+            return False
         while True:
             try:
                 batch = next(batches)
             except StopIteration:
                 break
             except faults as err:
-                log.info("%s: ADBC stopped after row %d (%s); the rest through sqlite3", table, number, err)
-                return number, False
+                if not number:
+                    return False
+                raise _arrow_stopped(source, table, number, str(err)) from err
             if not batch.num_rows:
                 continue
+            if not number and any(c.null_count == batch.num_rows for c in batch.columns[:width]):
+                return False  # typed by NULLs alone: later text would stop ADBC part-way
             integers = {}
             if integer:
                 flags = batch.column(width)
                 if not pa.types.is_int64(flags.type) or flags.null_count:
-                    return number, False
+                    if not number:
+                        return False
+                    raise _arrow_stopped(source, table, number, "integer flags unreadable")
                 flags = flags.to_numpy()
                 integers = {i: (flags & (1 << j)) != 0 for j, i in enumerate(integer)}
                 batch = pa.RecordBatch.from_arrays(batch.columns[:width], names=batch.schema.names[:width])
             if not rows.takes(batch):
-                return number, False
+                if not number:
+                    return False
+                raise _arrow_stopped(source, table, number, "a value that is not text or not UTF-8")
             rows.batch(batch, number, integers)
             number += batch.num_rows
     ARROW_TABLES[table] += 1
-    return number, True
+    return True
+
+
+def _arrow_stopped(source: str, table: str, number: int, why: str) -> SourceError:
+    return SourceError(
+        f"{source}: SQL table {table} failed after row {number}: {why} "
+        "(read through ADBC; LEADFLOW_PULL_ADBC=0 reads it with the standard library's sqlite3)"
+    )
 
 
 def _layout(sink: Batcher, source: str, table: str, names: list[str]):
