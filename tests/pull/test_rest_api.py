@@ -142,3 +142,34 @@ def test_incremental_pulls_use_the_cursor_and_the_look_back(env, api) -> None:
         ("L2", "OPEN"),
         ("L5", "OPEN"),
     ]
+
+
+@pytest.mark.parametrize("at_once", [True, False])
+def test_the_entities_of_an_api_source_are_read_at_the_same_time(env, api, monkeypatch, at_once: bool) -> None:
+    """Each entity pages through its own cursor: against a slow API their round trips overlap (unless the
+    source says ``entities_at_once: false``), and each still loads everything once."""
+    import threading
+    import time
+
+    from leadflow.pull import run
+
+    serve(env, [lead(i) for i in range(25)])
+    env.jsonl("crm_api/accounts.jsonl", [])
+    env.jsonl("crm_api/opportunities.jsonl", [])
+    paths = {n: {"path": f"/crm/v3/objects/{p}"} for n, p in (("lead", "leads"), ("account", "accounts"),
+                                                                ("opportunity", "opportunities"))}  # fmt: skip
+    configure(env, api, entities=paths, entities_at_once=at_once)
+    api.faults.update(delay_seconds=0.2)  # every page takes a while
+    spans, original = {}, run._pull_entity
+
+    def timed(conn, entity, *args):
+        started = time.monotonic()
+        original(conn, entity, *args)
+        spans[entity.name] = (started, time.monotonic(), threading.current_thread() is threading.main_thread())
+
+    monkeypatch.setattr(run, "_pull_entity", timed)
+    summary = env.pull("crm")
+    assert {k: v["loaded"] for k, v in summary.items()} == {"crm.lead": 25, "crm.account": 0, "crm.opportunity": 0}
+    overlap = max(s[0] for s in spans.values()) < min(s[1] for s in spans.values())
+    assert overlap == at_once
+    assert all(s[2] != at_once for s in spans.values())  # own threads, or the caller's

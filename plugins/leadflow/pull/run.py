@@ -446,44 +446,84 @@ def _pull(source, source_cfg, run_id, as_of, settings, tolerance, summary, error
         conn.execute("set temp_buffers = '64MB'")  # the stage tables stay in memory
         ensure_ops_schema(conn)
         ensure_pull_schema(conn)
-        for entity in entities_of(source):
+        for entity in entities_of(source):  # every raw table exists, configured or not (dbt reads them all)
             conn.execute(entity.ddl())
-            spec = (source_cfg.get("entities") or {}).get(entity.name)
-            if spec is None:
-                log.warning("%s: not configured in %s; skipped", entity.key, settings.sources_path.name)
-                continue
-            started = time.monotonic()
-            try:
-                mapping = build_mapping(conn, entity, spec)
-                jobs = plan_entity(conn, entity, spec, source_cfg, run_id, settings)
-            except SourceError as err:
-                errors.append(str(err))
-                log.error("%s", err)
-                continue
-            workers = int(source_cfg.get("workers", os.environ.get("LEADFLOW_PULL_WORKERS", DEFAULT_WORKERS)))
-            defer = bool(jobs) and os.environ.get("LEADFLOW_PULL_DEFER_KEYS", "1") != "0"
-            with deferred_key(conn, entity, run_id, defer) as keyed:
-                results, failed = _run_parallel(
-                    conn, url, entity, jobs, workers, run_id, as_of, tolerance, mapping, keyed
-                )
-            errors.extend(failed)
-            totals = {
-                "read": sum(r.read for r in results),
-                "loaded": sum(r.loaded for r in results),
-                "quarantined": sum(r.quarantined for r in results),
-                "seconds": round(time.monotonic() - started, 2),
-            }
-            if failed:
-                totals["failed"] = len(failed)
-            summary[entity.key] = totals
-            log.info(
-                "%s: read %s, loaded %s, quarantined %s in %ss",
-                entity.key,
-                totals["read"],
-                totals["loaded"],
-                totals["quarantined"],
-                totals["seconds"],
-            )
+        entities = [e for e in entities_of(source) if _configured(e, source_cfg, settings)]
+        args = (url, source_cfg, run_id, as_of, settings, tolerance, summary, errors)
+        if (
+            len(entities) > 1
+            and source_cfg.get("kind") in ("rest_api", "sql")
+            and source_cfg.get("entities_at_once", True)
+        ):
+            _at_once(entities, *args)
+        else:
+            for entity in entities:
+                _pull_entity(conn, entity, *args)
+
+
+def _configured(entity: Entity, source_cfg: dict, settings: Settings) -> bool:
+    if (source_cfg.get("entities") or {}).get(entity.name) is None:
+        log.warning("%s: not configured in %s; skipped", entity.key, settings.sources_path.name)
+        return False
+    return True
+
+
+def _at_once(entities: list[Entity], url: str, *args) -> None:
+    """The entities of an API or SQL source at the same time, one connection each: each pages through its
+    own cursor, so one entity's round trips overlap another's work (against a real API, whose pages take
+    100 ms or more, that is most of the time; the files of one entity already load in parallel, see
+    ``_run_parallel``). ``entities_at_once: false`` in the source's configuration reads them in turn."""
+    failures: list[BaseException] = []
+
+    def one(entity: Entity) -> None:
+        try:
+            with connect(url, autocommit=True) as own:
+                own.execute("set temp_buffers = '64MB'")
+                _pull_entity(own, entity, url, *args)
+        except BaseException as err:  # re-raised below, after the other entities finished
+            failures.append(err)
+
+    threads = [threading.Thread(target=one, args=(e,), name=f"pull-{e.key}") for e in entities]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
+def _pull_entity(conn, entity, url, source_cfg, run_id, as_of, settings, tolerance, summary, errors) -> None:
+    spec = source_cfg["entities"][entity.name]
+    started = time.monotonic()
+    try:
+        mapping = build_mapping(conn, entity, spec)
+        jobs = plan_entity(conn, entity, spec, source_cfg, run_id, settings)
+    except SourceError as err:
+        errors.append(str(err))
+        log.error("%s", err)
+        return
+    workers = int(source_cfg.get("workers", os.environ.get("LEADFLOW_PULL_WORKERS", DEFAULT_WORKERS)))
+    defer = bool(jobs) and os.environ.get("LEADFLOW_PULL_DEFER_KEYS", "1") != "0"
+    with deferred_key(conn, entity, run_id, defer) as keyed:
+        results, failed = _run_parallel(conn, url, entity, jobs, workers, run_id, as_of, tolerance, mapping, keyed)
+    errors.extend(failed)
+    totals = {
+        "read": sum(r.read for r in results),
+        "loaded": sum(r.loaded for r in results),
+        "quarantined": sum(r.quarantined for r in results),
+        "seconds": round(time.monotonic() - started, 2),
+    }
+    if failed:
+        totals["failed"] = len(failed)
+    summary[entity.key] = totals
+    log.info(
+        "%s: read %s, loaded %s, quarantined %s in %ss",
+        entity.key,
+        totals["read"],
+        totals["loaded"],
+        totals["quarantined"],
+        totals["seconds"],
+    )
 
 
 def landing_path(settings: Settings | None = None) -> Path:
