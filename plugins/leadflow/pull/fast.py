@@ -165,7 +165,7 @@ class Columns:
         arrays (``SeenKeys``)."""
         sink = self.sink
         seen = self.seen
-        if seen.in_dict:
+        if seen.in_dict or seen.too_many(len(rows) + len(checked)):
             self._settle_in_dict(number, table, rows, checked)
             return
         fast = _empty_keys() if table is None or not table.num_rows else self._keys(table)
@@ -656,10 +656,16 @@ class SeenKeys:
             return
         self.pending.append((keys, lines))
         self.size += len(keys)
-        if self.size > max(DICT_AFTER, PROBE_RATIO * len(keys)):
-            self.materialize()
-            self.in_dict = True
-            self.known, self.staged = [], []
+
+    def too_many(self, piece: int) -> bool:
+        """Whether probing the unit's earlier keys would cost more than the dict for a piece of ``piece``
+        rows; if so, every key goes into ``_seen`` and stays there (``in_dict``)."""
+        if self.size + len(self.staged) <= max(DICT_AFTER, PROBE_RATIO * piece):
+            return False
+        self.materialize()
+        self.in_dict = True
+        self.known, self.staged = [], []
+        return True
 
     def hits(self, values: pa.Array) -> list[int]:
         """Indexes in ``values`` (a piece's keys, no nulls) of keys seen earlier in the unit; those of
