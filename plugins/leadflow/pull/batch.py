@@ -89,8 +89,6 @@ class Batcher:
         self.emit = emit
         self.summary = Summary()
         self._seen: dict = {}
-        # The Arrow fast path keeps most of the keys it stages out of ``_seen`` (pull/fast.py, ``SeenKeys``).
-        self.fast_seen = None
         self._rows: list[str] = []
         self._limit = CHUNK_ROWS
         self._max_cursor = ""
@@ -165,19 +163,13 @@ class Batcher:
             return None
         return line, key, cursor, record, location, clean, raw
 
-    def stage(self, checked: tuple, settled: bool = False) -> None:
-        """The second step of ``add``: the duplicate check and the staging of a ``check``ed record.
-        ``settled``: the fast path has put in ``_seen`` whatever keys of its own this record may repeat."""
+    def stage(self, checked: tuple) -> None:
+        """The second step of ``add``: the duplicate check and the staging of a ``check``ed record."""
         line, key, cursor, record, location, clean, raw = checked
-        fast_seen = self.fast_seen
-        if fast_seen is not None and fast_seen.pending and not settled:
-            fast_seen.materialize()
         first = self._seen.setdefault(key, location)
         if first is not location:
             self.duplicate(location, record, raw, first)
             return
-        if fast_seen is not None and not fast_seen.in_dict:
-            fast_seen.staged.append(key)
         if cursor > self._max_cursor:
             self._max_cursor = cursor
         if self._fields is None:

@@ -70,10 +70,6 @@ INTEGER_SHAPE = r"^-?[0-9]{1,18}$"
 EMAIL_SHAPE = EMAIL_RE.pattern
 EARLIEST = pa.scalar("2000-01-01T00:00:00Z")
 QUOTE_STAND_IN = "\x01"
-# Probing an earlier key in Arrow costs ~15 ns, a piece's key in the ``_seen`` dict ~100 ns (``SeenKeys``).
-PROBE_RATIO = 6
-DICT_AFTER = 1 << 16
-KEY_SEPARATOR = "\x1f"  # between a composite key's parts in Arrow (a fast row's values hold no control character)
 TEXT_TYPES = {str, type(None)}
 
 
@@ -114,9 +110,6 @@ class Columns:
         self.required = set(entity.required)
         self.high = iso_z(sink.validator.future_limit)[:19] + "Z"
         sink.line_prefix = prefix
-        if sink.fast_seen is None:
-            sink.fast_seen = SeenKeys(sink)
-        self.seen = sink.fast_seen
 
     # -- checks -------------------------------------------------------------------------------------
     def _check(self, table: pa.Table) -> np.ndarray:
@@ -154,71 +147,24 @@ class Columns:
         return ok
 
     # -- duplicates, rendering -----------------------------------------------------------------------
-    def _settle(self, number: int, table, rows, checked: list) -> None:
+    def _settle(self, number: int, table, rows, checked: list, keys=None) -> None:
         """Stage the careful rows' ``checked`` results (index in the piece, ``Batcher.check`` result) and the
         fast rows ``table`` (at indexes ``rows``), deciding duplicates in order; render the fast rows.
-
-        Duplicates are decided in line order over both ways' good rows, against every key seen in this
-        unit, as the per-record path does. Duplicates are rare, so Arrow kernels (no GIL) find the few rows
-        that share a key with another row of the piece or with an earlier one; only those are decided in
-        Python, through the unit's ``_seen`` dict. The others are first of their key: their keys stay Arrow
-        arrays (``SeenKeys``)."""
-        sink = self.sink
-        seen = self.seen
-        if seen.in_dict or seen.too_many(len(rows) + len(checked)):
-            self._settle_in_dict(number, table, rows, checked)
-            return
-        fast = _empty_keys() if table is None or not table.num_rows else self._keys(table)
-        m = len(fast)
-        careful = seen.arrow([result[1] for _, result in checked])
-        pieces = [fast, careful] if len(careful) else [fast]
-        values = pa.concat_arrays(pieces) if len(pieces) > 1 else fast
-        # Rows sharing a key within the piece (fast with fast, or with a careful row): one hash pass.
-        shared = np.zeros(m, dtype=bool)
-        if len(values):
-            encoded = pc.dictionary_encode(values)
-            if len(encoded.dictionary) < len(values):
-                ids = encoded.indices.to_numpy()
-                shared = np.bincount(ids)[ids][:m] > 1
-        # Keys of the piece seen earlier in the unit: the earlier fast rows' are put in ``_seen`` now, so
-        # that the careful rows' ``stage`` and the decisions below find them.
-        if len(values):
-            for at in seen.hits(values):
-                if at < m:
-                    shared[at] = True
-        lines = rows + (number + 1)
-        if not shared.any():
-            for _, result in checked:
-                sink.stage(result, settled=True)
-            if m:
-                seen.add(fast, lines)
-                self._load(table, rows, number)
-            return
-        at = np.flatnonzero(shared)
-        keys = seen.python(fast.take(pa.array(at)))
-        dropped = at[self._in_line_order(number, keys, lines[at].tolist(), rows[at], checked)]
-        if len(dropped):
-            keep = np.ones(m, dtype=bool)
-            keep[dropped] = False
-            mask = pa.array(keep)
-            table, rows, fast, lines = table.filter(mask), rows[keep], fast.filter(mask), lines[keep]
-            if not table.num_rows:
-                return
-        seen.add(fast, lines)
-        self._load(table, rows, number)
-
-    def _settle_in_dict(self, number: int, table, rows, checked: list) -> None:
-        """``_settle`` for a unit whose keys are all in ``_seen`` (a long one, ``SeenKeys``): the common case
-        (all the fast rows' keys new and distinct, no careful row's key also a later fast row's) is decided
-        by the dict's C loops; else the piece in line order."""
+        ``keys``: the fast rows' keys as Python values, when the caller has them (else read from ``table``)."""
         sink = self.sink
         if table is None or not table.num_rows:
             for _, result in checked:
-                sink.stage(result, settled=True)
+                sink.stage(result)
             return
-        keys = self.seen.python(self._keys(table))
+        # Duplicates in line order, over both ways' good rows, against every key seen in this unit.
+        if keys is None and len(self.key) == 1:
+            keys = table.column(self.key[0]).to_pylist()
+        elif keys is None:
+            keys = list(zip(*(table.column(k).to_pylist() for k in self.key), strict=True))
         lines = (rows + (number + 1)).tolist()
         seen = sink._seen
+        # The common case, decided by C loops over the keys: the fast rows' keys are all new and distinct,
+        # and no careful row's key is also a fast row's after it. Then every fast row is the first of its key.
         fresh = dict(zip(keys, lines, strict=True))
         if (
             len(fresh) == len(keys)
@@ -227,10 +173,31 @@ class Columns:
         ):
             seen.update(fresh)
             for _, result in checked:
-                sink.stage(result, settled=True)
+                sink.stage(result)
             self._load(table, rows, number)
             return
-        dropped = self._in_line_order(number, keys, lines, rows, checked)
+        before = len(seen)
+        setdefault = seen.setdefault
+        firsts = [setdefault(key, line) for key, line in zip(keys, lines, strict=True)]
+        # The careful lines' records come after the fast rows in that pass: fine unless one of them holds a
+        # key that a later fast row of this block has just taken. Then the whole block again, in line order.
+        for i, result in checked:
+            first = seen.get(result[1])
+            if first.__class__ is int and first > number + 1 + i:
+                for key, line, first in zip(keys, lines, firsts, strict=True):
+                    if first == line:
+                        del seen[key]
+                dropped = self._in_line_order(number, keys, lines, rows, checked)
+                break
+        else:
+            dropped = []
+            if len(seen) - before != len(keys):
+                for j, (line, first) in enumerate(zip(lines, firsts, strict=True)):
+                    if first != line:
+                        self._duplicate(rows[j], keys[j], line, first)
+                        dropped.append(j)
+            for _, result in checked:
+                sink.stage(result)
         if dropped:
             keep = np.ones(table.num_rows, dtype=bool)
             keep[dropped] = False
@@ -238,16 +205,6 @@ class Columns:
             if not table.num_rows:
                 return
         self._load(table, rows, number)
-
-    def _keys(self, table: pa.Table) -> pa.Array:
-        """The fast rows' keys as one text array (a composite key's parts joined by ``KEY_SEPARATOR``), as
-        the validator makes them (an e-mail without surrounding spaces)."""
-        parts = []
-        for column in self.key:
-            values = table.column(column)
-            parts.append(_trimmed(values) if self.sink.entity.columns[column] == EMAIL else values)
-        keys = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, pa.scalar(KEY_SEPARATOR))
-        return keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
 
     def _load(self, table: pa.Table, rows, number: int) -> None:
         sink = self.sink
@@ -257,22 +214,21 @@ class Columns:
             ROWS[sink.entity.key] += count
 
     def _in_line_order(self, number, keys, lines, rows, checked) -> list[int]:
-        """Stage the careful lines' records and find duplicates among the fast rows ``rows`` (keys ``keys``,
-        line numbers ``lines``), strictly in line order; returns the indexes in ``rows`` of the duplicates."""
+        """Stage the careful lines' records and find duplicates among the fast rows, strictly in line order."""
         seen = self.sink._seen
         dropped = []
         pending = iter(checked)
         nxt = next(pending, None)
         for j, (key, line) in enumerate(zip(keys, lines, strict=True)):
             while nxt is not None and nxt[0] + number + 1 < line:
-                self.sink.stage(nxt[1], settled=True)
+                self.sink.stage(nxt[1])
                 nxt = next(pending, None)
             first = seen.setdefault(key, line)
             if first != line:
                 self._duplicate(rows[j], key, line, first)
                 dropped.append(j)
         while nxt is not None:
-            self.sink.stage(nxt[1], settled=True)
+            self.sink.stage(nxt[1])
             nxt = next(pending, None)
         return dropped
 
@@ -525,13 +481,23 @@ class Rows(Columns):
         self.fields = fields
         self.careful = careful  # careful(row) -> the reader's ``clean`` flag for that row
         self.struct = pa.struct([(f"f{i}", pa.string()) for i in range(len(fields))])
+        key = self.key[0]
+        text_key = len(self.key) == 1 and sink.entity.columns[key] == TEXT and key in fields
+        self.key_index = fields.index(key) if text_key else None
 
     def rows(self, rows: list, number: int) -> None:
         """Rows ``number + 1``, ``number + 2``, … of the table."""
         n = len(rows)
         careful = np.zeros(n, dtype=bool)
         by_field = self._arrays(rows, careful)
-        self._piece(by_field, careful, n, number, rows)
+        keys = None
+        if self.key_index is not None:  # a text key is stored as it is: the rows' own values are the keys
+            k = self.key_index
+
+            def keys(passed):
+                return [row[k] for row in rows] if len(passed) == n else [rows[i][k] for i in passed.tolist()]
+
+        self._piece(by_field, careful, n, number, rows, keys)
 
     @staticmethod
     def takes(batch: pa.RecordBatch) -> bool:
@@ -568,11 +534,19 @@ class Rows(Columns):
             else:
                 careful |= _numpy(values.is_valid())
                 by_field[name] = pa.nulls(n, pa.string())
-        self._piece(by_field, careful, n, number, _BatchRows(batch, integers or {}))
+        keys = None
+        if self.key_index is not None and pa.types.is_string(batch.column(self.key_index).type):
+            column = batch.column(self.key_index)
 
-    def _piece(self, by_field: dict, careful: np.ndarray, n: int, number: int, rows) -> None:
+            def keys(passed):
+                return (column if len(passed) == n else column.take(pa.array(passed))).to_pylist()
+
+        self._piece(by_field, careful, n, number, _BatchRows(batch, integers or {}), keys)
+
+    def _piece(self, by_field: dict, careful: np.ndarray, n: int, number: int, rows, keys) -> None:
         """A piece's text columns (``careful`` marks the rows already bound the careful way) through the
-        checks; ``rows[i]``: the row as the per-record path takes it."""
+        checks; ``rows[i]``: the row as the per-record path takes it; ``keys(passed)``: the fast rows' keys
+        as Python values, when the caller has them."""
         arrays = []
         total = np.zeros(n, dtype=np.int64)
         for column, _ in self.columns:
@@ -604,7 +578,7 @@ class Rows(Columns):
             result = sink.check(row, f"{self.prefix}{number + 1 + i}", self.careful(row), row)
             if result is not None:
                 checked.append((i, result))
-        self._settle(number, table, passed, checked)
+        self._settle(number, table, passed, checked, keys(passed) if keys else None)
         self._rows = None
 
     def _arrays(self, rows: list, careful: np.ndarray) -> dict:
@@ -625,114 +599,6 @@ class Rows(Columns):
     def _duplicate(self, i, key, line, first) -> None:
         row = self._rows[i]
         self.sink.duplicate(f"{self.prefix}{line}", row, row, first)
-
-
-class SeenKeys:
-    """The keys a unit's fast path staged, kept as Arrow arrays rather than one ``Batcher._seen`` entry each.
-
-    A unit's keys are in ``_seen`` (key -> location, or line number of ``line_prefix``) or in ``pending``
-    (keys as an Arrow text array with their line numbers, every one the first of its key in the unit), and
-    every key of ``_seen`` is also in ``known`` (Arrow text arrays) or, until the fast path next looks,
-    ``staged`` (the keys ``Batcher.stage`` added). ``hits`` copies into ``_seen`` the pending entries that a
-    piece repeats; a record staged outside the fast path first has them all copied (``materialize``).
-
-    Each piece's keys are looked up by probing every earlier key of the unit (Arrow keeps no hash table
-    between calls): cheap for a file of a few blocks, quadratic for a long table. Once the earlier keys
-    outnumber ``PROBE_RATIO`` times a piece's (and ``DICT_AFTER``), the unit goes back to ``_seen`` alone
-    (``in_dict``: ``Columns._settle_in_dict``), whose cost per piece does not grow."""
-
-    def __init__(self, sink: Batcher):
-        self.sink = sink
-        self.composite = len(sink.entity.primary_key) > 1
-        self.pending: list[tuple[pa.Array, np.ndarray]] = []
-        self.known: list[pa.Array] = []
-        self.staged: list = []
-        self.size = 0  # keys in ``pending`` and ``known``
-        self.in_dict = False
-
-    def add(self, keys: pa.Array, lines: np.ndarray) -> None:
-        """Fast rows staged, each the first of its key (``hits`` said none was seen before)."""
-        if not len(keys):
-            return
-        self.pending.append((keys, lines))
-        self.size += len(keys)
-
-    def too_many(self, piece: int) -> bool:
-        """Whether probing the unit's earlier keys would cost more than the dict for a piece of ``piece``
-        rows; if so, every key goes into ``_seen`` and stays there (``in_dict``)."""
-        if self.size + len(self.staged) <= max(DICT_AFTER, PROBE_RATIO * piece):
-            return False
-        self.materialize()
-        self.in_dict = True
-        self.known, self.staged = [], []
-        return True
-
-    def hits(self, values: pa.Array) -> list[int]:
-        """Indexes in ``values`` (a piece's keys, no nulls) of keys seen earlier in the unit; those of
-        ``pending`` are copied into ``_seen`` with their line numbers."""
-        if self.staged:
-            self.known.append(self.arrow(self.staged))
-            self.size += len(self.known[-1])
-            self.staged = []
-        arrays = [keys for keys, _ in self.pending] + self.known
-        if not any(len(a) for a in arrays):
-            return []
-        # The earlier keys probe a hash table of the piece's: one pass over them, without the GIL.
-        found = pc.index_in(pa.chunked_array(arrays, pa.string()), value_set=values)
-        if found.null_count == len(found):
-            return []
-        found = _numpy_int(found)
-        at = np.flatnonzero(found >= 0)
-        ends = np.cumsum([len(keys) for keys, _ in self.pending])
-        setdefault = self.sink._seen.setdefault
-        for i in at[at < (ends[-1] if len(ends) else 0)].tolist():
-            chunk = int(np.searchsorted(ends, i, side="right"))
-            keys, lines = self.pending[chunk]
-            offset = i - (int(ends[chunk - 1]) if chunk else 0)
-            setdefault(self.python(keys.slice(offset, 1))[0], int(lines[offset]))
-        return found[at].tolist()
-
-    def materialize(self) -> None:
-        """Copy every pending key into ``_seen`` (before a record the fast path did not settle)."""
-        setdefault = self.sink._seen.setdefault
-        for keys, lines in self.pending:
-            for key, line in zip(self.python(keys), lines.tolist(), strict=True):
-                setdefault(key, line)
-            self.known.append(keys)
-        self.pending = []
-
-    def arrow(self, keys: list) -> pa.Array:
-        """Python keys (the validator's) as Arrow text, left out when no fast row can have them (another
-        type, a lone surrogate, a composite key's part holding ``KEY_SEPARATOR``)."""
-        out = []
-        for key in keys:
-            if self.composite:
-                if key.__class__ is not tuple or any(p.__class__ is not str or KEY_SEPARATOR in p for p in key):
-                    continue
-                key = KEY_SEPARATOR.join(key)
-            elif key.__class__ is not str:
-                continue
-            if not key.isascii():
-                try:
-                    key.encode("utf-8")
-                except UnicodeEncodeError:
-                    continue
-            out.append(key)
-        return pa.array(out, pa.string())
-
-    def python(self, keys: pa.Array) -> list:
-        """Arrow keys (of fast rows) as the validator's Python keys."""
-        values = keys.to_pylist()
-        return [tuple(v.split(KEY_SEPARATOR)) for v in values] if self.composite else values
-
-
-def _empty_keys() -> pa.Array:
-    return pa.array([], pa.string())
-
-
-def _numpy_int(indexes) -> np.ndarray:
-    """An Arrow integer (chunked) array as NumPy, null as -1."""
-    return pc.fill_null(indexes, -1).to_numpy(zero_copy_only=False)
 
 
 class _BatchRows:
