@@ -374,3 +374,71 @@ def test_a_generated_app_db_loads_the_same_both_ways(env, server_url, monkeypatc
     assert_same(fast_way, careful_way)
     assert rows["fast"]["product.event"] > 0.9 * sum(a[4] for a in careful_way["audit"] if a[2] == "event")
     assert careful_way["quarantine"]  # the generator plants bad rows in the application database
+
+
+# -- duplicates across the two ways, in every order -----------------------------------------------------
+def test_duplicates_across_the_two_ways_in_every_order(env, server_url, monkeypatch) -> None:
+    """A key first seen on a fast row, then on a careful one, or the other way round, in the same block or
+    blocks apart, three times, with a one-part and a composite key, is decided as row by row."""
+    monkeypatch.setattr(readers, "READ_BYTES", 2048)  # ~10 lines a block
+    monkeypatch.setattr(readers, "FETCH_ROWS", 10)
+    env.configure({k: CONFIG[k] for k in ("web", "consent")})
+
+    def careful_event(i: int) -> str:
+        return event(i, page_path="/caf\u00e9")  # json.dumps escapes the é: the careful way
+
+    web = [event(i) for i in range(100)]
+    web += [careful_event(3)]  # fast, then careful 90 lines (blocks) later
+    web += [careful_event(500)] + [event(i) for i in range(100, 140)] + [event(500)]  # careful, then fast
+    web += [event(501), careful_event(501)]  # fast then careful, same block
+    web += [careful_event(502), event(502)]  # careful then fast, same block
+    web += [event(i) for i in range(140, 170)] + [careful_event(10), event(10), careful_event(500), event(501)]
+    web += [event(i) for i in range(170, 200)] + [event(120), event(120), careful_event(120)]
+    env.write("web/events.jsonl", "\n".join(web) + "\n")
+
+    def sup(i: int, reason: str = "unsubscribed", quoted: bool = False, email: str = "") -> str:
+        email = email or f"p{i}@acme.com"
+        return f'"{email}",{reason},2026-10-01T00:00:00Z' if quoted else f"{email},{reason},2026-10-01T00:00:00Z"
+
+    consent = ["email,reason,added_at"] + [sup(i) for i in range(80)]
+    consent += [sup(3, quoted=True), sup(3, "bounced", quoted=True)]  # fast then careful; another reason: new
+    consent += [sup(500, quoted=True)] + [sup(i) for i in range(80, 120)] + [sup(500), sup(500, "bounced")]
+    consent += [sup(501), sup(501, quoted=True), sup(502, quoted=True), sup(502)]  # the same block
+    consent += [sup(5, email=" p5@acme.com "), sup(6, email="P6@acme.com")]  # trimmed: the same key; case: not
+    consent += [sup(i) for i in range(120, 150)] + [sup(3), sup(500, "bounced", quoted=True), sup(501)]
+    env.write("consent/suppressions.csv", "\n".join(consent) + "\n")
+
+    fast_way, careful_way, rows = pull_both_ways(env, server_url, monkeypatch, ["web", "consent"])
+    assert_same(fast_way, careful_way)
+    assert rows["fast"]["web.event"] > 150 and rows["fast"]["consent.suppression"] > 100
+    reasons = {(q[3], q[6]) for q in careful_way["quarantine"]}
+    first = "duplicate key in batch (first seen at {})".format
+    assert ("web/events.jsonl:101", first("web/events.jsonl:4")) in reasons  # careful after fast
+    assert ("web/events.jsonl:143", first("web/events.jsonl:102")) in reasons  # fast after careful
+    assert ("web/events.jsonl:178", first("web/events.jsonl:11")) in reasons  # careful after fast, then
+    assert ("web/events.jsonl:179", first("web/events.jsonl:11")) in reasons  # fast again
+    assert ("consent/suppressions.csv:82", first("consent/suppressions.csv:5")) in reasons
+    assert ("consent/suppressions.csv:125", first("consent/suppressions.csv:84")) in reasons
+    assert ("consent/suppressions.csv:131", first("consent/suppressions.csv:7")) in reasons  # " p5@acme.com "
+    assert [a for a in careful_way["audit"] if a[3] != a[4] + a[5]] == []
+
+
+def test_sql_duplicates_across_the_two_ways_in_every_order(env, server_url, monkeypatch) -> None:
+    monkeypatch.setattr(readers, "FETCH_ROWS", 10)  # duplicates cross fetches
+    users = [app_user(i) for i in range(40)]
+    users += [app_user(3, plan="a\tb")]  # fast, then careful fetches later
+    users += [app_user(500, plan="a\tb")] + [app_user(i) for i in range(40, 70)] + [app_user(500)]  # the other way
+    users += [app_user(501), app_user(501, plan="a\tb"), app_user(502, plan="a\tb"), app_user(502)]  # one fetch
+    users += [app_user(i) for i in range(70, 90)] + [app_user(10, plan="a\tb"), app_user(10), app_user(500)]
+    app_db(env.landing / "app.db", users, [app_event(i) for i in range(20)], [app_workspace(i) for i in range(5)])
+    entities = {name: {"table": table} for table, name in PRODUCT.items()}
+    env.configure({"product": {"kind": "sql", "url": f"sqlite:///{env.landing / 'app.db'}", "entities": entities}})
+    fast_way, careful_way, rows = pull_both_ways(env, server_url, monkeypatch, ["product"])
+    assert_same(fast_way, careful_way)
+    assert rows["fast"]["product.user"] > 80
+    reasons = {(q[3], q[6]) for q in careful_way["quarantine"]}
+    first = "duplicate key in batch (first seen at {})".format
+    assert ("users row 41", first("users row 4")) in reasons
+    assert ("users row 73", first("users row 42")) in reasons
+    assert ("users row 98", first("users row 11")) in reasons and ("users row 99", first("users row 11")) in reasons
+    assert ("users row 100", first("users row 42")) in reasons

@@ -158,9 +158,9 @@ class Columns:
             return
         # Duplicates in line order, over both ways' good rows, against every key seen in this unit.
         if keys is None and len(self.key) == 1:
-            keys = table.column(self.key[0]).to_pylist()
+            keys = self._key_part(table, self.key[0])
         elif keys is None:
-            keys = list(zip(*(table.column(k).to_pylist() for k in self.key), strict=True))
+            keys = list(zip(*(self._key_part(table, k) for k in self.key), strict=True))
         lines = (rows + (number + 1)).tolist()
         seen = sink._seen
         # The common case, decided by C loops over the keys: the fast rows' keys are all new and distinct,
@@ -205,6 +205,12 @@ class Columns:
             if not table.num_rows:
                 return
         self._load(table, rows, number)
+
+    def _key_part(self, table: pa.Table, column: str) -> list:
+        """A key column's values as the validator keys the row: an e-mail without surrounding spaces (the
+        consent list's key is e-mail and reason, so " p5@acme.com " repeats "p5@acme.com")."""
+        values = table.column(column)
+        return (_trimmed(values) if self.sink.entity.columns[column] == EMAIL else values).to_pylist()
 
     def _load(self, table: pa.Table, rows, number: int) -> None:
         sink = self.sink
