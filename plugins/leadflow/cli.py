@@ -107,11 +107,7 @@ def ensure_demo_data(leads: int, seed: int, fresh: bool) -> datetime:
     as_of = datetime.now(UTC).replace(second=0, microsecond=0)
     click.echo(f"demo sources: generating {leads} leads (seed {seed}) into {landing} ...")
     started = time.monotonic()
-    counts = generate(landing, leads=leads, seed=seed, as_of=as_of)
-    (landing / "_truth").mkdir(parents=True, exist_ok=True)
-    (landing / "_truth" / "manifest.json").write_text(
-        json.dumps({"leads": leads, "seed": seed, "as_of": as_of.isoformat(), "counts": counts}, indent=2)
-    )
+    counts = generate(landing, leads=leads, seed=seed, as_of=as_of)  # writes _truth/manifest.json
     click.echo(f"demo sources: {sum(counts.values()):,} records in {time.monotonic() - started:.1f}s")
     return as_of
 

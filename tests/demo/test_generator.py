@@ -115,6 +115,8 @@ def test_layout_and_counts(landing: tuple[Path, dict[str, int]]) -> None:
         }
     assert indexed == {"users", "events", "workspaces"}
     assert len(_truth(root)) == LEADS
+    manifest = json.loads((root / "_truth" / "manifest.json").read_text())  # what the demo and bench.pull read back
+    assert manifest == {"leads": LEADS, "seed": 7, "as_of": AS_OF.isoformat(), "counts": counts}
     assert not list(root.rglob(".spill")) and not (root / "product" / ".app.db.tmp").exists()
 
 

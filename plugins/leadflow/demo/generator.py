@@ -1853,11 +1853,18 @@ def generate(
     # truth rows and CRM lines, 100k leads run about a third faster.
     enabled = gc.isenabled()
     gc.disable()
+    now = _as_of_seconds(as_of)
     try:
-        return _Generator(out, leads, seed, _as_of_seconds(as_of), progress).run()
+        counts = _Generator(out, leads, seed, now, progress).run()
     finally:
         if enabled:
             gc.enable()
+    # What was generated, for whoever loads it later (the demo reuses a matching landing zone; the pull
+    # benchmark takes its as-of from here).
+    when = datetime.fromtimestamp(now, UTC).isoformat()
+    manifest = {"leads": leads, "seed": seed, "as_of": when, "counts": counts}
+    (out / "_truth" / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return counts
 
 
 @click.command()
