@@ -265,9 +265,9 @@ def app_db(path, users, events, workspaces, extra_column: bool = False) -> None:
         )
 
 
-def sql_corpus(env, extra_column: bool = False) -> None:
-    users = [app_user(i) for i in range(120)]
-    users += [
+def bad_users() -> list[tuple]:
+    """Application users every SQL corpus starts its bad rows with (keys, e-mails, timestamps)."""
+    return [
         app_user(0, user_id=None),  # missing key
         app_user(1, user_id="   "),
         app_user(900, email="not-an-email"),
@@ -276,6 +276,13 @@ def sql_corpus(env, extra_column: bool = False) -> None:
         app_user(903, updated_at="1999-12-31T23:59:59Z"),  # before 2000
         app_user(904, updated_at="2026-11-19 10:00:00"),  # not canonical: careful, normalised
         app_user(905, updated_at="2026-11-20T12:59:59Z"),  # inside the clock tolerance
+    ]
+
+
+def sql_corpus(env, extra_column: bool = False) -> None:
+    users = [app_user(i) for i in range(120)]
+    users += [
+        *bad_users(),
         app_user(5, plan="pro"),  # a duplicate key
         app_user(906, plan="pro\x07"),  # control characters
         app_user(907, plan="a\tb"),  # a tab: careful, loaded escaped

@@ -28,7 +28,7 @@ from leadflow.pull.readers import SourceError
 
 from ..conftest import scratch_warehouse
 from .conftest import AS_OF
-from .test_fast_path_parity import PRODUCT, app_event, app_user, app_workspace, snapshot, sql_corpus
+from .test_fast_path_parity import PRODUCT, app_event, app_user, app_workspace, bad_users, snapshot, sql_corpus
 
 # Without the driver (it is in requirements.lock) the Arrow way is the sqlite3 way: nothing to compare.
 needs_adbc = pytest.mark.skipif(importlib.util.find_spec("adbc_driver_sqlite") is None, reason="no adbc_driver_sqlite")
@@ -87,14 +87,7 @@ def text_corpus(env, leading_nulls: bool = False) -> None:
     users = [app_user(i, workspace_id=None if leading_nulls else f"W{i % 7}") for i in range(40)]
     users += [app_user(i) for i in range(40, 120)]
     users += [
-        app_user(0, user_id=None),  # missing key
-        app_user(1, user_id="   "),
-        app_user(900, email="not-an-email"),
-        app_user(901, email=" Jane@Acme.com "),  # careful: trimmed, loaded
-        app_user(902, updated_at="2027-01-01T00:00:00Z"),  # in the future
-        app_user(903, updated_at="1999-12-31T23:59:59Z"),  # before 2000
-        app_user(904, updated_at="2026-11-19 10:00:00"),  # not canonical: careful, normalised
-        app_user(905, updated_at="2026-11-20T12:59:59Z"),  # inside the clock tolerance
+        *bad_users(),
         app_user(906, updated_at="2026-11-20T13:00:01Z"),  # past it
         app_user(5, plan="pro"),  # a duplicate key
         app_user(907, plan="pro\x07"),  # control characters

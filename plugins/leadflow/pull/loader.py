@@ -240,13 +240,7 @@ class RawLoad:
     def _add_drift_columns(self, names: list[str]) -> list[str]:
         if not names:
             return []
-        existing = {
-            r[0]
-            for r in self.conn.execute(
-                "select column_name from information_schema.columns where table_schema = 'raw' and table_name = %s",
-                (self.entity.table,),
-            )
-        }
+        existing = set(_raw_columns(self.conn, self.entity))
         for name in names:
             if name not in existing:
                 log.warning(
@@ -412,6 +406,18 @@ def _raw(entity: Entity) -> sql.Identifier:
     return sql.Identifier("raw", entity.table)
 
 
+def _raw_columns(conn: psycopg.Connection, entity: Entity) -> list[str]:
+    """The raw table's columns as they are now (drift columns included), in table order."""
+    return [
+        r[0]
+        for r in conn.execute(
+            "select column_name from information_schema.columns where table_schema = 'raw' and table_name = %s "
+            "order by ordinal_position",
+            (entity.table,),
+        )
+    ]
+
+
 def _key_lock(conn: psycopg.Connection, entity: Entity, take: bool) -> None:
     """A session lock per raw table: one pull at a time may hold its key deferred or rebuild it."""
     function = "pg_advisory_lock" if take else "pg_advisory_unlock"
@@ -507,15 +513,7 @@ def _settle_duplicates(conn: psycopg.Connection, entity: Entity, columns: list[s
     row when either cursor is null, the new cursor is later, or it is equal and the content differs. Only the
     repeated keys are fetched (a handful, normally), and the fold runs here, exactly as the merge decides.
     """
-    have = [
-        r[0]
-        for r in conn.execute(
-            "select column_name from information_schema.columns where table_schema = 'raw' and table_name = %s "
-            "order by ordinal_position",
-            (entity.table,),
-        )
-    ]
-    content = [c for c in have if c not in columns and c not in META_COLUMNS]
+    content = [c for c in _raw_columns(conn, entity) if c not in columns and c not in META_COLUMNS]
     keys = sql.SQL(", ").join(map(sql.Identifier, columns))
     rows = conn.execute(
         sql.SQL(
