@@ -50,9 +50,10 @@ def run_dbt(
         "DBT_TARGET_PATH": str(dbt_target_dir(settings)),
         "DBT_LOG_PATH": str(settings.home_dir / "logs" / "dbt"),
     }
-    dbt_vars = dict(extra_vars or {})
+    # as_of goes in the environment, not --vars: a var that changes every run costs a full re-parse.
     if as_of is not None:
-        dbt_vars["as_of"] = as_of.isoformat()
+        env["LEADFLOW_AS_OF"] = as_of.isoformat()
+    dbt_vars = dict(extra_vars or {})
     command = [dbt_executable(), *args, "--profiles-dir", str(settings.dbt_dir), "--project-dir", str(settings.dbt_dir)]
     if dbt_vars:
         command += ["--vars", json.dumps(dbt_vars)]
