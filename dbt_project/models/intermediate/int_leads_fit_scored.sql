@@ -70,17 +70,31 @@ lead_titles as (
 
 ),
 
-seniority_matches as (
+-- each distinct title is matched once: titles repeat, and the regex join per lead was most of this model
+title_seniorities as (
 
-    select distinct on (lead_titles.lead_id)
-        lead_titles.lead_id,
+    select distinct on (titles.title_words)
+        titles.title_words,
         seniority_patterns.seniority,
         seniority_patterns.points,
         seniority_patterns.is_decision_maker
-    from lead_titles
+    from (select distinct title_words from lead_titles) as titles
     inner join seniority_patterns
-        on lead_titles.title_words ~* seniority_patterns.pattern
-    order by lead_titles.lead_id, seniority_patterns.priority
+        on titles.title_words ~* seniority_patterns.pattern
+    order by titles.title_words, seniority_patterns.priority
+
+),
+
+seniority_matches as (
+
+    select
+        lead_titles.lead_id,
+        title_seniorities.seniority,
+        title_seniorities.points,
+        title_seniorities.is_decision_maker
+    from lead_titles
+    inner join title_seniorities
+        on lead_titles.title_words = title_seniorities.title_words
 
 ),
 
