@@ -82,6 +82,7 @@
 #}
 {% macro watermark_literal(column) -%}
     {%- if execute -%}
+        {{- ensure_watermark_index(column) -}}
         {%- set result = run_query(
             "select coalesce(max(" ~ column ~ "), '-infinity'::timestamptz)::text from " ~ this
         ) -%}
@@ -89,6 +90,29 @@
     {%- else -%}
         (select coalesce(max({{ column }}), '-infinity'::timestamptz) from {{ this }})
     {%- endif -%}
+{%- endmacro %}
+
+{#
+    max(column) must not scan an event-sized table every run (1.1 s on 3.8 M rows of int_lead_events):
+    models declare an index on their watermark column, and a warehouse built before they did gets one here,
+    on its first incremental run (once; nothing is done when an index already leads with that column).
+#}
+{% macro ensure_watermark_index(column) -%}
+    {%- call statement('ensure_watermark_index') -%}
+        do $$
+        begin
+            if not exists (
+                select 1
+                from pg_index as i
+                inner join pg_attribute as a
+                    on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+                where i.indrelid = '{{ this }}'::regclass and a.attname = '{{ column }}'
+            ) then
+                execute 'create index on {{ this }} ({{ column }})';
+            end if;
+        end
+        $$
+    {%- endcall -%}
 {%- endmacro %}
 
 {# The latest int_signals.processed_at a downstream incremental model has read (its column `column`). #}

@@ -16,6 +16,7 @@
             {'columns': ['person_key']},
             {'columns': ['signal_name', 'lead_id']},
             {'columns': ['attributed_at']},
+            {'columns': ['signals_processed_at']},
         ],
     )
 }}

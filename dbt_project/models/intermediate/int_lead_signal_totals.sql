@@ -14,7 +14,7 @@
         materialized='incremental',
         unique_key='lead_signal_id',
         incremental_strategy='delete+insert',
-        indexes=[{'columns': ['lead_signal_id'], 'unique': true}],
+        indexes=[{'columns': ['lead_signal_id'], 'unique': true}, {'columns': ['updated_at']}],
     )
 }}
 

@@ -28,7 +28,7 @@
         materialized='incremental',
         unique_key='lead_id',
         incremental_strategy='delete+insert',
-        indexes=[{'columns': ['lead_id']}],
+        indexes=[{'columns': ['lead_id']}, {'columns': ['updated_at']}],
     )
 }}
 

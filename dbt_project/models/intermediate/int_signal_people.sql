@@ -9,7 +9,7 @@
         materialized='incremental',
         unique_key='person_source_id',
         incremental_strategy='delete+insert',
-        indexes=[{'columns': ['person_source_id'], 'unique': true}],
+        indexes=[{'columns': ['person_source_id'], 'unique': true}, {'columns': ['processed_at']}],
     )
 }}
 

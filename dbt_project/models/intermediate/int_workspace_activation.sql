@@ -19,7 +19,7 @@
         materialized='incremental',
         unique_key='workspace_id',
         incremental_strategy='delete+insert',
-        indexes=[{'columns': ['workspace_id'], 'unique': true}],
+        indexes=[{'columns': ['workspace_id'], 'unique': true}, {'columns': ['signals_processed_at']}],
     )
 }}
 with
