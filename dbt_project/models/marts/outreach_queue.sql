@@ -69,7 +69,8 @@ eligible as (
 
 ),
 
-payloads as (
+-- materialized: one payload per lead, not one per lead × destination (built twice each: payload and hash)
+payloads as materialized (
 
     select
         eligible.*,
