@@ -4,13 +4,16 @@
     applied here, so nothing in it goes stale when a weight or the clock changes.
     An incremental run writes only rows that are new or changed: events int_signals wrote since the last
     run (signals_processed_at) and events of person keys whose lead changed since then. attributed_at is the run
-    that wrote the row; previous_lead_id the lead it belonged to before a re-attribution.
+    that wrote the row; previous_lead_id the lead it belonged to before a re-attribution; is_first_write
+    whether that write was the event's first (int_lead_signal_totals adds such events to its totals instead
+    of recounting the pair's whole history).
 #}
 {{
     config(
         materialized='incremental',
         unique_key='signal_id',
         incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['signal_id'], 'unique': true},
             {'columns': ['person_key']},
@@ -124,9 +127,11 @@ select
     attributed.*,
     cast('{{ run_started_at }}' as timestamptz) as attributed_at,
     {% if is_incremental() -%}
-    previous.lead_id as previous_lead_id
+    previous.lead_id as previous_lead_id,
+    previous.signal_id is null as is_first_write
     {%- else -%}
-    cast(null as text) as previous_lead_id
+    cast(null as text) as previous_lead_id,
+    true as is_first_write
     {%- endif %}
 from attributed
 {% if is_incremental() -%}
