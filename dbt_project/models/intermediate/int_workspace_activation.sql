@@ -192,7 +192,26 @@ ranked_events as (
     from events
     inner join workspace_signups
         on events.workspace_id = workspace_signups.workspace_id
+    -- only the windows count (an event past them is ranked after every event inside them, so dropping it
+    -- changes no rank that matters); last_active_at reads all events (last_active)
+    where
+        events.occurred_at >= workspace_signups.signup_at
+        and events.occurred_at < workspace_signups.signup_at + interval '1 day' * greatest(
+            {{ var('pql_activation_window_days') }}, {{ var('pql_usage_window_days') }}
+        )
+
+),
+
+last_active as (
+
+    select
+        events.workspace_id,
+        max(events.occurred_at) as last_active_at
+    from events
+    inner join workspace_signups
+        on events.workspace_id = workspace_signups.workspace_id
     where events.occurred_at >= workspace_signups.signup_at
+    group by events.workspace_id
 
 ),
 
@@ -232,8 +251,7 @@ workspace_usage as (
         array_agg(early_events.occurred_at order by early_events.occurred_at)
         filter (where early_events.is_new_session_day) as session_day_times,
         array_agg(early_events.occurred_at order by early_events.occurred_at)
-        filter (where early_events.is_new_feature) as new_feature_times,
-        max(early_events.occurred_at) as last_active_at
+        filter (where early_events.is_new_feature) as new_feature_times
     from workspace_signups
     left join early_events
         on workspace_signups.workspace_id = early_events.workspace_id
@@ -268,10 +286,12 @@ joined as (
         case
             when coalesce(workspaces.seats, 0) >= {{ var('pql_min_seats') }} then workspace_usage.signup_at
         end as seat_depth_at,
-        workspace_usage.last_active_at
+        last_active.last_active_at
     from workspace_usage
     left join workspaces
         on workspace_usage.workspace_id = workspaces.workspace_id
+    left join last_active
+        on workspace_usage.workspace_id = last_active.workspace_id
 
 ),
 
