@@ -110,7 +110,20 @@ added_totals as (
 
 ),
 
-totals as (
+{%- else -%}
+touched_events as (
+
+    select
+        lead_id,
+        signal_name,
+        signal_id,
+        occurred_at
+    from events
+
+),
+{%- endif %}
+
+recounted as (
 
     select
         lead_id,
@@ -121,6 +134,13 @@ totals as (
         max(occurred_at) as last_occurred_at
     from touched_events
     group by lead_id, signal_name
+
+),
+
+totals as (
+
+    select * from recounted
+    {%- if is_incremental() %}
     union all
     select
         added_totals.lead_id,
@@ -133,23 +153,9 @@ totals as (
     from added_totals
     left join {{ this }} as previous
         on previous.lead_signal_id = added_totals.lead_id || ':' || added_totals.signal_name
+    {%- endif %}
 
 ),
-{%- else -%}
-totals as (
-
-    select
-        lead_id,
-        signal_name,
-        count(signal_id) as signal_count,
-        coalesce(sum(cast({{ decay_growth('occurred_at') }} as numeric)), 0) as growth_sum,
-        min(occurred_at) as first_occurred_at,
-        max(occurred_at) as last_occurred_at
-    from events
-    group by lead_id, signal_name
-
-),
-{%- endif %}
 
 final as (
 
