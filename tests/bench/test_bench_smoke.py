@@ -37,6 +37,7 @@ def test_bench_runs_every_stage_and_writes_results(tmp_path: Path) -> None:
         "validate",
         "sync",
         "incremental",
+        "incremental, nothing new",
         "incremental, next hour",
         "whole pipeline (bare)",
     }
