@@ -329,8 +329,9 @@ def stage_incremental(
     added = add_new_events(url, share) if share else 0
     with PeakMemory(pids) as mem:
         seconds = dbt(["run"], as_of + timedelta(hours=moved_hours))
+    name = "incremental, next hour" if moved_hours else "incremental"
     return Stage(
-        "incremental, next hour" if moved_hours else "incremental" if share else "incremental, nothing new",
+        name if share else "incremental, nothing new",
         added,
         seconds,
         full_seconds,

@@ -175,10 +175,10 @@
     {%- set materialized = config.get('materialized') -%}
     {%- if materialized == 'view' or (materialized == 'incremental' and is_incremental()) -%}
         select 1
-    {%- elif materialized == 'table' -%}
-        set local default_statistics_target = {{ var('rebuilt_table_statistics_target') }};
-        analyze {{ this }}
     {%- else -%}
+        {%- if materialized == 'table' %}
+        set local default_statistics_target = {{ var('rebuilt_table_statistics_target') }};
+        {% endif -%}
         analyze {{ this }}
     {%- endif -%}
 {%- endmacro %}

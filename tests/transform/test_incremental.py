@@ -9,21 +9,15 @@ The second test shows the comparison catches a real defect: without the look-bac
 
 from __future__ import annotations
 
-import socket
 from datetime import timedelta
 
 import psycopg
 import pytest
 
+from ..conftest import _free_port
 from .conftest import AS_OF, rows
 
 LEADS = 600
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _pull_demo(landing, monkeypatch: pytest.MonkeyPatch) -> None:
