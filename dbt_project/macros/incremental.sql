@@ -37,8 +37,8 @@
 {%- endmacro %}
 
 {#
-    Load batches of a raw table that this incremental model has not read yet (rows of `source_name` in
-    {{ this }} carry batch_id). Distinct batch ids come from a loose index scan (one index probe per
+    Load batches of a raw table that this incremental model has not read yet, as one array (rows of
+    `source_name` in {{ this }} carry batch_id): `batch_id = any({{ new_batch_ids(...) }})`. Distinct batch ids come from a loose index scan (one index probe per
     batch), so the cost follows the number of batches, not of rows.
 #}
 {% macro new_batch_ids(raw_relation, source_name) -%}
@@ -63,7 +63,7 @@
             where batches.batch_id is not null
         )
 
-        select batches.batch_id
+        select array_agg(batches.batch_id) as batch_ids
         from batches
         where
             batches.batch_id is not null
@@ -81,7 +81,7 @@
     that few rows follow it and uses the index, where a subquery would make it guess a third of the table.
 #}
 {% macro watermark_literal(column) -%}
-    {%- if execute -%}
+    {%- if execute and not lint_incremental() -%}
         {{- ensure_watermark_index(column) -}}
         {%- set result = run_query(
             "select coalesce(max(" ~ column ~ "), '-infinity'::timestamptz)::text from " ~ this

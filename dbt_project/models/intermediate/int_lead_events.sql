@@ -71,11 +71,14 @@ reattributed as (
         this.signals_processed_at
     from {{ this }} as this
     -- = any(array(...)): an index lookup per changed key, whatever the planner guesses about their number
-    where this.person_key = any(array(
-        select person_leads.person_key
-        from person_leads
-        where person_leads.resolved_at > (select last_attributed.attributed_at from last_attributed)
-    ))
+    where
+        this.person_key = any(
+            array(
+                select person_leads.person_key
+                from person_leads
+                where person_leads.resolved_at > (select last_attributed.attributed_at from last_attributed)
+            )
+        )
 
 ),
 
@@ -134,9 +137,9 @@ select
     true as is_first_write
     {%- endif %}
 from attributed
-{% if is_incremental() -%}
-    left join {{ this }} as previous
-        on attributed.signal_id = previous.signal_id
+{% if is_incremental() %}
+left join {{ this }} as previous
+    on attributed.signal_id = previous.signal_id
 where
     previous.signal_id is null
     or (
@@ -146,4 +149,4 @@ where
         previous.lead_id, previous.person_key, previous.workspace_id, previous.signal_name,
         previous.signal_detail, previous.occurred_at
     )
-{%- endif %}
+{% endif %}

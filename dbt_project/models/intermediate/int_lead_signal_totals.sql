@@ -58,7 +58,11 @@ recounted_pairs as (
         this.lead_id,
         this.signal_name
     from {{ this }} as this
-    where this.lead_id in (select written.previous_lead_id from written where written.previous_lead_id is not null)
+    where this.lead_id in (
+            select written.previous_lead_id
+            from written
+            where written.previous_lead_id is not null
+        )
     union
     select
         lead_id,

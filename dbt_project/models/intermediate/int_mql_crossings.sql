@@ -66,6 +66,24 @@ touch_hashes as (
 ),
 
 {% if is_incremental() -%}
+previous_touch_hashes as (
+
+    select distinct
+        lead_id,
+        touch_hash
+    from {{ this }}
+
+),
+
+previous_computed as (
+
+    select distinct
+        lead_id,
+        is_computed
+    from {{ this }}
+
+),
+
 written as (
 
     select
@@ -88,7 +106,7 @@ touched as (
     union
     select coalesce(touch_hashes.lead_id, this.lead_id)
     from touch_hashes
-    full outer join (select distinct lead_id, touch_hash from {{ this }}) as this
+    full outer join previous_touch_hashes as this
         on touch_hashes.lead_id = this.lead_id
     where touch_hashes.touch_hash is distinct from this.touch_hash
     union
@@ -97,7 +115,7 @@ touched as (
     union
     select fit_qualified.lead_id
     from fit_qualified
-    left join (select distinct lead_id, is_computed from {{ this }}) as this
+    left join previous_computed as this
         on fit_qualified.lead_id = this.lead_id
     where this.lead_id is null or not this.is_computed
 

@@ -79,8 +79,8 @@ select
     resolved.lead_id,
     cast('{{ run_started_at }}' as timestamptz) as resolved_at
 from resolved
-{% if is_incremental() -%}
-    left join {{ this }} as previous
-        on resolved.person_key = previous.person_key
+{% if is_incremental() %}
+left join {{ this }} as previous
+    on resolved.person_key = previous.person_key
 where previous.person_key is null or previous.lead_id is distinct from resolved.lead_id
-{%- endif %}
+{% endif %}

@@ -43,7 +43,7 @@ web_events as (
     select * from {{ ref('stg_web__events') }}
     {% if is_incremental() -%}
     where
-        batch_id = any(array{{ new_batch_ids(source('web', 'events'), 'web') }})
+        batch_id = any({{ new_batch_ids(source('web', 'events'), 'web') }})
         and loaded_at > {{ loaded_since('web') }}
     {%- endif %}
 
@@ -54,7 +54,7 @@ marketing_engagements as (
     select * from {{ ref('stg_marketing__engagements') }}
     {% if is_incremental() -%}
     where
-        batch_id = any(array{{ new_batch_ids(source('marketing', 'engagements'), 'marketing') }})
+        batch_id = any({{ new_batch_ids(source('marketing', 'engagements'), 'marketing') }})
         and loaded_at > {{ loaded_since('marketing') }}
     {%- endif %}
 
@@ -65,7 +65,7 @@ product_events as (
     select * from {{ ref('stg_product__events') }}
     {% if is_incremental() -%}
     where
-        batch_id = any(array{{ new_batch_ids(source('product', 'events'), 'product') }})
+        batch_id = any({{ new_batch_ids(source('product', 'events'), 'product') }})
         and loaded_at > {{ loaded_since('product') }}
     {%- endif %}
 

@@ -63,15 +63,15 @@ workspace_hashes as (
 {% if is_incremental() -%}
 as_of_moves as (
 
-    select distinct built_as_of from {{ this }}
+    select distinct built_as_of
+    from {{ this }}
     where built_as_of <> {{ as_of() }}
 
 ),
 
 new_product_signals as (
 
-    select
-        coalesce(new_signals.workspace_id, users.workspace_id) as workspace_id
+    select coalesce(new_signals.workspace_id, users.workspace_id) as workspace_id
     from {{ ref('int_signals') }} as new_signals
     left join users
         on new_signals.product_user_id = users.user_id
@@ -147,10 +147,10 @@ workspace_signups as (
         user_id as owner_user_id,
         signed_up_at as signup_at
     from users
-    where
-        workspace_id is not null
-    {%- if is_incremental() %}
-        and workspace_id in (select touched.workspace_id from touched)
+    {% if is_incremental() -%}
+    where workspace_id in (select touched.workspace_id from touched)  -- never null
+    {%- else -%}
+    where workspace_id is not null
     {%- endif %}
     order by workspace_id, signed_up_at, user_id
 
