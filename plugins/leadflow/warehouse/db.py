@@ -57,6 +57,47 @@ create table if not exists ops.loaded_files (
     loaded_at timestamptz not null default now(),
     primary key (source, path, fingerprint)
 );
+create table if not exists ops.score_models (
+    model_id text primary key,
+    trained_at timestamptz not null,
+    status text not null check (status in ('proposed', 'active', 'retired')),
+    algorithm text not null,
+    cutoff_scheme text not null,
+    label_window_days integer not null,
+    training_rows integer not null,
+    training_positives integer not null,
+    holdout_rows integer not null,
+    holdout_positives integer not null,
+    holdout_start timestamptz,
+    features jsonb not null,
+    intercept double precision not null,
+    holdout_auc double precision,
+    baseline_name text,
+    baseline_holdout_auc double precision,
+    top_decile_lift double precision,
+    lift_by_decile jsonb,
+    calibration_error double precision,
+    calibration jsonb,
+    candidates jsonb,
+    threshold_probability double precision,
+    threshold_rule text,
+    message text,
+    activated_at timestamptz,
+    activated_by text,
+    retired_at timestamptz
+);
+create table if not exists ops.score_model_points (
+    model_id text not null references ops.score_models (model_id) on delete cascade,
+    feature text not null,
+    bin_id integer not null,
+    bin_kind text not null check (bin_kind in ('missing', 'range', 'category', 'other')),
+    lower_bound double precision,
+    upper_bound double precision,
+    category text,
+    label text not null,
+    points double precision not null,
+    primary key (model_id, feature, bin_id)
+);
 create table if not exists ops.quality_runs (
     run_id text not null,
     suite text not null,

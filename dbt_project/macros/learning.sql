@@ -1,0 +1,312 @@
+{#
+    Learned scoring (models/learning/). One definition of every feature a model may learn from, used for
+    training (each lead at its cutoff) and for scoring (each lead at the run's as-of), so the two never
+    drift apart. `cutoffs` names a CTE of (lead_id, cutoff_at); the result is long: one row per lead,
+    cutoff and feature with value_num (numbers) or value_text (categories). Nothing dated after a lead's
+    cutoff is read: signals, conversations and quiz answers count only up to it. CRM and account columns
+    are the record as loaded (a CRM keeps no history of them); var learn_ignored_columns keeps out the ones
+    that follow the outcome (status, owner) or identify a person.
+#}
+{% macro point_in_time_features(cutoffs) -%}
+    {%- set ignored = var('learn_ignored_columns') -%}
+    {%- set numeric_text = "'^\\s*[-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?\\s*$'" -%}
+
+    signal_events as (
+
+        select
+            lead_id,
+            signal_name,
+            occurred_at
+        from {{ ref('int_lead_events') }}
+        where lead_id is not null
+        union all
+        select
+            lead_id,
+            signal_name,
+            occurred_at
+        from {{ ref('int_touch_signals') }}
+
+    ),
+
+    signal_totals as (
+
+        select
+            {{ cutoffs }}.lead_id,
+            {{ cutoffs }}.cutoff_at,
+            signal_events.signal_name,
+            count(*) as signal_count,
+            sum(
+                power(
+                    0.5,
+                    extract(epoch from {{ cutoffs }}.cutoff_at - signal_events.occurred_at)
+                    / (86400.0 * {{ var('decay_half_life_days') }})
+                )
+            ) as decayed_count,
+            extract(epoch from {{ cutoffs }}.cutoff_at - max(signal_events.occurred_at)) / 86400.0
+                as days_since_last
+        from {{ cutoffs }}
+        inner join signal_events
+            on
+                {{ cutoffs }}.lead_id = signal_events.lead_id
+                and signal_events.occurred_at <= {{ cutoffs }}.cutoff_at
+        group by {{ cutoffs }}.lead_id, {{ cutoffs }}.cutoff_at, signal_events.signal_name
+
+    ),
+
+    signal_features as (
+
+        select
+            signal_totals.lead_id,
+            signal_totals.cutoff_at,
+            'signal:' || signal_totals.signal_name || ':' || measures.measure as feature,
+            measures.value_num,
+            cast(null as text) as value_text
+        from signal_totals
+        cross join lateral (
+            values
+            ('count', cast(signal_totals.signal_count as double precision)),
+            ('decayed', signal_totals.decayed_count),
+            ('days_since_last', signal_totals.days_since_last)
+        ) as measures (measure, value_num)
+
+    ),
+
+    lead_emails as (
+
+        select
+            {{ cutoffs }}.lead_id,
+            {{ cutoffs }}.cutoff_at,
+            identities.identifier as email
+        from {{ cutoffs }}
+        inner join {{ ref('int_lead_identities') }} as identities
+            on {{ cutoffs }}.lead_id = identities.lead_id
+        where identities.identifier_type = 'email'
+
+    ),
+
+    conversation_rows as (
+
+        select
+            lead_emails.lead_id,
+            lead_emails.cutoff_at,
+            conversations.channel,
+            conversations.outcome,
+            conversations.topics,
+            conversations.visitor_message_count,
+            extract(epoch from conversations.ended_at - conversations.started_at) / 60.0 as minutes
+        from lead_emails
+        inner join {{ ref('stg_conversations__conversations') }} as conversations
+            on lead_emails.email = conversations.email
+        where coalesce(conversations.ended_at, conversations.started_at) <= lead_emails.cutoff_at
+
+    ),
+
+    conversation_features as (
+
+        select
+            lead_id,
+            cutoff_at,
+            'conversation:max_visitor_messages' as feature,
+            cast(max(visitor_message_count) as double precision) as value_num,
+            cast(null as text) as value_text
+        from conversation_rows
+        group by lead_id, cutoff_at
+        union all
+        select
+            lead_id,
+            cutoff_at,
+            'conversation:max_minutes' as feature,
+            max(minutes) as value_num,
+            cast(null as text) as value_text
+        from conversation_rows
+        group by lead_id, cutoff_at
+        union all
+        select
+            conversation_rows.lead_id,
+            conversation_rows.cutoff_at,
+            'conversation:' || facts.kind || ':' || facts.fact as feature,
+            cast(count(*) as double precision) as value_num,
+            cast(null as text) as value_text
+        from conversation_rows
+        cross join lateral (
+            select
+                'channel' as kind,
+                conversation_rows.channel as fact
+            union all
+            select
+                'outcome' as kind,
+                conversation_rows.outcome as fact
+            union all
+            select
+                'topic' as kind,
+                lower(topic.value) as fact
+            from jsonb_array_elements_text(conversation_rows.topics) as topic (value)
+        ) as facts
+        where facts.fact is not null
+        group by conversation_rows.lead_id, conversation_rows.cutoff_at, facts.kind, facts.fact
+
+    ),
+
+    latest_quiz as (
+
+        select distinct on (lead_emails.lead_id, lead_emails.cutoff_at)
+            lead_emails.lead_id,
+            lead_emails.cutoff_at,
+            quiz.role,
+            quiz.team_size,
+            quiz.current_tooling,
+            quiz.use_case,
+            quiz.timeline,
+            quiz.budget_range,
+            quiz.score
+        from lead_emails
+        inner join {{ ref('stg_quiz__responses') }} as quiz
+            on lead_emails.email = quiz.email
+        where quiz.submitted_at <= lead_emails.cutoff_at
+        order by lead_emails.lead_id, lead_emails.cutoff_at, quiz.submitted_at desc, quiz.response_id desc
+
+    ),
+
+    quiz_features as (
+
+        select
+            latest_quiz.lead_id,
+            latest_quiz.cutoff_at,
+            'quiz:' || answers.question as feature,
+            answers.value_num,
+            answers.value_text
+        from latest_quiz
+        cross join lateral (
+            values
+            ('role', cast(null as double precision), latest_quiz.role),
+            ('team_size', null, latest_quiz.team_size),
+            ('current_tooling', null, latest_quiz.current_tooling),
+            ('use_case', null, latest_quiz.use_case),
+            ('timeline', null, latest_quiz.timeline),
+            ('budget_range', null, latest_quiz.budget_range),
+            ('score', cast(latest_quiz.score as double precision), null)
+        ) as answers (question, value_num, value_text)
+        where answers.value_num is not null or answers.value_text is not null
+
+    ),
+
+    lead_rows as (
+
+        select
+            {{ cutoffs }}.lead_id,
+            {{ cutoffs }}.cutoff_at,
+            leads.crm_lead_id,
+            leads.lead_source,
+            leads.is_business_email,
+            fit.account_id,
+            fit.seniority,
+            fit.company_size_band,
+            fit.industry,
+            fit.country,
+            fit.employee_count,
+            fit.is_decision_maker,
+            extract(epoch from {{ cutoffs }}.cutoff_at - leads.created_at) / 86400.0 as age_days
+        from {{ cutoffs }}
+        inner join {{ ref('int_leads_resolved') }} as leads
+            on {{ cutoffs }}.lead_id = leads.lead_id
+        left join {{ ref('int_leads_fit_scored') }} as fit
+            on {{ cutoffs }}.lead_id = fit.lead_id
+
+    ),
+
+    attribute_features as (
+
+        select
+            lead_rows.lead_id,
+            lead_rows.cutoff_at,
+            attributes.feature,
+            attributes.value_num,
+            attributes.value_text
+        from lead_rows
+        cross join lateral (
+            values
+            ('lead:lead_source', cast(null as double precision), lead_rows.lead_source),
+            ('lead:seniority', null, lead_rows.seniority),
+            ('lead:company_size_band', null, lead_rows.company_size_band),
+            ('lead:country', null, lower(lead_rows.country)),
+            ('lead:business_email', null, cast(lead_rows.is_business_email as text)),
+            ('lead:decision_maker', null, cast(lead_rows.is_decision_maker as text)),
+            ('lead:age_days', lead_rows.age_days, null),
+            ('account:industry', null, lower(lead_rows.industry)),
+            ('account:employee_count', cast(lead_rows.employee_count as double precision), null)
+        ) as attributes (feature, value_num, value_text)
+        where attributes.value_num is not null or attributes.value_text is not null
+
+    ),
+
+    -- columns an export brought beyond the contract (schema drift), on the lead's CRM record and its account
+    extra_values as (
+
+        select
+            lead_rows.lead_id,
+            lead_rows.cutoff_at,
+            'crm:' || extra.key as feature,
+            extra.value
+        from lead_rows
+        inner join {{ source('crm', 'leads') }} as crm_leads
+            on lead_rows.crm_lead_id = crm_leads.lead_id
+        cross join lateral jsonb_each_text(to_jsonb(crm_leads)) as extra (key, value)
+        where
+            extra.key not in {{ sql_list(contract_columns('stg_crm__leads') + ignored) }}
+            and extra.key not like '\_%'
+        union all
+        select
+            lead_rows.lead_id,
+            lead_rows.cutoff_at,
+            'account:' || extra.key as feature,
+            extra.value
+        from lead_rows
+        inner join {{ source('crm', 'accounts') }} as crm_accounts
+            on lead_rows.account_id = crm_accounts.account_id
+        cross join lateral jsonb_each_text(to_jsonb(crm_accounts)) as extra (key, value)
+        where
+            extra.key not in {{ sql_list(contract_columns('stg_crm__accounts') + ignored) }}
+            and extra.key not like '\_%'
+
+    ),
+
+    extra_features as (
+
+        select
+            lead_id,
+            cutoff_at,
+            feature,
+            case when value ~ {{ numeric_text }} then cast(value as double precision) end as value_num,
+            lower(trim(value)) as value_text
+        from extra_values
+        where nullif(trim(value), '') is not null
+
+    ),
+
+    point_in_time_features as (
+
+        select * from signal_features
+        union all
+        select * from conversation_features
+        union all
+        select * from quiz_features
+        union all
+        select * from attribute_features
+        union all
+        select * from extra_features
+
+    )
+{%- endmacro %}
+
+{#
+    The columns of a raw table that the contract already covers: those its staging model selects under the
+    same name (read from the built view when the model runs). The rest, beside the loader's lineage
+    columns (_batch_id, ...), are an export's extra columns (schema drift).
+#}
+{% macro contract_columns(staging_model) -%}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set columns = adapter.get_columns_in_relation(ref(staging_model)) -%}
+    {{ return(columns | map(attribute='name') | list) }}
+{%- endmacro %}
