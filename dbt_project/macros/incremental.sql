@@ -38,11 +38,12 @@
 
 {#
     Load batches of a raw table that this incremental model has not read yet, as one array (rows of
-    `source_name` in {{ this }} carry batch_id): `batch_id = any({{ new_batch_ids(...) }})`. Distinct batch ids come from a loose index scan (one index probe per
+    `source_name` in {{ this }} carry batch_id): `batch_id = any({{ new_batch_ids(...) }})`; an array,
+    not a subquery, so the planner probes the index once per batch. Distinct batch ids come from a loose index scan (one index probe per
     batch), so the cost follows the number of batches, not of rows.
 #}
 {% macro new_batch_ids(raw_relation, source_name) -%}
-    (
+    cast((
         with recursive batches as (
             (
                 select raw_rows._batch_id as batch_id
@@ -72,7 +73,7 @@
                 from {{ this }} as seen
                 where seen.batch_id = batches.batch_id and seen.source = '{{ source_name }}'
             )
-    )
+    ) as text[])
 {%- endmacro %}
 
 {#

@@ -310,3 +310,17 @@
     {%- set columns = adapter.get_columns_in_relation(ref(staging_model)) -%}
     {{ return(columns | map(attribute='name') | list) }}
 {%- endmacro %}
+
+{#
+    One learned contribution in words: the feature without its family prefix, its bin, and the points it
+    adds to the log-odds, e.g. "lead_source is lead add form: +1.9", "page_view count 12 to below 20: +0.8".
+#}
+{% macro learned_contribution_text(feature, bin_label, points) -%}
+    format(
+        '%s%s %s: %s',
+        replace(regexp_replace({{ feature }}, '^(signal|crm|lead|account|quiz|conversation):', ''), ':', ' '),
+        case when {{ bin_label }} ~ '^(below |[-0-9.e+]+ (to|or) |no value)' then '' else ' is' end,
+        {{ bin_label }},
+        to_char({{ points }}, 'FMS990.0')
+    )
+{%- endmacro %}

@@ -277,3 +277,12 @@ def print_summary(url: str) -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _register_commands() -> None:
+    from leadflow.learn.cli import model
+
+    main.add_command(model)
+
+
+_register_commands()

@@ -21,6 +21,12 @@ exclusions as (
 
 ),
 
+learned_reasons as (
+
+    select * from {{ ref('learn_lead_reasons') }}
+
+),
+
 ranked_hits as (
 
     select
@@ -80,10 +86,22 @@ final as (
         -- strings
         typed.primary_type,
         {{ case_by_type('typed.primary_type', var('routes')) }} as route,
-        typed.reasons_text,
+        -- the rules that fired, then what the active learned model weighs most for this lead
+        concat_ws('; ', typed.reasons_text, 'learned score: ' || learned_reasons.learned_reasons_text)
+            as reasons_text,
 
         -- json
-        typed.reasons,
+        case
+            when learned_reasons.lead_id is null then typed.reasons
+            else typed.reasons || jsonb_build_array(
+                jsonb_build_object(
+                    'type', 'learned',
+                    'rule', 'active_model',
+                    'detail', learned_reasons.learned_reasons_text,
+                    'contributions', learned_reasons.learned_reasons
+                )
+            )
+        end as reasons,
 
         -- booleans
         typed.is_mql,
@@ -110,6 +128,8 @@ final as (
     from typed
     inner join exclusions
         on typed.lead_id = exclusions.lead_id
+    left join learned_reasons
+        on typed.lead_id = learned_reasons.lead_id
 
 )
 

@@ -4,6 +4,10 @@
     above it); first_qualified_at is the first time it ever did, for leads whose fit qualifies.
     The crossings are rebuilt exactly, point in time, by int_mql_crossings (as_of-independent); here
     only those up to as_of count.
+    With var mql_score = learned and a model active, MQL is instead the active model's conversion
+    probability at or above the threshold chosen when it was trained (var mql_learned_target, see
+    ops.score_models.threshold_rule); qualified_at is the lead's latest signal up to as_of (else its
+    creation). With no active model the rules above apply.
 #}
 {%- set threshold = var('mql_min_engagement_score') %}
 
@@ -78,4 +82,61 @@ final as (
 
 )
 
+{% if var('mql_score') == 'learned' -%}
+, active_model as (
+
+    select
+        model_id,
+        threshold_probability,
+        threshold_rule
+    from {{ source('ops', 'score_models') }}
+    where status = 'active'
+    order by activated_at desc
+    limit 1
+
+),
+
+last_signals as (
+
+    select
+        lead_id,
+        max(occurred_at) as last_signal_at
+    from {{ ref('int_lead_events') }}
+    where lead_id is not null and occurred_at <= {{ as_of() }}
+    group by lead_id
+
+),
+
+learned as (
+
+    select
+        predictions.lead_id || ':mql:learned_probability' as rule_hit_id,
+        predictions.lead_id,
+        'mql' as qualification_type,
+        'learned_probability' as rule,
+        format(
+            'learned conversion probability %s%% (≥ %s%%: %s)',
+            round(cast(100 * predictions.conversion_probability as numeric), 1),
+            round(cast(100 * active_model.threshold_probability as numeric), 1),
+            active_model.threshold_rule
+        ) as detail,
+        coalesce(last_signals.last_signal_at, leads.created_at) as qualified_at,
+        coalesce(last_signals.last_signal_at, leads.created_at) as first_qualified_at
+    from {{ ref('learn_lead_predictions') }} as predictions
+    inner join active_model
+        on predictions.model_id = active_model.model_id
+    inner join {{ ref('int_leads_resolved') }} as leads
+        on predictions.lead_id = leads.lead_id
+    left join last_signals
+        on predictions.lead_id = last_signals.lead_id
+    where predictions.conversion_probability >= active_model.threshold_probability
+
+)
+
+select * from learned
+union all
 select * from final
+where not exists (select 1 from active_model)
+{%- else -%}
+select * from final
+{%- endif %}

@@ -61,7 +61,7 @@ scored as (
     left join summed
         on leads.lead_id = summed.lead_id
 
-)
+),
 
 -- log-odds beyond +-50 are certainties in double precision (and exp() would overflow past 709)
 bounded as (

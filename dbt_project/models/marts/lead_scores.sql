@@ -6,17 +6,28 @@ scores as (
 
 ),
 
+predictions as (
+
+    select * from {{ ref('learn_lead_predictions') }}
+
+),
+
 final as (
 
     select
-        lead_id,
-        fit_score,
-        engagement_score,
-        intent_score,
-        product_usage_score,
-        total_score,
-        as_of
+        scores.lead_id,
+        scores.fit_score,
+        scores.engagement_score,
+        scores.intent_score,
+        scores.product_usage_score,
+        scores.total_score,
+        predictions.model_id,
+        predictions.conversion_probability,
+        predictions.predicted_score,
+        scores.as_of
     from scores
+    left join predictions
+        on scores.lead_id = predictions.lead_id
 
 )
 

@@ -87,7 +87,7 @@ def load_model(conn: psycopg.Connection, model_id: str) -> PointsModel:
     if row is None:
         raise LearnError(f"no model {model_id!r} in ops.score_models (see `leadflow model show`)")
     bins: dict[str, FeatureBins] = {}
-    for feature, kind, lower, upper, category, points in conn.execute(
+    for feature, kind, lower, _upper, category, points in conn.execute(
         "select feature, bin_kind, lower_bound, upper_bound, category, points from ops.score_model_points"
         " where model_id = %s order by feature, bin_id",
         (model_id,),
