@@ -211,6 +211,7 @@ def train(
         "baseline_holdout_auc": _round(baseline_auc),
         "top_decile_lift": deciles[0]["lift"] if deciles else None,
         "lift_by_decile": Jsonb(deciles),
+        "baseline_lift_by_decile": Jsonb(metrics.lift_by_decile(hold_y, baseline_scores)),
         "calibration_error": _round(ece),
         "calibration": Jsonb(reliability),
         "candidates": Jsonb(candidates),

@@ -76,6 +76,7 @@ create table if not exists ops.score_models (
     baseline_holdout_auc double precision,
     top_decile_lift double precision,
     lift_by_decile jsonb,
+    baseline_lift_by_decile jsonb,
     calibration_error double precision,
     calibration jsonb,
     candidates jsonb,
