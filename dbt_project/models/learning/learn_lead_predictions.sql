@@ -70,7 +70,9 @@ bounded as (
         lead_id,
         model_id,
         log_odds,
-        1.0 / (1.0 + exp(-greatest(-50.0, least(50.0, log_odds)))) as probability
+        -- (greatest/least skip nulls: without a model, log_odds is null and so is the probability)
+        case when log_odds is not null then 1.0 / (1.0 + exp(-greatest(-50.0, least(50.0, log_odds)))) end
+            as probability
     from scored
 
 )

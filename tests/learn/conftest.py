@@ -1,0 +1,57 @@
+"""A small CRM export whose outcomes follow columns no rule reads, loaded into raw as the pull would."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import timedelta
+
+import psycopg
+
+from leadflow.pull.contract import BY_KEY
+from tests.transform.conftest import AS_OF, create_raw_tables
+
+OPPORTUNITIES = BY_KEY["crm.opportunity"].qualified_table
+SEGMENT_LOGIT = {"enterprise": 1.6, "mid": 0.0, "small": -1.6}
+
+
+def seed_export(url: str, leads: int = 600, seed: int = 11) -> None:
+    """Leads created over six months before AS_OF - 100 days (every label window has elapsed), with
+    extra columns `segment` (category) and `budget` (number, as text) that decide who converts; page
+    views and pricing views at random, so the rules' scores carry no signal."""
+    rng = random.Random(seed)
+    create_raw_tables(url)
+    start = AS_OF - timedelta(days=280)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("alter table raw.crm_leads add column if not exists segment text")
+        conn.execute("alter table raw.crm_leads add column if not exists budget text")
+        lead_rows, event_rows, opp_rows = [], [], []
+        for i in range(leads):
+            created = start + timedelta(hours=rng.randrange(0, 180 * 24))
+            segment = rng.choice(list(SEGMENT_LOGIT))
+            budget = rng.choice([0, 500, 2000, 10000, 50000])
+            logit = -1.8 + SEGMENT_LOGIT[segment] + 0.5 * math.log10(budget + 1) - 1.0
+            won = rng.random() < 1 / (1 + math.exp(-logit))
+            email = f"person{i}@company{i % 50}.com"
+            lead_rows.append((f"L{i}", email, "web", created, created, segment, str(budget)))
+            for k in range(rng.randrange(0, 6)):
+                kind = "pricing_view" if rng.random() < 0.2 else "page_view"
+                event_rows.append((f"E{i}-{k}", email, kind, created + timedelta(hours=1 + 20 * k)))
+            if won:
+                opp_rows.append((f"O{i}", f"L{i}", created + timedelta(days=3), created + timedelta(days=20)))
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into raw.crm_leads (lead_id, email, lead_source, created_at, updated_at, segment, budget,"
+                " _batch_id, _loaded_at) values (%s, %s, %s, %s, %s, %s, %s, 'b1', now())",
+                lead_rows,
+            )
+            cur.executemany(
+                "insert into raw.web_events (event_id, email, event_type, occurred_at, _batch_id, _loaded_at)"
+                " values (%s, %s, %s, %s, 'b1', now())",
+                event_rows,
+            )
+            cur.executemany(
+                f"insert into {OPPORTUNITIES} (opportunity_id, lead_id, stage, is_won, created_at, closed_at,"
+                " updated_at, _batch_id, _loaded_at) values (%s, %s, 'closed_won', true, %s, %s, %s, 'b1', now())",
+                [(o, lead, c, w, w) for o, lead, c, w in opp_rows],
+            )
