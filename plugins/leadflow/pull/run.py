@@ -26,7 +26,7 @@ import psycopg
 import yaml
 
 from leadflow.pull.batch import Batcher, Chunk, Summary, drift_column
-from leadflow.pull.contract import BY_KEY, SOURCES, Entity, entities_of
+from leadflow.pull.contract import BY_KEY, SOURCES, Entity, ensure_raw_tables, entities_of
 from leadflow.pull.loader import LoadResult, RawLoad, Unit, deferred_key, ensure_pull_schema
 from leadflow.pull.readers import (
     FileRef,
@@ -421,6 +421,8 @@ def pull_source(source: str, run_id: str, as_of: datetime, settings: Settings | 
     config = load_source_config(settings)
     if source not in config:
         log.warning("source %r is not configured in %s: nothing to pull", source, settings.sources_path)
+        with connect(warehouse_url(settings), autocommit=True) as conn:
+            ensure_raw_tables(conn)  # its raw tables exist, empty: dbt reads them all
         return {}
     source_cfg = config[source]
     tolerance = timedelta(minutes=settings.future_tolerance_minutes)
@@ -446,8 +448,7 @@ def _pull(source, source_cfg, run_id, as_of, settings, tolerance, summary, error
         conn.execute("set temp_buffers = '64MB'")  # the stage tables stay in memory
         ensure_ops_schema(conn)
         ensure_pull_schema(conn)
-        for entity in entities_of(source):  # every raw table exists, configured or not (dbt reads them all)
-            conn.execute(entity.ddl())
+        ensure_raw_tables(conn)  # every raw table exists, configured or not (dbt reads them all)
         entities = [e for e in entities_of(source) if _configured(e, source_cfg, settings)]
         args = (url, source_cfg, run_id, as_of, settings, tolerance, summary, errors)
         if (
