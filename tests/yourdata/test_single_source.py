@@ -71,6 +71,8 @@ def test_the_demo_sources_file_is_what_this_test_configures() -> None:
 @pytest.mark.parametrize("source", SOURCES)
 def test_one_source_alone_runs_end_to_end(source: str, landing, server_url: str) -> None:
     from leadflow.pull.run import pull_source
+    from leadflow.quality.gate import run_gate
+    from leadflow.sync.engine import run_sync
     from leadflow.transform.dbt import run_dbt
 
     sources_file = landing / f"sources.{source}.yml"
@@ -91,3 +93,11 @@ def test_one_source_alone_runs_end_to_end(source: str, landing, server_url: str)
             assert {e.qualified_table for e in ENTITIES} <= present
             loaded = {e.key: conn.execute(f"select count(*) from {e.qualified_table}").fetchone()[0] for e in ENTITIES}
         assert {k for k, n in loaded.items() if n} == {e.key for e in ENTITIES if e.source == source}
+        gate = run_gate("run-1", AS_OF)
+        assert gate.success, [str(f) for f in gate.failures]  # no edit to expectations/ needed
+        [report] = run_sync("run-1")
+        with psycopg.connect(url) as conn:
+            queued = conn.execute("select count(*) from marts.outreach_queue where destination = 'file'").fetchone()[0]
+    assert report.sent == queued
+    delivered = [line for p in (landing / f"outbox-{source}").rglob("*.jsonl") for line in p.read_text().splitlines()]
+    assert len(delivered) == queued
