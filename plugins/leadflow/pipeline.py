@@ -50,7 +50,12 @@ def quality_gate() -> dict:
     if not result.success:
         send_alert(f"leadflow quality gate failed for {run_id}: sync stopped", [str(f) for f in result.failures])
     raise_if_failed(result)
-    return {"checks": result.evaluated, "data_docs": str(result.docs_index), "rows": result.row_counts}
+    return {
+        "checks": result.evaluated,
+        "data_docs": str(result.docs_index),
+        "rows": result.row_counts,
+        "warnings": result.warnings,
+    }
 
 
 def outreach_sync() -> list[dict]:

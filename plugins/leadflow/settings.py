@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     api_token: str | None = Field(None, description="Bearer token for the REST API (never logged).")
     lookback_hours: int = Field(72, description="Re-read window behind each cursor for late-arriving records.")
     outbox_dir: Path | None = Field(None, description="Where the file destination writes; default <home>/outbox.")
+    gate_ratios_warn_only: bool = Field(
+        False, description="Quality gate: ratio checks (qualified share, ...) only warn, never fail the run."
+    )
     sync_destinations: list[str] = Field(["file"], description="Destinations the sync delivers to (JSON list).")
     future_tolerance_minutes: int = Field(60, description="Source clocks may run this far ahead of the run's as-of.")
     sync_http_timeout_seconds: float = Field(30.0, description="Sync: timeout of one request to a destination.")

@@ -120,13 +120,12 @@ INJECTIONS = {
         ("qualified_leads", "unexpected_rows_expectation"),
         "L2",
     ),
-    "qualified share jumps to 60%": (
-        "delete from marts.dim_leads where lead_id not in (select lead_id from marts.qualified_leads) "
-        "and lead_id not in ('L11', 'L12', 'L13', 'L14', 'L15', 'L16')",
-        ("qualified_leads", "unexpected_rows_expectation"),
-        None,
-    ),
 }
+# 10 of 100 leads qualify in the clean marts; this leaves 10 of 16: 62.5%.
+SHARE_JUMP = (
+    "delete from marts.dim_leads where lead_id not in (select lead_id from marts.qualified_leads) "
+    "and lead_id not in ('L11', 'L12', 'L13', 'L14', 'L15', 'L16')"
+)
 
 
 def delivered(home) -> list[str]:
@@ -226,3 +225,77 @@ def test_a_changed_mart_schema_fails_the_gate(warehouse: str, home) -> None:
         conn.execute("alter table marts.qualified_leads drop column reasons_text")
     failed = {(f.suite, f.expectation) for f in run_gate("schema", AS_OF).failures}
     assert ("qualified_leads", "expect_table_columns_to_match_set") in failed
+
+
+def _execute(url: str, statement: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(statement)
+
+
+def test_a_qualified_share_jump_against_the_last_good_run_fails(warehouse: str, home) -> None:
+    build_clean_marts(warehouse)
+    assert run_gate("day-1", AS_OF).success
+    _execute(warehouse, SHARE_JUMP)
+    result = run_gate("day-2", AS_OF)
+    [failure] = [f for f in result.failures if f.expectation == "ratio:qualified_share"]
+    assert "62.5%" in failure.detail and "10.0% at the last good run day-1" in failure.detail, failure.detail
+    with pytest.raises(SyncRefused):
+        run_sync("day-2")
+    assert delivered(home) == []
+
+
+def test_an_out_of_band_share_on_a_first_run_only_warns_and_explains(warehouse: str, home) -> None:
+    build_clean_marts(warehouse)
+    _execute(warehouse, SHARE_JUMP)
+    result = run_gate("first", AS_OF)
+    assert result.success, [str(f) for f in result.failures]
+    [warning] = result.warnings
+    assert "qualified share of all leads: 62.5%, expected 0.1%..40.0%" in warning
+    assert "first run" in warning
+    with psycopg.connect(warehouse) as conn:
+        stored = conn.execute(
+            "select warnings, row_counts -> 'ratios' from ops.quality_runs where suite = 'qualified_leads'"
+        ).fetchone()
+    assert stored == ([warning], {"qualified_share": 0.625})
+    [report] = run_sync("first")
+    assert report.sent == QUALIFIED
+    # the next run compares with this one: the same share is no sudden change, still a warning
+    again = run_gate("second", AS_OF)
+    assert again.success and "no sudden change from 62.5% at the last good run first" in again.warnings[0]
+
+
+def test_nothing_qualifies_on_a_first_run_warns(warehouse: str, home) -> None:
+    build_clean_marts(warehouse)
+    _execute(warehouse, "delete from marts.outreach_queue; delete from marts.qualified_leads")
+    result = run_gate("empty", AS_OF)
+    assert result.success, [str(f) for f in result.failures]
+    assert any("qualified share of all leads: 0.0%" in w for w in result.warnings), result.warnings
+
+
+def test_a_setting_makes_ratio_checks_warn_only(warehouse: str, home, monkeypatch) -> None:
+    from leadflow.settings import reset_settings
+
+    build_clean_marts(warehouse)
+    assert run_gate("day-1", AS_OF).success
+    _execute(warehouse, SHARE_JUMP)
+    monkeypatch.setenv("LEADFLOW_GATE_RATIOS_WARN_ONLY", "true")
+    reset_settings()
+    result = run_gate("day-2", AS_OF)
+    # (dim_leads shrank sixfold: its volume check still fails; the share only warns)
+    assert [f.expectation for f in result.failures] == ["expect_table_row_count_to_be_between"]
+    assert "a sudden change from 10.0%" in result.warnings[0] and "LEADFLOW_GATE_RATIOS_WARN_ONLY" in result.warnings[0]
+
+
+def test_freshness_applies_only_when_the_source_is_configured(warehouse: str, home, monkeypatch, tmp_path) -> None:
+    from leadflow.settings import reset_settings
+
+    build_clean_marts(warehouse)
+    _execute(warehouse, "delete from raw.web_events")  # an export without web data
+    failed = {(f.suite, f.expectation) for f in run_gate("with-web", AS_OF).failures}
+    assert ("raw_web_events", "expect_column_max_to_be_between") in failed  # sources.yml configures web
+    sources = tmp_path / "sources.crm-only.yml"
+    sources.write_text(yaml.safe_dump({"crm": {"kind": "files", "entities": {"lead": {"pattern": "*.csv"}}}}))
+    monkeypatch.setenv("LEADFLOW_SOURCES_FILE", str(sources))
+    reset_settings()
+    result = run_gate("without-web", AS_OF)
+    assert result.success, [str(f) for f in result.failures]

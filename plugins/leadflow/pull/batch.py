@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from leadflow.pull.contract import META_COLUMNS, Entity
-from leadflow.pull.validate import COPY_ESCAPE, Rejected, Source, Validator, _scalar_text
+from leadflow.pull.validate import COPY_ESCAPE, IGNORED, Rejected, Source, Validator, _scalar_text
 
 CHUNK_ROWS = 20_000
 CHUNK_BYTES = 4 << 20
@@ -86,6 +86,7 @@ class Batcher:
         self.as_of = as_of
         self.tolerance = tolerance
         self.mapping = mapping or {}
+        self._no_extras = IGNORED + "*" in self.mapping  # extra_columns: false
         self.emit = emit
         self.summary = Summary()
         self._seen: dict = {}
@@ -111,7 +112,7 @@ class Batcher:
         self._row = self.validator.row
         self._fields = fields
         consumed = self.validator.consumed | set(self.entity.columns)
-        if fields is None:
+        if fields is None or self._no_extras:
             self._known = frozenset(consumed)
             self._extra_index = []
         else:
@@ -157,7 +158,7 @@ class Batcher:
         """``add`` in two steps, for readers that decide duplicates themselves in line order (pull/fast.py):
         validate now (a bad record is quarantined: None), ``stage`` the result later."""
         try:
-            line, key, cursor = self._row(record, clean)
+            line, key, cursor = self._row(record, clean, location)
         except Rejected as err:
             self._reject(location, record, raw, err.problem.reason, err.problem.field)
             return None
@@ -173,7 +174,7 @@ class Batcher:
         if cursor > self._max_cursor:
             self._max_cursor = cursor
         if self._fields is None:
-            extra = "\\N" if record.keys() <= self._known else self._dict_extras(record)
+            extra = "\\N" if self._no_extras or record.keys() <= self._known else self._dict_extras(record)
         else:
             extra = self._row_extras(record) if self._extra_index else "\\N"
         if extra != "\\N":

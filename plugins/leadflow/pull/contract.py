@@ -266,3 +266,24 @@ SOURCES = tuple(dict.fromkeys(e.source for e in ENTITIES))
 
 def entities_of(source: str) -> list[Entity]:
     return [e for e in ENTITIES if e.source == source]
+
+
+def ensure_raw_tables(conn) -> None:
+    """Every raw table of the contract, empty where no pull filled it: dbt reads them all, so a sources
+    file may configure any subset of the seven sources. (``create table if not exists``: a table a pull
+    created, with the extra columns its export brought, is left as it is.)"""
+    have = {
+        r[0]
+        for r in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw' and table_name = any(%s)",
+            ([e.table for e in ENTITIES],),
+        )
+    }
+    if have == {e.table for e in ENTITIES}:
+        return
+    # Pulls of several sources start at once: concurrent CREATE TABLEs of one name collide in pg_type.
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtext('leadflow.raw_tables'))")
+        conn.execute("create schema if not exists raw")
+        for entity in ENTITIES:
+            conn.execute(entity.ddl())

@@ -26,7 +26,7 @@ import psycopg
 import yaml
 
 from leadflow.pull.batch import Batcher, Chunk, Summary, drift_column
-from leadflow.pull.contract import BY_KEY, SOURCES, Entity, entities_of
+from leadflow.pull.contract import BY_KEY, SOURCES, Entity, ensure_raw_tables, entities_of
 from leadflow.pull.loader import LoadResult, RawLoad, Unit, deferred_key, ensure_pull_schema
 from leadflow.pull.readers import (
     FileRef,
@@ -39,7 +39,7 @@ from leadflow.pull.readers import (
     read_rest,
     read_sql,
 )
-from leadflow.pull.validate import Source
+from leadflow.pull.validate import IGNORED, Source, parse_template
 from leadflow.settings import Settings, get_settings
 from leadflow.sync.transport import RateLimit
 from leadflow.warehouse.db import connect, ensure_ops_schema, warehouse_url
@@ -96,7 +96,11 @@ def _cursor(conn: psycopg.Connection, entity: Entity) -> datetime | None:
 
 # -- mapping: how an export's fields become contract columns ------------------------------------------
 def build_mapping(conn: psycopg.Connection, entity: Entity, spec: dict) -> dict[str, Source]:
-    """``map:`` of an entity: ``column: field``, ``column: {value: x}``, ``column: {lookup: e.col, key: f, default: g}``."""
+    """``map:`` of an entity: ``column: field``, ``column: {value: x}``, ``column: {lookup: e.col, key: f,
+    default: g}``, ``column: {template: "shopper-{_line}"}`` (fields in braces; ``_line``: the record's line in
+    its file, ``_file``: the file's name), ``column: {field: f, values: {text: replacement, ...}}``; and
+    ``ignore: [field, ...]``: fields loaded neither as a column nor as an extra column (``extra_columns: false``:
+    none is)."""
     mapping: dict[str, Source] = {}
     for column, how in (spec.get("map") or {}).items():
         if column not in entity.columns:
@@ -111,11 +115,40 @@ def build_mapping(conn: psycopg.Connection, entity: Entity, spec: dict) -> dict[
                 key=drift_column(how["key"]),
                 default=drift_column(how["default"]) if how.get("default") else None,
             )
+        elif isinstance(how, dict) and "template" in how:
+            try:
+                mapping[column] = Source(template=parse_template(str(how["template"]), drift_column))
+            except ValueError as err:
+                raise SourceError(f"{entity.key}: map of {column!r}: {err}") from None
+        elif isinstance(how, dict) and "field" in how:
+            mapping[column] = Source(field=drift_column(how["field"]), values=_value_map(entity, column, how))
         else:
             raise SourceError(
-                f"{entity.key}: map of {column!r} must be a field name, {{value: ...}} or {{lookup: ...}}"
+                f"{entity.key}: map of {column!r} must be a field name, {{value: ...}}, {{lookup: ...}}, "
+                "{template: ...} or {field: ..., values: {...}}"
             )
+    for name in spec.get("ignore") or []:
+        mapping[IGNORED + str(name)] = Source(field=drift_column(name))
+    if spec.get("extra_columns", True) is False:
+        mapping[IGNORED + "*"] = Source()
     return mapping
+
+
+def _value_map(entity: Entity, column: str, how: dict) -> dict | None:
+    values = how.get("values")
+    if values is None:
+        return None
+    if not isinstance(values, dict):
+        raise SourceError(f"{entity.key}: map of {column!r}: values must be a mapping of text -> replacement")
+    out = {}
+    for key, value in values.items():
+        if isinstance(key, bool) or key is None:
+            raise SourceError(
+                f"{entity.key}: map of {column!r}: value {key!r} is read by YAML as {type(key).__name__}; "
+                'quote it ("TRUE": ...)'
+            )
+        out[str(key)] = None if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    return out
 
 
 def _lookup(conn: psycopg.Connection, ref: str) -> dict:
@@ -421,6 +454,8 @@ def pull_source(source: str, run_id: str, as_of: datetime, settings: Settings | 
     config = load_source_config(settings)
     if source not in config:
         log.warning("source %r is not configured in %s: nothing to pull", source, settings.sources_path)
+        with connect(warehouse_url(settings), autocommit=True) as conn:
+            ensure_raw_tables(conn)  # its raw tables exist, empty: dbt reads them all
         return {}
     source_cfg = config[source]
     tolerance = timedelta(minutes=settings.future_tolerance_minutes)
@@ -446,8 +481,7 @@ def _pull(source, source_cfg, run_id, as_of, settings, tolerance, summary, error
         conn.execute("set temp_buffers = '64MB'")  # the stage tables stay in memory
         ensure_ops_schema(conn)
         ensure_pull_schema(conn)
-        for entity in entities_of(source):  # every raw table exists, configured or not (dbt reads them all)
-            conn.execute(entity.ddl())
+        ensure_raw_tables(conn)  # every raw table exists, configured or not (dbt reads them all)
         entities = [e for e in entities_of(source) if _configured(e, source_cfg, settings)]
         args = (url, source_cfg, run_id, as_of, settings, tolerance, summary, errors)
         if (

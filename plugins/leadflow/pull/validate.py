@@ -224,13 +224,68 @@ def _json(column: str, value) -> str:
 # -- the compiled validator ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Source:
-    """Where one contract column comes from: a field of the record, a constant, or a lookup."""
+    """Where one contract column comes from: a field of the record, a constant, a lookup, a template, or a
+    field's values translated by a value map."""
 
     field: str | None = None
     value: str | None = None
     lookup: dict | None = None  # key value -> looked-up value
     key: str | None = None  # the record's field whose value is looked up
     default: str | None = None  # field used when the lookup finds nothing
+    template: tuple | None = None  # ((literal, field or _line / _file or None), ...): see parse_template
+    values: dict | None = None  # the field's text value -> what the column gets (other values pass unchanged)
+
+    @property
+    def fields(self) -> list[str]:
+        """The record's fields this column reads."""
+        names = [self.field, self.key, self.default, *(name for _, name in self.template or ())]
+        return [n for n in names if n and n not in POSITIONS]
+
+
+IGNORED = "_ignored:"  # mapping entries named IGNORED + field: a field that is neither mapped nor an extra column
+POSITIONS = ("_line", "_file")  # what a template may use besides the record's fields
+
+
+def parse_template(text: str, normalise: Callable[[str], str]) -> tuple:
+    """``"shopper-{_line}"`` -> (("shopper-", "_line"),): literal text, then a field (``normalise``d) or a position."""
+    import string
+
+    parts = []
+    try:
+        for literal, name, spec, conversion in string.Formatter().parse(text):
+            if spec or conversion:
+                raise ValueError("no format specs or conversions")
+            if name is not None and not name:
+                raise ValueError("an empty {}")
+            parts.append((literal, None if name is None else name if name in POSITIONS else normalise(name)))
+    except ValueError as err:
+        raise ValueError(f"template {text!r}: {err}") from None
+    if not any(name for _, name in parts):
+        raise ValueError(f"template {text!r} names no field (use {{value: ...}} for a constant)")
+    return tuple(parts)
+
+
+def _position(location: str | None) -> tuple[str | None, str | None]:
+    """(file, line) of a reader's location ``<file>:<line>``."""
+    if not location:
+        return None, None
+    name, _, line = location.rpartition(":")
+    return (name or None), (line if line.isdigit() else None)
+
+
+def _render(parts: tuple, getters: list, r, location: str | None) -> str | None:
+    """A template's text for one record; None (the column is missing) when any part is missing or blank."""
+    out = []
+    where = _position(location) if any(name in POSITIONS for _, name in parts) else (None, None)
+    for (literal, name), get in zip(parts, getters, strict=True):
+        out.append(literal)
+        if name is None:
+            continue
+        value = where[1] if name == "_line" else where[0] if name == "_file" else get(r)
+        if value is None or (value.__class__ is str and (not value or value.isspace())):
+            return None
+        out.append(value if value.__class__ is str else _scalar_text(value))
+    return "".join(out)
 
 
 class Validator:
@@ -256,9 +311,7 @@ class Validator:
         self.mapping = dict(mapping or {})
         for column in entity.columns:
             self.mapping.setdefault(column, Source(field=column))
-        self.consumed = {s.field for s in self.mapping.values() if s.field} | {
-            f for s in self.mapping.values() for f in (s.key, s.default) if f
-        }
+        self.consumed = {f for s in self.mapping.values() for f in s.fields}
         self.check: Callable = self._compile()
 
     def missing_fields(self) -> list[str]:
@@ -271,7 +324,7 @@ class Validator:
             src = self.mapping[column]
             if src.value is not None:
                 continue
-            needed = [f for f in (src.field, src.key) if f]
+            needed = src.fields if src.template else [f for f in (src.field, src.key) if f]
             if any(f not in have for f in needed) and not (src.default and src.default in have):
                 out.append(needed[0] if needed else column)
         return out
@@ -284,6 +337,10 @@ class Validator:
         if name in self.fields:
             return f"r[{self.fields.index(name)}]"
         return "None"
+
+    def _template(self, parts: tuple) -> Callable:
+        getters = [eval(f"lambda r: {self._getter(name)}") if name else None for _, name in parts]  # noqa: S307
+        return lambda r, location: _render(parts, getters, r, location)
 
     def _compile(self) -> Callable:
         columns = list(self.entity.columns.items())
@@ -300,11 +357,21 @@ class Validator:
             "HI": iso_z(self.future_limit)[:19] + "Z",
             "K": [],
             "L": [],
+            "TP": [],
+            "VM": [],
         }
-        code = ["def check(r, clean):"]
+        code = ["def check(r, clean, loc=None):"]
         for i, (column, _) in enumerate(columns):
             src = self.mapping[column]
-            if src.value is not None:
+            if src.template is not None:
+                env["TP"].append(self._template(src.template))
+                code.append(f"    v{i} = TP[{len(env['TP']) - 1}](r, loc)")
+            elif src.values is not None:
+                env["VM"].append(src.values)
+                j = len(env["VM"]) - 1
+                code.append(f"    v{i} = {self._getter(src.field)}")
+                code.append(f"    if v{i}.__class__ is str: v{i} = VM[{j}].get(v{i}, v{i})")
+            elif src.value is not None:
                 env["K"].append(src.value)
                 code.append(f"    v{i} = K[{len(env['K']) - 1}]")
             elif src.lookup is not None:
@@ -349,10 +416,10 @@ class Validator:
         escaped = ", ".join(f"o{i}.translate(T) if o{i} is not None else N" for i in range(n))
         source = "\n".join(
             [
-                "def check(r, clean):",
+                "def check(r, clean, loc=None):",
                 *body,
                 f"    return [{', '.join(f'o{i}' for i in range(n))}]",
-                "def row(r, clean):",
+                "def row(r, clean, loc=None):",
                 *body,
                 f"    if clean: return '\\t'.join(({plain},)), {key}, o{index[self.entity.cursor]}",
                 f"    return '\\t'.join(({escaped},)), {key}, o{index[self.entity.cursor]}",
@@ -363,8 +430,8 @@ class Validator:
         self.row = env["row"]
         return env["check"]
 
-    def __call__(self, record, clean: bool = False) -> list[str | None]:
-        return self.check(record, clean)
+    def __call__(self, record, clean: bool = False, location: str | None = None) -> list[str | None]:
+        return self.check(record, clean, location)
 
 
 @lru_cache(maxsize=256)

@@ -5,6 +5,16 @@ GX Core 1.x expectations. Every check is pushed down to PostgreSQL as SQL by GX'
 nothing pulls a table into memory. Two checks depend on history and are computed per run:
 the row count stays within a tolerance of the last successful run, and SQL checks may use ``${as_of}``.
 
+A suite that names a ``source`` (``raw_web_events``: web) runs its freshness and volume checks only when
+the sources file configures that source: an export without web data has nothing to be fresh.
+
+``ratio_checks`` (the qualified share of all leads, ...) are computed in SQL by the gate itself, and judged
+against history: inside their band they pass; outside it they are a warning with an explanation on a first
+run (no earlier good run of the suite), when the earlier good run was outside the band too without a sudden
+change, or when ``LEADFLOW_GATE_RATIOS_WARN_ONLY`` says so; they fail only on a sudden change against the
+last good run (more than ``max_change`` times, up or down), which is what they are for. Warnings never
+stop the sync; they are logged, returned and kept in ``ops.quality_runs.warnings``.
+
 How it stays cheap (validation must cost a small share of the pipeline, see bench/run.py):
 
 - GX is imported in a background thread while the warehouse is asked what GX cannot know (which
@@ -72,6 +82,107 @@ class GateResult:
     seconds: float
     row_counts: dict[str, int]
     timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def configured_sources(settings: Settings) -> set[str] | None:
+    """The sources the sources file configures; None when it cannot be read (then every check applies)."""
+    from leadflow.pull.run import load_source_config
+
+    try:
+        return set(load_source_config(settings))
+    except Exception as err:  # noqa: BLE001 - the gate judges the marts; the pull reports a broken sources file
+        log.warning(
+            "quality gate: cannot read %s (%s): every source-dependent check applies", settings.sources_path, err
+        )
+        return None
+
+
+def _source_scoped(specs: list[dict], configured: set[str] | None, settings: Settings) -> tuple[list[dict], list[str]]:
+    """Suites whose ``source`` is not configured, without their freshness and volume checks; and what was skipped."""
+    out, notes = [], []
+    for spec in specs:
+        source = spec.get("source")
+        if configured is None or not source or source in configured:
+            out.append(spec)
+            continue
+        skipped = [k for k in ("freshness", "row_count_tolerance") if k in spec]
+        out.append({k: v for k, v in spec.items() if k not in skipped})
+        if skipped:
+            notes.append(
+                f"[{spec['name']}] {' and '.join(skipped)} not checked: source {source!r} is not configured "
+                f"in {settings.sources_path.name}"
+            )
+    return out, notes
+
+
+def _previous_ratios(conn: psycopg.Connection, suite: str, run_id: str) -> tuple[str, dict] | None:
+    """(run_id, ratios) of the suite's last successful run before this one, or None on a first run."""
+    row = conn.execute(
+        "select run_id, coalesce(row_counts -> 'ratios', '{}'::jsonb) from ops.quality_runs "
+        "where suite = %s and success and run_id <> %s order by validated_at desc limit 1",
+        (suite, run_id),
+    ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def _pct(value: float | None) -> str:
+    return "undefined (no rows to divide by)" if value is None else f"{value:.1%}"
+
+
+def judge_ratio(check: dict, value: float | None, previous: tuple[str, dict] | None, warn_only: bool) -> tuple:
+    """("pass" | "warn" | "fail", explanation) of one ratio check: a failure needs a value outside the band
+    that changed suddenly against the last good run; outside the band otherwise, a warning."""
+    low, high = check["between"]
+    name, factor = check["name"], float(check.get("max_change", 3.0))
+    if value is not None and low <= value <= high:
+        return "pass", ""
+    what = f"{check.get('description', name)}: {_pct(value)}, expected {low:.1%}..{high:.1%}"
+    if previous is None or name not in previous[1]:
+        reason = "a first run (no earlier good run to compare with)"
+    else:
+        before = previous[1][name]
+        was = f"{_pct(before)} at the last good run {previous[0]}"
+        if before is None or value is None:
+            sudden = before is not value
+        else:
+            small, big = sorted((before, value))
+            sudden = big - small >= 0.01 and big > small * factor
+        if sudden and not warn_only:
+            return "fail", f"{what}; a sudden change from {was} (more than {factor:g}x){_why(check)}"
+        reason = f"a sudden change from {was}" if sudden else f"no sudden change from {was}"
+    if warn_only:
+        reason += "; LEADFLOW_GATE_RATIOS_WARN_ONLY is set"
+    return "warn", (
+        f"{what}; {reason}, so a warning, not a failure: check the qualification settings against your data"
+        f"{_why(check)}"
+    )
+
+
+def _why(check: dict) -> str:
+    return f" ({check['why']})" if check.get("why") else ""
+
+
+def _ratio_checks(conn: psycopg.Connection, spec: dict, run_id: str, warn_only: bool) -> tuple[dict, list, list]:
+    """The suite's ratio checks: (values, failures, warnings)."""
+    values: dict = {}
+    failures: list[Failure] = []
+    warnings_: list[str] = []
+    checks = spec.get("ratio_checks") or []
+    if not checks:
+        return values, failures, warnings_
+    previous = _previous_ratios(conn, spec["name"], run_id)
+    for check in checks:
+        numerator = check["numerator"].replace("{batch}", spec["table"])
+        denominator = check["denominator"].replace("{batch}", spec["table"])
+        value = conn.execute(f"select ({numerator})::float8 / nullif(({denominator}), 0)").fetchone()[0]  # noqa: S608
+        values[check["name"]] = value
+        verdict, explanation = judge_ratio(check, value, previous, warn_only)
+        if verdict == "fail":
+            failures.append(Failure(spec["name"], spec["table"], f"ratio:{check['name']}", None, explanation))
+        elif verdict == "warn":
+            warnings_.append(f"[{spec['name']}] {explanation}")
+    return values, failures, warnings_
 
 
 def load_suites(directory: Path) -> list[dict]:
@@ -216,6 +327,11 @@ def run_gate(
     url = url or warehouse_url(settings)
     docs_dir = settings.home_dir / "data_docs"
     specs = [s for s in load_suites(settings.expectations_dir) if not suites or s["name"] in suites]
+    specs, notes = _source_scoped(specs, configured_sources(settings), settings)
+    for note in notes:
+        log.info("quality gate: %s", note)
+    warn_only = settings.gate_ratios_warn_only
+    gate_warnings: list[str] = []
     failures: list[Failure] = []
     evaluated = 0
     counts: dict[str, int] = {}
@@ -243,12 +359,19 @@ def run_gate(
         timings["validate"] = time.monotonic() - mark
 
         mark = time.monotonic()
+        _ensure_warnings_column(conn)
         for spec in specs:
             result = results[spec["name"]]
             suite_failures = [_describe(spec, exp, conn) for exp in result.results if not exp.success]
-            evaluated += len(result.results)
+            ratios, ratio_failures, ratio_warnings = _ratio_checks(conn, spec, run_id, warn_only)
+            suite_failures += ratio_failures
+            evaluated += len(result.results) + len(ratios)
             failures.extend(suite_failures)
-            _record(conn, run_id, spec["name"], len(result.results), suite_failures, counts[spec["name"]])
+            gate_warnings.extend(ratio_warnings)
+            _record(
+                conn, run_id, spec["name"], len(result.results) + len(ratios), suite_failures,
+                {"rows": counts[spec["name"]], **({"ratios": ratios} if ratios else {})}, ratio_warnings,
+            )  # fmt: skip
         timings["describe_and_record"] = time.monotonic() - mark
 
     mark = time.monotonic()
@@ -266,7 +389,11 @@ def run_gate(
         index,
         ", ".join(f"{k} {v:.2f}s" for k, v in timings.items()),
     )
-    return GateResult(not failures, failures, evaluated, index if index.exists() else None, seconds, counts, timings)
+    for warning in gate_warnings:
+        log.warning("quality gate warning: %s", warning)
+    return GateResult(
+        not failures, failures, evaluated, index if index.exists() else None, seconds, counts, timings, gate_warnings
+    )
 
 
 def _run_identifier(run_id: str):
@@ -333,12 +460,25 @@ def _validate_all(runs, run_identifier, timings: dict[str, float]) -> dict:
     return results
 
 
-def _record(conn: psycopg.Connection, run_id: str, suite: str, evaluated: int, failures: list, rows: int) -> None:
+def _ensure_warnings_column(conn: psycopg.Connection) -> None:
+    """ops.quality_runs.warnings on a warehouse created before it existed (ALTER only when needed)."""
+    have = conn.execute(
+        "select 1 from information_schema.columns where table_schema = 'ops' and table_name = 'quality_runs' "
+        "and column_name = 'warnings'"
+    ).fetchone()
+    if not have:
+        conn.execute("alter table ops.quality_runs add column if not exists warnings jsonb not null default '[]'")
+
+
+def _record(
+    conn: psycopg.Connection, run_id: str, suite: str, evaluated: int, failures: list, counts: dict, warnings_: list
+) -> None:
     conn.execute(
-        "insert into ops.quality_runs (run_id, suite, success, evaluated, failed, details, row_counts) "
-        "values (%s, %s, %s, %s, %s, %s, %s) on conflict (run_id, suite) do update set "
+        "insert into ops.quality_runs (run_id, suite, success, evaluated, failed, details, row_counts, warnings) "
+        "values (%s, %s, %s, %s, %s, %s, %s, %s) on conflict (run_id, suite) do update set "
         "success = excluded.success, evaluated = excluded.evaluated, failed = excluded.failed, "
-        "details = excluded.details, row_counts = excluded.row_counts, validated_at = now()",
+        "details = excluded.details, row_counts = excluded.row_counts, warnings = excluded.warnings, "
+        "validated_at = now()",
         (
             run_id,
             suite,
@@ -346,7 +486,8 @@ def _record(conn: psycopg.Connection, run_id: str, suite: str, evaluated: int, f
             evaluated,
             len(failures),
             json.dumps([str(f) for f in failures]),
-            json.dumps({"rows": rows}),
+            json.dumps(counts),
+            json.dumps(warnings_),
         ),
     )
 

@@ -11,6 +11,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from leadflow.pull.contract import ensure_raw_tables
 from leadflow.settings import Settings, get_settings
 from leadflow.warehouse.db import connect, dbt_env, ensure_ops_schema, warehouse_url
 
@@ -42,6 +43,7 @@ def run_dbt(
     url = url or warehouse_url(settings)
     with connect(url, autocommit=True) as conn:
         ensure_ops_schema(conn)  # dbt reads ops.sync_ledger (speed to lead) even on a fresh warehouse
+        ensure_raw_tables(conn)  # and every raw table, whichever sources the sources file configures
     env = {
         **os.environ,
         **dbt_env(url),

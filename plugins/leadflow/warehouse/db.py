@@ -108,6 +108,7 @@ create table if not exists ops.quality_runs (
     details jsonb not null,
     row_counts jsonb not null default '{}'::jsonb,
     validated_at timestamptz not null default now(),
+    warnings jsonb not null default '[]'::jsonb,
     primary key (run_id, suite)
 );
 create table if not exists ops.sync_runs (
