@@ -85,3 +85,10 @@ def test_parsing_does_no_io() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout[-2000:]
+
+
+def test_learn_dag_trains_weekly_and_only_proposes(dagbag) -> None:
+    dag = dagbag.dags["leadflow_learn"]
+    assert [t.task_id for t in dag.tasks] == ["train_and_propose"]
+    assert dag.timetable.expression == "0 0 * * 0"  # @weekly
+    assert "activate" in (dag.doc_md or "")  # a person activates; the DAG never does

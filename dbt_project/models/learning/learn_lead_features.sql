@@ -1,6 +1,7 @@
 {#
     Every feature a learned model may use, per lead, as of the run (one row per lead and feature; see
-    macros/learning.sql). learn_lead_predictions applies the active model's points to these rows.
+    macros/learning.sql). learn_lead_predictions applies the active model's points to these rows. Empty
+    (and nearly free) while no model is active.
 #}
 -- depends_on: {{ ref('stg_crm__leads') }}
 -- depends_on: {{ ref('stg_crm__accounts') }}
@@ -13,6 +14,7 @@ cutoffs as (
         lead_id,
         {{ as_of() }} as cutoff_at
     from {{ ref('int_leads_resolved') }}
+    where exists (select 1 from {{ source('ops', 'score_models') }} where status = 'active')
 
 ),
 

@@ -281,3 +281,13 @@ def _round(x: float | None) -> float | None:
 
 def card_json(card: dict) -> str:
     return json.dumps(card, default=str, indent=2)
+
+
+def train_and_propose() -> dict:
+    """The weekly DAG's task: train on the run's as-of and propose the model (a person activates it)."""
+    from leadflow.pipeline import run_context
+    from leadflow.warehouse.db import warehouse_url
+
+    _, as_of = run_context()
+    card = train(warehouse_url(), as_of=as_of)
+    return {"model_id": card.model_id, "recommended": card.recommended, "message": card.message}
