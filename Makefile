@@ -51,8 +51,9 @@ lint: lint-python lint-sql  ## ruff (with Airflow AIR rules) and sqlfluff (dbt t
 test: install lint  ## lint, then the whole pytest suite against the embedded PostgreSQL
 	$(BIN)/pytest
 
-bench: install  ## benchmark every stage against its floor (SCALE=1 is 10k leads, 10 is 100k); results/ holds the figures
+bench: install  ## every stage against its floor, and learned scoring on the real datasets (SCALE=1 is 10k demo leads, 10 is 100k); results/ holds the figures
 	$(BIN)/python -m bench.run --scale $(SCALE)
+	$(BIN)/python -m bench.scoring --demo-scale $(SCALE)
 
 format: install  ## apply ruff formatting and sqlfluff fixes
 	$(BIN)/ruff format .
