@@ -94,13 +94,13 @@ final as (
         case
             when learned_reasons.lead_id is null then typed.reasons
             else typed.reasons || jsonb_build_array(
-                jsonb_build_object(
-                    'type', 'learned',
-                    'rule', 'active_model',
-                    'detail', learned_reasons.learned_reasons_text,
-                    'contributions', learned_reasons.learned_reasons
+                    jsonb_build_object(
+                        'type', 'learned',
+                        'rule', 'active_model',
+                        'detail', learned_reasons.learned_reasons_text,
+                        'contributions', learned_reasons.learned_reasons
+                    )
                 )
-            )
         end as reasons,
 
         -- booleans

@@ -8,13 +8,21 @@
 
 with
 
+active_model as (
+
+    select model_id
+    from {{ source('ops', 'score_models') }}
+    where status = 'active'
+
+),
+
 cutoffs as (
 
     select
-        lead_id,
+        leads.lead_id,
         {{ as_of() }} as cutoff_at
-    from {{ ref('int_leads_resolved') }}
-    where exists (select 1 from {{ source('ops', 'score_models') }} where status = 'active')
+    from {{ ref('int_leads_resolved') }} as leads
+    where exists (select 1 from active_model)
 
 ),
 

@@ -13,7 +13,7 @@ ranked as (
         feature,
         bin_label,
         points,
-        row_number() over (partition by lead_id order by points desc, feature) as contribution_rank
+        row_number() over (partition by lead_id order by points desc, feature asc) as contribution_rank
     from {{ ref('learn_lead_contributions') }}
     where points > 0
 

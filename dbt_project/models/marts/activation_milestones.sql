@@ -13,6 +13,18 @@
 
 with
 
+window_lengths as (
+
+    select unnest(array{{ (days + [var('pql_activation_window_days')]) | unique | list }}) as days
+
+),
+
+count_thresholds as (
+
+    select unnest(array{{ counts }}) as n
+
+),
+
 workspaces as (
 
     select
@@ -29,10 +41,10 @@ converted as (
 
     select distinct workspaces.workspace_id
     from workspaces
-    inner join {{ ref('stg_product__users') }} as users
-        on workspaces.workspace_id = users.workspace_id
+    inner join {{ ref('stg_product__users') }} as product_users
+        on workspaces.workspace_id = product_users.workspace_id
     inner join {{ ref('int_lead_identities') }} as identities
-        on users.user_id = identities.identifier and identities.identifier_type = 'product_user_id'
+        on product_users.user_id = identities.identifier and identities.identifier_type = 'product_user_id'
     inner join {{ ref('int_opportunities_resolved') }} as opportunities
         on identities.lead_id = opportunities.lead_id
     where
@@ -53,9 +65,7 @@ event_counts as (
     from workspaces
     inner join {{ ref('stg_product__events') }} as events
         on workspaces.workspace_id = events.workspace_id
-    cross join (
-        select unnest(array{{ (days + [var('pql_activation_window_days')]) | unique | list }}) as days
-    ) as window_days
+    cross join window_lengths as window_days
     where
         events.occurred_at >= workspaces.signup_at
         and events.occurred_at < workspaces.signup_at + interval '1 day' * window_days.days
@@ -72,7 +82,7 @@ single_reached as (
         thresholds.n,
         event_counts.days
     from event_counts
-    inner join (select unnest(array{{ counts }}) as n) as thresholds
+    inner join count_thresholds as thresholds
         on event_counts.event_count >= thresholds.n
 
 ),
@@ -195,9 +205,9 @@ select
     case
         when reached_workspaces >= {{ var('activation_min_workspaces') }}
             then rank() over (
-                partition by reached_workspaces >= {{ var('activation_min_workspaces') }}
-                order by conversion_rate / nullif(others_conversion_rate, 0) desc nulls last, coverage desc
-            )
+                    partition by reached_workspaces >= {{ var('activation_min_workspaces') }}
+                    order by conversion_rate / nullif(others_conversion_rate, 0) desc nulls last, coverage desc
+                )
     end as lift_rank,
     {{ as_of() }} as as_of
 from measured
