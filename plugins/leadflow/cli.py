@@ -4,6 +4,8 @@ leadflow demo --leads 2000      # generate demo sources, run the DAG through Air
 leadflow warehouse start|stop|url
 leadflow summary                # what the last run qualified, and where the outputs are
 leadflow sync --dry-run         # the record-level diff the sync would send
+leadflow pull [SOURCE...]       # pull sources into raw, without Airflow (LEADFLOW_SOURCES_FILE: your export)
+leadflow run                    # pull -> dbt build -> quality gate -> sync, without Airflow
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import re
 import subprocess
 import sys
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -273,6 +275,163 @@ def print_summary(url: str) -> None:
     click.echo(f"  file destination {settings.outbox / 'file'}")
     click.echo(f"  data docs        {settings.home_dir / 'data_docs' / 'index.html'}")
     click.echo(f"  quarantine       ops.quarantine ({audit[2]:,} records, with source, location and reason)")
+
+
+# -- your own data without Airflow: `leadflow pull [SOURCE...]` and `leadflow run` ---------------------
+class _DbtProgress(logging.Filter):
+    """dbt's own lines, shown only where they say how it went (all of them with -v)."""
+
+    SHOWN = re.compile(r"dbt \| .*(ERROR|FAIL|WARN|Completed|Done\.|Finished running)")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return not text.startswith("dbt | ") or bool(self.SHOWN.search(text))
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """What a user's configuration or data can cause: shown as a message, never as a traceback."""
+    import yaml
+
+    from leadflow.pull.readers import SourceError
+    from leadflow.quality.gate import QualityGateFailed
+    from leadflow.sync.engine import SyncFailed, SyncRefused
+    from leadflow.transform.dbt import DbtFailed
+
+    return (SourceError, DbtFailed, QualityGateFailed, SyncRefused, SyncFailed, yaml.YAMLError, FileNotFoundError)
+
+
+def _as_of_option(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time (e.g. 2026-11-20T12:00:00Z)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _sources_to_pull(requested: tuple[str, ...]) -> list[str]:
+    """The requested sources (default: every configured one), in contract order; unknown or unconfigured ones
+    are a usage error naming the sources file."""
+    from leadflow.pull.contract import SOURCES
+    from leadflow.pull.run import load_source_config
+
+    settings = get_settings()
+    if not settings.sources_path.exists():
+        raise click.ClickException(
+            f"sources file {settings.sources_path} does not exist (LEADFLOW_SOURCES_FILE names another one)"
+        )
+    configured = load_source_config(settings)
+    unknown = [s for s in requested if s not in SOURCES]
+    if unknown:
+        raise click.UsageError(f"unknown source(s) {', '.join(unknown)}; the contract's sources: {', '.join(SOURCES)}")
+    missing = [s for s in requested if s not in configured]
+    if missing:
+        raise click.UsageError(
+            f"source(s) {', '.join(missing)} not configured in {settings.sources_path} "
+            f"(it configures: {', '.join(configured) or 'nothing'})"
+        )
+    chosen = [s for s in SOURCES if s in (requested or configured)]
+    if not chosen:
+        raise click.ClickException(f"{settings.sources_path} configures no source: nothing to pull")
+    return chosen
+
+
+def _pull_stage(sources: list[str], run_id: str, as_of: datetime) -> dict[str, dict]:
+    from leadflow.pipeline import pull_at
+
+    totals: dict[str, dict] = {}
+    for source in sources:
+        click.echo(f"pull {source} ...")
+        summary = pull_at(source, run_id, as_of)
+        for key, counts in summary.items():
+            click.echo(
+                f"  {key}: read {counts['read']:,}, loaded {counts['loaded']:,}, "
+                f"quarantined {counts['quarantined']:,} in {counts['seconds']}s"
+            )
+        totals.update(summary)
+    read = sum(c["read"] for c in totals.values())
+    loaded = sum(c["loaded"] for c in totals.values())
+    click.echo(f"pull: {len(sources)} source(s), read {read:,} = loaded {loaded:,} + quarantined {read - loaded:,}")
+    return totals
+
+
+@contextmanager
+def _pipeline_command(keep_warehouse: bool, verbose_dbt: bool):
+    """The warehouse (the embedded one started if it is the one in use, and stopped again unless kept), dbt's
+    output trimmed to its outcome, and user errors as messages."""
+    settings = get_settings()
+    server = embedded(settings)
+    owns_server = warehouse_url(settings, start_embedded=False) == server.url and not server.running()
+    dbt_log = logging.getLogger("leadflow.transform.dbt")
+    progress = _DbtProgress()
+    if not verbose_dbt:
+        dbt_log.addFilter(progress)
+    try:
+        url = warehouse_url(settings)
+        click.echo(f"warehouse: {redact(url)}; sources: {settings.sources_path}")
+        yield url
+    except _user_errors() as err:
+        raise click.ClickException(str(err)) from err
+    finally:
+        dbt_log.removeFilter(progress)
+        if owns_server and not keep_warehouse:
+            server.stop()
+
+
+_KEEP = click.option("--keep-warehouse", is_flag=True, help="Leave the embedded PostgreSQL running afterwards.")
+_AS_OF = click.option("--as-of", "as_of", default=None, help="The run's as-of time (ISO 8601; default: now).")
+_RUN_ID = click.option("--run-id", default=None, help="Run id for ops.* bookkeeping (default: cli-<as-of>).")
+
+
+@main.command("pull")
+@click.argument("sources", nargs=-1)
+@_AS_OF
+@_RUN_ID
+@_KEEP
+def pull_cmd(sources: tuple[str, ...], as_of: str | None, run_id: str | None, keep_warehouse: bool) -> None:
+    """Pull SOURCES (default: every source the sources file configures) into raw, without Airflow."""
+    moment = _as_of_option(as_of)
+    run_id = run_id or f"cli-{moment:%Y%m%dT%H%M%SZ}"
+    with _pipeline_command(keep_warehouse, logging.getLogger().level <= logging.DEBUG):
+        _pull_stage(_sources_to_pull(sources), run_id, moment)
+
+
+@main.command("run")
+@_AS_OF
+@_RUN_ID
+@_KEEP
+def run_cmd(as_of: str | None, run_id: str | None, keep_warehouse: bool) -> None:
+    """Run the pipeline without Airflow: pull every configured source -> dbt build -> quality gate -> sync,
+    through the same functions the DAGs' tasks call."""
+    from leadflow.pipeline import dbt_build_at, outreach_sync_at, quality_gate_at
+
+    moment = _as_of_option(as_of)
+    run_id = run_id or f"cli-{moment:%Y%m%dT%H%M%SZ}"
+    started = time.monotonic()
+    with _pipeline_command(keep_warehouse, logging.getLogger().level <= logging.DEBUG) as url:
+        click.echo(f"run {run_id} as of {moment.isoformat()}")
+        click.echo("[1/4] pull")
+        _pull_stage(_sources_to_pull(()), run_id, moment)
+        click.echo("[2/4] dbt build ...")
+        click.echo(f"dbt build: done in {dbt_build_at(moment):.0f}s")
+        click.echo("[3/4] quality gate ...")
+        quality_gate_at(run_id, moment, on_result=_print_gate)
+        click.echo("[4/4] sync ...")
+        for report in outreach_sync_at(run_id):
+            click.echo(
+                f"  {report.destination}: planned {report.planned}, sent {report.sent}, updated {report.updated}, "
+                f"unchanged {report.unchanged}, rejected {report.rejected}"
+            )
+        print_summary(url)
+    click.echo(f"done in {time.monotonic() - started:.0f}s")
+
+
+def _print_gate(result) -> None:
+    verdict = "passed" if result.success else f"FAILED ({len(result.failures)} check(s)); nothing is sent"
+    click.echo(f"quality gate: {result.evaluated} checks, {verdict}; Data Docs: {result.docs_index}")
+    for warning in result.warnings:
+        click.echo(f"  warning: {warning}")
 
 
 if __name__ == "__main__":

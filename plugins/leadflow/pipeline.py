@@ -26,27 +26,47 @@ def run_context() -> tuple[str, datetime]:
 
 def pull(source: str) -> dict:
     """Pull one source system into raw (one Airflow task per source)."""
-    from leadflow.pull.run import pull_source
-
-    run_id, as_of = run_context()
-    return pull_source(source, run_id, as_of)
+    return pull_at(source, *run_context())
 
 
 def dbt_build() -> float:
     """Build every dbt model, snapshot, seed and test."""
-    from leadflow.transform.dbt import run_dbt
-
-    _, as_of = run_context()
-    return run_dbt(["build"], as_of=as_of)
+    return dbt_build_at(run_context()[1])
 
 
 def quality_gate() -> dict:
     """Validate the marts; a failure raises and the sync never runs."""
+    return quality_gate_at(*run_context())
+
+
+def outreach_sync() -> list[dict]:
+    """Deliver new and changed qualified leads; refuses unless this run's gate passed."""
+    from dataclasses import asdict
+
+    return [asdict(r) for r in outreach_sync_at(run_context()[0])]
+
+
+# -- the same stages for an explicit run id and as-of (the tasks above, and `leadflow pull` / `leadflow run`) --
+def pull_at(source: str, run_id: str, as_of: datetime) -> dict:
+    from leadflow.pull.run import pull_source
+
+    return pull_source(source, run_id, as_of)
+
+
+def dbt_build_at(as_of: datetime) -> float:
+    from leadflow.transform.dbt import run_dbt
+
+    return run_dbt(["build"], as_of=as_of)
+
+
+def quality_gate_at(run_id: str, as_of: datetime, on_result=None) -> dict:
+    """The gate; ``on_result(result)`` sees the outcome before a failure raises (the CLI prints it)."""
     from leadflow.quality.alerts import send_alert
     from leadflow.quality.gate import raise_if_failed, run_gate
 
-    run_id, as_of = run_context()
     result = run_gate(run_id, as_of)
+    if on_result is not None:
+        on_result(result)
     if not result.success:
         send_alert(f"leadflow quality gate failed for {run_id}: sync stopped", [str(f) for f in result.failures])
     raise_if_failed(result)
@@ -58,11 +78,7 @@ def quality_gate() -> dict:
     }
 
 
-def outreach_sync() -> list[dict]:
-    """Deliver new and changed qualified leads; refuses unless this run's gate passed."""
-    from dataclasses import asdict
-
+def outreach_sync_at(run_id: str) -> list:
     from leadflow.sync.engine import run_sync
 
-    run_id, _ = run_context()
-    return [asdict(r) for r in run_sync(run_id)]
+    return run_sync(run_id)

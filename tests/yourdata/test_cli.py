@@ -1,0 +1,89 @@
+"""`leadflow pull` and `leadflow run` on real exports, from the sources files in the repository root, without Airflow.
+
+The datasets are read from ../shared/datasets at test time (never copied into the repository).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import DATASETS, scratch_warehouse
+
+REPO = Path(__file__).resolve().parents[2]
+AS_OF = "2026-11-20T12:00:00+00:00"
+EXPORTS = {
+    "shoppers": ("SHOPPERS_DIR", DATASETS / "online_shoppers_intention", {"crm.lead": 12330, "crm.opportunity": 12330}),
+    "olist": ("OLIST_DIR", DATASETS / "olist_marketing_funnel", {"crm.lead": 8000, "crm.opportunity": 842}),
+}
+
+
+def _invoke(*args: str):
+    from leadflow.cli import main
+
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.mark.parametrize("export", sorted(EXPORTS))
+def test_leadflow_run_takes_a_real_export_to_a_passing_gate_and_a_delivery(
+    export: str, server_url: str, tmp_path: Path
+) -> None:
+    variable, folder, loaded = EXPORTS[export]
+    if not folder.exists():
+        pytest.skip(f"{folder.name} is not in ../shared/datasets")
+    env = {
+        "LEADFLOW_SOURCES_FILE": str(REPO / f"sources.{export}.yml"),
+        variable: str(folder),
+        "LEADFLOW_OUTBOX_DIR": str(tmp_path / "outbox"),
+    }
+    with scratch_warehouse(server_url, f"cli_{export}", **env) as url:
+        result = _invoke("run", "--as-of", AS_OF, "--run-id", "first")
+        assert result.exit_code == 0, result.output
+        out = result.output
+        for key, n in loaded.items():
+            assert f"{key}: read {n:,}, loaded {n:,}, quarantined 0" in out, out
+        stages = ["[1/4] pull", "[2/4] dbt build", "dbt build: done", "[3/4] quality gate", "[4/4] sync"]
+        assert [out.find(s) for s in stages] == sorted(out.find(s) for s in stages) and -1 not in [
+            out.find(s) for s in stages
+        ], out
+        assert "quality gate:" in out and "passed" in out and "Traceback" not in out
+        with psycopg.connect(url) as conn:
+            gate = conn.execute("select bool_and(success) from ops.quality_runs where run_id = 'first'").fetchone()[0]
+            queued = conn.execute("select count(*) from marts.outreach_queue where destination = 'file'").fetchone()[0]
+            delivered = conn.execute(
+                "select count(*) from ops.sync_ledger where destination = 'file' and status = 'delivered'"
+            ).fetchone()[0]
+        assert gate is True
+        assert delivered == queued
+        assert f"file: planned {queued}, sent {queued}" in out
+        lines = [line for p in (tmp_path / "outbox").rglob("*.jsonl") for line in p.read_text().splitlines()]
+        assert len(lines) == queued
+
+
+def test_pull_names_what_is_wrong_without_a_traceback(warehouse: str, monkeypatch, tmp_path: Path) -> None:
+    from leadflow.settings import reset_settings
+
+    monkeypatch.setenv("LEADFLOW_SOURCES_FILE", str(REPO / "sources.shoppers.yml"))
+    reset_settings()
+    unknown = _invoke("pull", "nosuch")
+    assert unknown.exit_code == 2 and "unknown source(s) nosuch" in unknown.output
+    unconfigured = _invoke("pull", "web")
+    assert unconfigured.exit_code == 2
+    assert "source(s) web not configured in" in unconfigured.output and "it configures: crm" in unconfigured.output
+    monkeypatch.setenv("LEADFLOW_SOURCES_FILE", str(tmp_path / "missing.yml"))
+    reset_settings()
+    missing = _invoke("pull")
+    assert missing.exit_code == 1 and "missing.yml does not exist" in missing.output
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "crm:\n  kind: files\n  location: /nowhere\n  entities:\n    lead: {pattern: '*.csv', map: {nope: x}}\n"
+    )
+    monkeypatch.setenv("LEADFLOW_SOURCES_FILE", str(bad))
+    reset_settings()
+    mapped = _invoke("pull", "crm")
+    assert mapped.exit_code == 1 and "map names 'nope'" in mapped.output
+    for result in (unknown, unconfigured, missing, mapped):
+        assert "Traceback" not in result.output
