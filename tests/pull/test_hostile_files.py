@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .test_bad_input_corpus import HEADER
+from .test_bad_input_corpus import HEADER, WEB
 from .test_files import FILES, engagements
 
 MARKETING = "marketing/engagements_a.csv"
@@ -42,3 +42,32 @@ def test_a_field_over_the_raised_limit_is_quarantined_as_a_csv_error_and_the_fil
     assert (summary["read"], summary["loaded"], summary["quarantined"]) == (3, 2, 1)
     [(location, field, reason)] = env.quarantine()
     assert (location, field) == (f"{MARKETING}:3", None) and reason.startswith("unparseable CSV record: field larger")
+
+
+def test_headers_named_like_postgresql_system_columns_are_kept_under_another_name(env) -> None:
+    env.configure(FILES)
+    env.write(MARKETING, HEADER.replace("\n", ",xmin,CTID,tableoid\n") + row(1).replace("\n", ",7,(0;1),t\n"))
+    env.jsonl("web/events_01.jsonl", [{**WEB, "xmax": "x1", "cmin": 3}])
+    assert env.pull("marketing")["marketing.engagement"]["loaded"] == 1
+    assert env.pull("web")["web.event"]["loaded"] == 1
+    assert env.rows("select src_xmin, src_ctid, src_tableoid from raw.marketing_engagements") == [("7", "(0;1)", "t")]
+    assert env.rows("select src_xmax, src_cmin from raw.web_events") == [("x1", "3")]
+
+
+def test_a_header_repeated_in_another_case_keeps_its_values_and_is_flagged(env) -> None:
+    env.configure(FILES)
+    header = HEADER.replace("\n", ",Email,EMAIL\n")
+    env.write(MARKETING, header + row(1).replace("\n", ",other1@acme.com,\n") + row(2).replace("\n", ",,x\n"))
+    env.jsonl("web/events_01.jsonl", [{**WEB, "Email": "second@acme.com"}])
+    assert env.pull("marketing")["marketing.engagement"]["loaded"] == 2
+    assert env.pull("web")["web.event"]["loaded"] == 1
+    assert env.rows("select engagement_id, email, email_2, email_3 from raw.marketing_engagements order by 1") == [
+        ("M1", "p1@acme.com", "other1@acme.com", None),
+        ("M2", "p2@acme.com", None, "x"),
+    ]
+    assert env.rows("select email, email_2 from raw.web_events") == [("jane@acme.com", "second@acme.com")]
+    assert env.rows("select source, record_key, flag, location from ops.record_flags order by 1, 2, 3") == [
+        ("marketing", "M1", "duplicate_header:email_2", f"{MARKETING}:2"),
+        ("marketing", "M2", "duplicate_header:email_3", f"{MARKETING}:3"),
+        ("web", "E1", "duplicate_header:email_2", "web/events_01.jsonl:1"),
+    ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,16 +21,26 @@ from datetime import datetime, timedelta
 from leadflow.pull.contract import META_COLUMNS, Entity
 from leadflow.pull.validate import COPY_ESCAPE, Rejected, Source, Validator, _scalar_text
 
+log = logging.getLogger(__name__)
+
 CHUNK_ROWS = 20_000
 CHUNK_BYTES = 4 << 20
 MAX_PAYLOAD = 100_000
 _IDENT = re.compile(r"[^a-z0-9_]+")
 
 
+# PostgreSQL's system columns: every table has them, so no field may become a column of that name.
+SYSTEM_COLUMNS = frozenset({"tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"})
+
+
 def drift_column(name: str) -> str:
-    """A safe column name for a field (schema drift adds unknown ones as text): ``Campaign Id`` -> ``campaign_id``."""
+    """A safe column name for a field (schema drift adds unknown ones as text): ``Campaign Id`` -> ``campaign_id``.
+
+    A field named like a PostgreSQL system column (``xmin``, ``ctid``, ...) becomes ``src_xmin``, ``src_ctid``.
+    """
     clean = _IDENT.sub("_", str(name).strip().lstrip("\ufeff").lower()).strip("_")[:60] or "unnamed"
-    return clean if not clean[0].isdigit() else f"c_{clean}"
+    clean = clean if not clean[0].isdigit() else f"c_{clean}"
+    return f"src_{clean}" if clean in SYSTEM_COLUMNS else clean
 
 
 @dataclass
@@ -53,6 +64,8 @@ class Summary:
     quarantined: int = 0
     max_cursor: str | None = None
     drift: list[str] = field(default_factory=list)
+    # checks found while reading (flag -> SQL condition over the loaded row ``r``), like a source's ``flags:``
+    flags: dict[str, str] = field(default_factory=dict)
 
 
 def payload_text(raw) -> str:
@@ -96,6 +109,8 @@ class Batcher:
         self._extra_rows = 0
         self._drift: dict[str, None] = {}
         self._reserved = set(entity.columns) | set(META_COLUMNS) | {"_extra"}
+        self._renamed: dict[str, str] = {}  # a field whose name another field already has -> its own column
+        self._flags: dict[str, str] = {}
         columns = list(entity.columns)
         self._pk = [columns.index(c) for c in entity.primary_key]
         self._cursor = columns.index(entity.cursor)
@@ -196,10 +211,31 @@ class Batcher:
     def _row_extras(self, record) -> str:
         return self._extras({name: record[i] for i, name in self._extra_index if i < len(record)})
 
+    def distinct_fields(self, fields: list[str]) -> list[str]:
+        """Header names made distinct: a repeat (``email`` … ``Email``) is kept as ``email_2`` and flagged."""
+        out: list[str] = []
+        for name in fields:
+            if name in out:
+                name = self._repeat(name, set(fields) | set(out))
+            out.append(name)
+        return out
+
+    def _repeat(self, name: str, taken: set[str]) -> str:
+        n = 2
+        while f"{name}_{n}" in taken or f"{name}_{n}" in self._reserved:
+            n += 1
+        new = f"{name}_{n}"
+        log.warning("%s: field %r repeats %r (names differ only in case or punctuation); kept as %r, flagged "
+                    "duplicate_header:%s", self.entity.key, name, name, new, new)  # fmt: skip
+        self._flags[f"duplicate_header:{new}"] = f"r.{new} is not null"
+        return new
+
     def _extras(self, fields: dict) -> str:
         out = {}
         for key, value in fields.items():
             name = drift_column(key)
+            if name in self._reserved and key not in self._known:  # e.g. "Email" beside "email": keep it apart
+                name = self._renamed.get(key) or self._renamed.setdefault(key, self._repeat(name, set(self._drift)))
             if name in self._reserved or name.startswith("_"):
                 continue
             self._drift.setdefault(name)
@@ -258,4 +294,5 @@ class Batcher:
         self.summary.read = self.summary.staged + self.summary.quarantined
         self.summary.max_cursor = self._max_cursor[:19] or None
         self.summary.drift = list(self._drift)
+        self.summary.flags = dict(self._flags)
         return self.summary

@@ -225,6 +225,8 @@ class RawLoad:
             self._write_quarantine()
             if self.unit.flags and summary.staged:
                 self._flag()
+            if summary.flags and summary.staged:
+                self._flag_read(summary.flags)
             self._bookkeeping(summary)
         except BaseException as err:
             self.rollback(err)
@@ -365,6 +367,18 @@ class RawLoad:
                     condition=sql.SQL(condition),  # configuration, like a dbt model: trusted SQL
                 ),
                 (self.entity.source, self.entity.name, flag, self.run_id, self.as_of),
+            )
+
+    def _flag_read(self, flags: dict[str, str]) -> None:
+        """Flags the reader raised for this unit (a repeated header): over the rows this unit wrote to raw."""
+        for flag, condition in flags.items():
+            self.conn.execute(
+                sql.SQL(
+                    "insert into ops.record_flags (source, entity, record_key, flag, location, run_id, flagged_at) "
+                    "select %s, %s, {key}, %s, r._source_location, %s, %s from {raw} r "
+                    "where r._batch_id = %s and ({condition}) on conflict do nothing"
+                ).format(key=self._key_sql("r"), raw=_raw(self.entity), condition=sql.SQL(condition)),
+                (self.entity.source, self.entity.name, flag, self.run_id, self.as_of, self._batch_id),
             )
 
     def _bookkeeping(self, summary: Summary) -> None:

@@ -276,7 +276,7 @@ def read_csv(stream, name: str, sink: Batcher, source: str, delimiter: str = ","
 
 
 def _csv_layout(sink: Batcher, source: str, name: str, header: list[str]) -> list[str]:
-    fields = [drift_column(h) for h in header]
+    fields = sink.distinct_fields([drift_column(h) for h in header])
     missing = sink.layout(fields)
     if missing:
         raise SourceError(
