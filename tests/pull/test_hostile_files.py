@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
 from .test_bad_input_corpus import HEADER, WEB
@@ -71,3 +72,19 @@ def test_a_header_repeated_in_another_case_keeps_its_values_and_is_flagged(env) 
         ("marketing", "M2", "duplicate_header:email_3", f"{MARKETING}:3"),
         ("web", "E1", "duplicate_header:email_2", "web/events_01.jsonl:1"),
     ]
+
+
+def test_when_a_source_crashes_its_other_failures_are_still_reported(env) -> None:
+    """One unit crashes the pull (the raw table refuses a row); the file that lacked a column is named too."""
+    env.configure(FILES)
+    env.write(MARKETING, engagements(range(3)))
+    env.pull("marketing")
+    with psycopg.connect(env.url, autocommit=True) as conn:  # someone constrained raw by hand
+        conn.execute("alter table raw.marketing_engagements add constraint no_boom check (asset_name <> 'BOOM')")
+    env.write("marketing/engagements_b.csv", "engagement_id,channel,action,asset_name,occurred_at\nM9,email,x,y,z\n")
+    env.write("marketing/engagements_c.csv", HEADER + row(20, "BOOM"))
+    with pytest.raises(Exception) as err:
+        env.pull("marketing", "run-2")
+    message = str(err.value)
+    assert "no_boom" in message  # the crash
+    assert "engagements_b.csv lacks required column(s) email" in message  # and what else failed

@@ -203,6 +203,7 @@ def _run_units(
     tolerance: timedelta,
     mapping: dict[str, Source],
     keyed: bool = True,
+    failed: list[str] | None = None,
 ) -> tuple[list[LoadResult], list[str]]:
     """Load every unit; a unit that fails with SourceError is rolled back and reported, the others load.
 
@@ -219,7 +220,7 @@ def _run_units(
     )
     producer.start()
     results: list[LoadResult] = []
-    errors: list[str] = []
+    errors: list[str] = [] if failed is None else failed  # shared: kept when another unit crashes the pull
     load: RawLoad | None = None
     try:
         while True:
@@ -276,6 +277,7 @@ def _run_parallel(
     workers = max(1, min(workers, len(jobs)))
     if workers == 1:
         return _run_units(conn, entity, jobs, *args)
+    # args end with the shared list of failed units (``failed`` of _run_units)
     shares = [jobs[i::workers] for i in range(workers)]
     outcomes: list = [None] * workers
 
@@ -296,13 +298,12 @@ def _run_parallel(
         outcomes[0] = err
     for thread in threads:
         thread.join()
-    results, errors = [], []
+    results = []
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome
         results.extend(outcome[0])
-        errors.extend(outcome[1])
-    return results, errors
+    return results, args[-1]
 
 
 @dataclass(frozen=True)
@@ -415,7 +416,8 @@ def pull_source(source: str, run_id: str, as_of: datetime, settings: Settings | 
 
     A unit that cannot load (a truncated file, a missing required column, an API that keeps failing)
     is rolled back and the others still load; the pull then raises ``SourceError`` naming every failure,
-    so the task fails and its retry loads what is left.
+    so the task fails and its retry loads what is left. When something else crashes the pull, the error
+    raised names the crash and every unit that had failed beside it.
     """
     settings = settings or get_settings()
     config = load_source_config(settings)
@@ -432,6 +434,15 @@ def pull_source(source: str, run_id: str, as_of: datetime, settings: Settings | 
     sys.setswitchinterval(min(interval, 0.0005))
     try:
         _pull(source, source_cfg, run_id, as_of, settings, tolerance, summary, errors)
+    except Exception as crash:
+        if not errors:
+            raise
+        # keep what else failed: the crash alone would hide the truncated file or missing column beside it
+        log.error("%s: loaded before the crash: %s", source, summary)
+        raise SourceError(
+            f"{source}: crashed ({crash.__class__.__name__}: {crash}); besides, {len(errors)} unit(s) failed "
+            "and were rolled back: " + "; ".join(errors)
+        ) from crash
     finally:
         sys.setswitchinterval(interval)
     if errors:
@@ -504,9 +515,14 @@ def _pull_entity(conn, entity, url, source_cfg, run_id, as_of, settings, toleran
         return
     workers = int(source_cfg.get("workers", os.environ.get("LEADFLOW_PULL_WORKERS", DEFAULT_WORKERS)))
     defer = bool(jobs) and os.environ.get("LEADFLOW_PULL_DEFER_KEYS", "1") != "0"
-    with deferred_key(conn, entity, run_id, defer) as keyed:
-        results, failed = _run_parallel(conn, url, entity, jobs, workers, run_id, as_of, tolerance, mapping, keyed)
-    errors.extend(failed)
+    failed: list[str] = []
+    try:
+        with deferred_key(conn, entity, run_id, defer) as keyed:
+            results, _ = _run_parallel(
+                conn, url, entity, jobs, workers, run_id, as_of, tolerance, mapping, keyed, failed
+            )
+    finally:  # the units that failed before another one crashed the pull are still reported
+        errors.extend(failed)
     totals = {
         "read": sum(r.read for r in results),
         "loaded": sum(r.loaded for r in results),
