@@ -88,3 +88,37 @@ def test_when_a_source_crashes_its_other_failures_are_still_reported(env) -> Non
     message = str(err.value)
     assert "no_boom" in message  # the crash
     assert "engagements_b.csv lacks required column(s) email" in message  # and what else failed
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+def test_a_truncated_last_line_waits_while_the_file_is_young_then_loads_with_the_line_quarantined(
+    env, monkeypatch, kind
+) -> None:
+    import json
+    import os
+    import time
+
+    from leadflow.pull.readers import SourceError
+
+    monkeypatch.setenv("LEADFLOW_PULL_TRUNCATED_GRACE_MINUTES", "30")
+    env.configure(FILES)
+    if kind == "csv":
+        rel, source, table = MARKETING, "marketing", "raw.marketing_engagements"
+        path = env.write(rel, HEADER + row(1) + row(2) + "M3,p3@acme.com,ema")
+        reason = "malformed CSV row: expected 6 fields, got 3 (truncated last line: no newline at the end)"
+    else:
+        rel, source, table = "web/events_01.jsonl", "web", "raw.web_events"
+        lines = [json.dumps({**WEB, "event_id": f"E{i}"}) for i in (1, 2)]
+        path = env.write(rel, "\n".join(lines) + '\n{"event_id": "E3", "anonym')
+        reason = "truncated last line: no newline at the end and the line does not parse"
+    # young: it may still be being written; the whole file waits for the retry (nothing half-loaded)
+    with pytest.raises(SourceError, match="truncated"):
+        env.pull(source)
+    assert env.one(f"select count(*) from {table}") == 0
+    # unchanged for longer than the grace: the good rows load, the partial line is quarantined
+    old = time.time() - 31 * 60
+    os.utime(path, (old, old))
+    summary = env.pull(source, "run-2")[f"{source}.{'engagement' if kind == 'csv' else 'event'}"]
+    assert (summary["read"], summary["loaded"], summary["quarantined"]) == (3, 2, 1)
+    assert env.quarantine() == [(f"{rel}:{4 if kind == 'csv' else 3}", None, reason)]
+    assert env.one(f"select count(*) from {table}") == 2

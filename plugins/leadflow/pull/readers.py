@@ -55,6 +55,14 @@ class SourceError(RuntimeError):
     """A fault that fails one unit of a source (the task fails, its retry completes it); names source, location, field."""
 
 
+class TruncatedFile(SourceError):
+    """The file's last line has no newline and does not parse; the reader has quarantined that line already.
+
+    While the file is young (it may still be being written) the unit fails and is retried; once it has been
+    unchanged for the grace period it loads, the partial line in quarantine (see ``FileJob`` in pull/run.py).
+    """
+
+
 def _no_constants(token: str):
     raise ValueError(f"{token} is not valid JSON")
 
@@ -67,6 +75,7 @@ class FileRef:
     fingerprint: str
     fs: object  # fsspec filesystem
     path: str  # path inside fs
+    modified: float | None = None  # last change, Unix seconds (None: the store does not say)
 
     def open(self):
         return self.fs.open(self.path, "rb")
@@ -89,8 +98,18 @@ def list_files(location: str, pattern: str, storage_options: dict | None = None)
         fingerprint = f"{info.get('size')}:{stamp}".replace('"', "")
         name = path[len(root) + 1 :] if root and path.startswith(root + "/") else path.rsplit("/", 1)[-1]
         url = path if protocol in ("file", "local") else f"{protocol}://{path}"
-        refs.append(FileRef(url, name, fingerprint, fs, path))
+        refs.append(FileRef(url, name, fingerprint, fs, path, _modified(info)))
     return refs
+
+
+def _modified(info: dict) -> float | None:
+    value = info.get("mtime") or info.get("LastModified") or info.get("last_modified") or info.get("created")
+    if isinstance(value, datetime):
+        return value.timestamp()
+    try:
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
 
 
 class _WholeLines:
@@ -151,7 +170,9 @@ def read_jsonl(stream, name: str, sink: Batcher, source: str) -> None:
         try:
             record = json.loads(rest.decode("utf-8"), parse_constant=_no_constants)
         except ValueError as err:
-            raise SourceError(
+            reason = "truncated last line: no newline at the end and the line does not parse"
+            sink.reject(f"{prefix}{number}", rest, reason)
+            raise TruncatedFile(
                 f"{source}: {name} is truncated at line {number} (no newline at the end and the line does not parse)"
             ) from err
         if not isinstance(record, dict):
@@ -295,6 +316,7 @@ def _csv_records(lines: _TextLines, reader, name, sink: Batcher, source, width: 
     add = sink.add
     previous = reader.line_num
     last_malformed = None
+    pending = None
     while True:
         try:
             row = next(reader)
@@ -310,8 +332,11 @@ def _csv_records(lines: _TextLines, reader, name, sink: Batcher, source, width: 
             previous = line
             continue
         location = f"{prefix}{line + offset}"
-        if len(row) != width:
-            sink.reject(location, row, f"malformed CSV row: expected {width} fields, got {len(row)}")
+        if pending is not None:
+            sink.reject(*pending)
+            pending = None
+        if len(row) != width:  # held back one row: if it is the file's cut-off end, its reason says so
+            pending = (location, row, f"malformed CSV row: expected {width} fields, got {len(row)}")
             last_malformed = line
         elif lines.bad_utf8 and any(previous < n <= line for n in lines.bad_utf8):
             sink.reject(location, row, "invalid UTF-8 in line", record=row)
@@ -320,8 +345,11 @@ def _csv_records(lines: _TextLines, reader, name, sink: Batcher, source, width: 
         else:
             add(row, location, lines.last_dirty <= previous and line - previous == 1, row)
         previous = line
-    if not lines.ended_with_newline and last_malformed == previous:
-        raise SourceError(f"{source}: {name} is truncated at line {previous + offset} (the last row is cut short)")
+    if not lines.ended_with_newline and last_malformed == previous and pending is not None:
+        sink.reject(pending[0], pending[1], pending[2] + " (truncated last line: no newline at the end)")
+        raise TruncatedFile(f"{source}: {name} is truncated at line {previous + offset} (the last row is cut short)")
+    if pending is not None:
+        sink.reject(*pending)
 
 
 def _fast_csv(stream, name, sink: Batcher, source, delimiter: str, fields: list[str], prefix: str) -> None:

@@ -32,6 +32,7 @@ from leadflow.pull.readers import (
     FileRef,
     Pacer,
     SourceError,
+    TruncatedFile,
     list_files,
     read_csv,
     read_jsonl,
@@ -321,7 +322,17 @@ class FileJob:
         except OSError as err:
             raise SourceError(f"{self.source}: cannot open {self.ref.url}: {err}") from err
         with stream:
-            FORMATS[self.fmt](stream, self.ref.name, sink, self.source, **dict(self.options))
+            try:
+                FORMATS[self.fmt](stream, self.ref.name, sink, self.source, **dict(self.options))
+            except TruncatedFile as err:
+                grace = get_settings().pull_truncated_grace_minutes * 60
+                age = None if self.ref.modified is None else time.time() - self.ref.modified
+                if age is not None and age < grace:  # may still be being written: the retry loads it whole
+                    raise TruncatedFile(
+                        f"{err} — changed {age / 60:.0f} min ago; once unchanged for {grace / 60:g} min it loads "
+                        "with that line quarantined"
+                    ) from err
+                log.warning("%s; unchanged for the grace period: loaded, the partial line quarantined", err)
 
 
 def _pacer(source_cfg: dict) -> Pacer:
