@@ -122,3 +122,36 @@ def test_a_truncated_last_line_waits_while_the_file_is_young_then_loads_with_the
     assert (summary["read"], summary["loaded"], summary["quarantined"]) == (3, 2, 1)
     assert env.quarantine() == [(f"{rel}:{4 if kind == 'csv' else 3}", None, reason)]
     assert env.one(f"select count(*) from {table}") == 2
+
+
+def test_naive_timestamps_take_the_source_time_zone_and_are_flagged_as_are_nested_values_in_text(env) -> None:
+    config = {**FILES, "web": {**FILES["web"], "timezone": "America/New_York"}}
+    env.configure(config)
+    env.jsonl("web/events_01.jsonl", [
+        {**WEB, "event_id": "E1", "occurred_at": "2026-11-19T10:00:00"},  # naive: New York time, as declared
+        {**WEB, "event_id": "E2", "occurred_at": "2026-11-19T10:00:00Z"},  # says UTC
+        {**WEB, "event_id": "E3", "page_path": {"path": "/pricing"}, "referrer": ["a", "b"]},
+    ])  # fmt: skip
+    env.write(MARKETING, HEADER + row(1).replace("10:00:00Z", "10:00:00"))  # no zone declared: UTC, flagged
+    assert env.pull("web")["web.event"]["loaded"] == 3
+    assert env.pull("marketing")["marketing.engagement"]["loaded"] == 1
+    assert env.rows("select event_id, occurred_at::text, page_path, referrer from raw.web_events order by 1") == [
+        ("E1", "2026-11-19 15:00:00+00", "/pricing", None),
+        ("E2", "2026-11-19 10:00:00+00", "/pricing", None),
+        ("E3", "2026-11-19 10:00:00+00", '{"path":"/pricing"}', '["a","b"]'),
+    ]
+    assert env.rows("select occurred_at::text from raw.marketing_engagements") == [("2026-11-19 10:00:00+00",)]
+    assert env.rows("select source, record_key, flag, location from ops.record_flags order by 1, 2, 3") == [
+        ("marketing", "M1", "naive_timestamp:occurred_at", f"{MARKETING}:2"),
+        ("web", "E3", "nested_value:page_path", "web/events_01.jsonl:3"),
+        ("web", "E3", "nested_value:referrer", "web/events_01.jsonl:3"),
+    ]
+
+
+def test_an_unknown_time_zone_fails_the_source_naming_it(env) -> None:
+    from leadflow.pull.readers import SourceError
+
+    env.configure({**FILES, "web": {**FILES["web"], "timezone": "Mars/Olympus"}})
+    env.jsonl("web/events_01.jsonl", [WEB])
+    with pytest.raises(SourceError, match="Mars/Olympus"):
+        env.pull("web")

@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from leadflow.pull.contract import META_COLUMNS, Entity
 from leadflow.pull.validate import COPY_ESCAPE, Rejected, Source, Validator, _scalar_text
@@ -55,6 +55,7 @@ class Chunk:
     count: int
     quarantine: list[tuple]  # (location, record_key, field, reason, payload)
     extras: int = 0
+    flags: list[tuple] = field(default_factory=list)  # (record_key, flag, location) of staged records
 
 
 @dataclass
@@ -94,8 +95,11 @@ class Batcher:
         emit: Callable[[Chunk], None],
         tolerance: timedelta = timedelta(hours=1),
         mapping: dict[str, Source] | None = None,
+        tz: tzinfo | None = None,
     ):
         self.entity = entity
+        self.tz = tz
+        self._record_flags: list[tuple] = []  # (record key, flag, location) the validator raised for staged records
         self.as_of = as_of
         self.tolerance = tolerance
         self.mapping = mapping or {}
@@ -122,7 +126,8 @@ class Batcher:
     # -- layout --------------------------------------------------------------------------------------
     def layout(self, fields: list[str] | None) -> list[str]:
         """Records are dicts (``None``) or sequences with these field names; returns missing required fields."""
-        self.validator = Validator(self.entity, self.as_of, self.tolerance, fields, self.mapping)
+        self.validator = Validator(self.entity, self.as_of, self.tolerance, fields, self.mapping, self.tz)
+        self._notes = self.validator.notes
         self._row = self.validator.row
         self._fields = fields
         consumed = self.validator.consumed | set(self.entity.columns)
@@ -174,17 +179,25 @@ class Batcher:
         try:
             line, key, cursor = self._row(record, clean)
         except Rejected as err:
+            self._notes.clear()
             self._reject(location, record, raw, err.problem.reason, err.problem.field)
             return None
-        return line, key, cursor, record, location, clean, raw
+        if self._notes:
+            notes = tuple(self._notes)
+            self._notes.clear()
+            return line, key, cursor, record, location, clean, raw, notes
+        return line, key, cursor, record, location, clean, raw, ()
 
     def stage(self, checked: tuple) -> None:
         """The second step of ``add``: the duplicate check and the staging of a ``check``ed record."""
-        line, key, cursor, record, location, clean, raw = checked
+        line, key, cursor, record, location, clean, raw, notes = checked
         first = self._seen.setdefault(key, location)
         if first is not location:
             self.duplicate(location, record, raw, first)
             return
+        if notes:
+            text_key = ":".join("" if k is None else str(k) for k in key) if isinstance(key, tuple) else str(key)
+            self._record_flags.extend((text_key, flag, location) for flag in dict.fromkeys(notes))
         if cursor > self._max_cursor:
             self._max_cursor = cursor
         if self._fields is None:
@@ -283,8 +296,9 @@ class Batcher:
             data = ("\n".join(self._rows) + "\n").encode("utf-8")
             # Bound a chunk by bytes too: wide records make smaller chunks.
             self._limit = max(100, min(CHUNK_ROWS, CHUNK_BYTES * len(self._rows) // max(len(data), 1)))
-        self.emit(Chunk(data, len(self._rows), self._quarantine, self._extra_rows))
+        self.emit(Chunk(data, len(self._rows), self._quarantine, self._extra_rows, self._record_flags))
         self.summary.staged += len(self._rows)
+        self._record_flags = []
         self._rows = []
         self._quarantine = []
         self._extra_rows = 0

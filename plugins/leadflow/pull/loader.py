@@ -159,6 +159,7 @@ class RawLoad:
             "create temp table if not exists _stage ({}, _source_location text, _extra jsonb) on commit drop"
         ).format(sql.SQL(", ").join(cols))
         self._stage_made = False
+        self._flags_made = False  # _record_flags: what the validator flagged (naive timestamps, nested values)
         self._copy_rows = sql.SQL("copy _stage ({}) from stdin").format(
             sql.SQL(", ").join(map(sql.Identifier, [*self._columns, "_source_location", "_extra"]))
         )
@@ -183,6 +184,16 @@ class RawLoad:
             if chunk.quarantine:
                 with cur.copy("copy _quarantine (location, record_key, field, reason, payload) from stdin") as cp:
                     for row in chunk.quarantine:
+                        cp.write_row(row)
+            if chunk.flags:
+                if not self._flags_made:
+                    self.conn.execute(
+                        "create temp table if not exists _record_flags (record_key text, flag text, location text) "
+                        "on commit drop"
+                    )
+                    self._flags_made = True
+                with cur.copy("copy _record_flags (record_key, flag, location) from stdin") as cp:
+                    for row in chunk.flags:
                         cp.write_row(row)
 
     def _stage(self) -> None:
@@ -227,6 +238,12 @@ class RawLoad:
                 self._flag()
             if summary.flags and summary.staged:
                 self._flag_read(summary.flags)
+            if self._flags_made:
+                self.conn.execute(
+                    "insert into ops.record_flags (source, entity, record_key, flag, location, run_id, flagged_at) "
+                    "select %s, %s, record_key, flag, location, %s, %s from _record_flags on conflict do nothing",
+                    (self.entity.source, self.entity.name, self.run_id, self.as_of),
+                )
             self._bookkeeping(summary)
         except BaseException as err:
             self.rollback(err)

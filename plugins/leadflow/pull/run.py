@@ -19,8 +19,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 import yaml
@@ -40,7 +41,7 @@ from leadflow.pull.readers import (
     read_rest,
     read_sql,
 )
-from leadflow.pull.validate import Source
+from leadflow.pull.validate import UNDECLARED_UTC, Source
 from leadflow.settings import Settings, get_settings
 from leadflow.sync.transport import RateLimit
 from leadflow.warehouse.db import connect, ensure_ops_schema, warehouse_url
@@ -160,12 +161,12 @@ class _Stopped(Exception):
     pass
 
 
-def _produce(put: Callable, entity: Entity, jobs, as_of: datetime, tolerance: timedelta, mapping) -> None:
+def _produce(put: Callable, entity: Entity, jobs, as_of: datetime, tolerance: timedelta, mapping, tz=None) -> None:
     """Read and validate every unit in turn, handing chunks and unit boundaries to ``put``."""
     try:
         for unit, read in jobs:
             put(_Begin(unit))
-            sink = Batcher(entity, as_of, put, tolerance, mapping)
+            sink = Batcher(entity, as_of, put, tolerance, mapping, tz)
             try:
                 read(sink)
             except SourceError as err:
@@ -205,6 +206,7 @@ def _run_units(
     mapping: dict[str, Source],
     keyed: bool = True,
     failed: list[str] | None = None,
+    tz: tzinfo | None = None,
 ) -> tuple[list[LoadResult], list[str]]:
     """Load every unit; a unit that fails with SourceError is rolled back and reported, the others load.
 
@@ -215,7 +217,7 @@ def _run_units(
     stop = threading.Event()
     producer = threading.Thread(
         target=_produce,
-        args=(_bounded_put(items, stop), entity, jobs, as_of, tolerance, mapping),
+        args=(_bounded_put(items, stop), entity, jobs, as_of, tolerance, mapping, tz),
         name=f"pull-{entity.key}",
         daemon=True,
     )
@@ -278,7 +280,7 @@ def _run_parallel(
     workers = max(1, min(workers, len(jobs)))
     if workers == 1:
         return _run_units(conn, entity, jobs, *args)
-    # args end with the shared list of failed units (``failed`` of _run_units)
+    # args end with the shared list of failed units and the time zone (``failed``, ``tz`` of _run_units)
     shares = [jobs[i::workers] for i in range(workers)]
     outcomes: list = [None] * workers
 
@@ -304,7 +306,7 @@ def _run_parallel(
         if isinstance(outcome, BaseException):
             raise outcome
         results.extend(outcome[0])
-    return results, args[-1]
+    return results, args[-2]
 
 
 @dataclass(frozen=True)
@@ -518,6 +520,7 @@ def _pull_entity(conn, entity, url, source_cfg, run_id, as_of, settings, toleran
     spec = source_cfg["entities"][entity.name]
     started = time.monotonic()
     try:
+        tz = source_timezone(entity, spec, source_cfg)
         mapping = build_mapping(conn, entity, spec)
         jobs = plan_entity(conn, entity, spec, source_cfg, run_id, settings)
     except SourceError as err:
@@ -530,7 +533,7 @@ def _pull_entity(conn, entity, url, source_cfg, run_id, as_of, settings, toleran
     try:
         with deferred_key(conn, entity, run_id, defer) as keyed:
             results, _ = _run_parallel(
-                conn, url, entity, jobs, workers, run_id, as_of, tolerance, mapping, keyed, failed
+                conn, url, entity, jobs, workers, run_id, as_of, tolerance, mapping, keyed, failed, tz
             )
     finally:  # the units that failed before another one crashed the pull are still reported
         errors.extend(failed)
@@ -551,6 +554,21 @@ def _pull_entity(conn, entity, url, source_cfg, run_id, as_of, settings, toleran
         totals["quarantined"],
         totals["seconds"],
     )
+
+
+def source_timezone(entity: Entity, spec: dict, source_cfg: dict) -> tzinfo:
+    """The time zone of the source's timestamps without an offset: ``timezone`` of the entity or source.
+
+    Undeclared, such values are taken as UTC and each is flagged ``naive_timestamp:<column>`` (a guess);
+    declared, they are read in that zone without a flag.
+    """
+    name = spec.get("timezone") or source_cfg.get("timezone")
+    if not name:
+        return UNDECLARED_UTC
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise SourceError(f"{entity.key}: unknown time zone {name!r} (setting timezone: an IANA name)") from err
 
 
 def landing_path(settings: Settings | None = None) -> Path:
