@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 import pytest
 
@@ -155,3 +157,29 @@ def test_an_unknown_time_zone_fails_the_source_naming_it(env) -> None:
     env.jsonl("web/events_01.jsonl", [WEB])
     with pytest.raises(SourceError, match="Mars/Olympus"):
         env.pull("web")
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+def test_quarantine_keeps_the_exact_bytes_of_input_that_is_not_utf8(env, kind) -> None:
+    env.configure(FILES)
+    if kind == "csv":
+        bad = b'M2,p2@acme.com,email,email_open,"Caf\xe9\r\nau lait\x00",2026-11-19T10:00:00Z'
+        env.write(MARKETING, HEADER.encode() + row(1).encode() + bad + b"\n" + row(3).encode())
+        source, location = "marketing", f"{MARKETING}:4"  # a record is located by its last line
+    else:
+        bad = b'{"event_id": "E2", "page_path": "/caf\xe9", "bad": "\xff\xfe"}'
+        env.write("web/events_01.jsonl", json.dumps(WEB).encode() + b"\n" + bad + b"\n")
+        source, location = "web", "web/events_01.jsonl:2"
+    env.pull(source)
+    [(where, payload, exact)] = env.rows("select location, payload, payload_bytes from ops.quarantine")
+    assert where == location and "\ufffd" in payload  # readable text for people,
+    assert bytes(exact) == bad  # and the bytes as they arrived, to recover the record
+
+
+def test_a_payload_cut_for_display_is_kept_whole_as_bytes(env) -> None:
+    env.configure(FILES)
+    env.write(MARKETING, HEADER + row(1) + row(2, "z" * 150_000))
+    env.pull("marketing")
+    [(payload, exact)] = env.rows("select payload, payload_bytes from ops.quarantine")
+    assert len(payload) == 100_000 and len(bytes(exact)) > 150_000
+    assert bytes(exact).decode() == row(2, "z" * 150_000).rstrip("\n")

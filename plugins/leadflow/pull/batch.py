@@ -69,8 +69,28 @@ class Summary:
     flags: dict[str, str] = field(default_factory=dict)
 
 
+def payload_bytes(raw, text: str) -> bytes | None:
+    """The exact input when ``payload_text`` could not keep it (not UTF-8, a NUL byte, cut at 100 kB), else None."""
+    if isinstance(raw, bytes | bytearray):
+        raw = bytes(raw)
+        try:
+            lossy = b"\x00" in raw or raw.decode("utf-8") != text
+        except UnicodeDecodeError:
+            lossy = True
+        return raw if lossy else None
+    original = _as_text(raw)
+    return original.encode("utf-8", "surrogatepass") if original != text else None
+
+
 def payload_text(raw) -> str:
     """The raw payload of a rejected record as text PostgreSQL can store (no NUL), at most 100 kB."""
+    text = _as_text(raw).replace("\x00", "\ufffd")
+    if any("\ud800" <= ch <= "\udfff" for ch in text if ch >= "\ud800"):
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text[:MAX_PAYLOAD]
+
+
+def _as_text(raw) -> str:
     if isinstance(raw, bytes | bytearray):
         text = bytes(raw).decode("utf-8", "replace")
     elif isinstance(raw, str):
@@ -81,10 +101,7 @@ def payload_text(raw) -> str:
         buf = io.StringIO()
         csv.writer(buf, lineterminator="").writerow(["" if v is None else v for v in raw])
         text = buf.getvalue()
-    text = text.replace("\x00", "\ufffd")
-    if any("\ud800" <= ch <= "\udfff" for ch in text if ch >= "\ud800"):
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    return text[:MAX_PAYLOAD]
+    return text
 
 
 class Batcher:
@@ -269,8 +286,9 @@ class Batcher:
 
     def _reject(self, location, record, raw, reason, field) -> None:
         key = self.record_key(record) if record is not None else None
-        payload = payload_text(raw if raw is not None else record if record is not None else "")
-        self._quarantine.append((location, key, field, reason, payload))
+        given = raw if raw is not None else record if record is not None else ""
+        payload = payload_text(given)
+        self._quarantine.append((location, key, field, reason, payload, payload_bytes(given, payload)))
         self.summary.quarantined += 1
         if len(self._quarantine) >= CHUNK_ROWS:
             self.flush()

@@ -87,6 +87,8 @@ QUARANTINE_COLUMNS = {
     "last_seen_run_id": "text",
     "last_seen_at": "timestamptz",
     "times_seen": "integer not null default 1",
+    # the input exactly as it arrived, when ``payload`` (text) could not hold it: not UTF-8, a NUL, or cut
+    "payload_bytes": "bytea",
 }
 
 
@@ -152,6 +154,7 @@ class RawLoad:
         conn.execute(
             "set local timezone = 'UTC'; "
             "create temp table _quarantine (location text, record_key text, field text, reason text, payload text, "
+            "payload_bytes bytea, "
             "n bigint generated always as identity) on commit drop"
         )
         cols = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(PG_TYPES[t])) for c, t in entity.columns.items()]
@@ -182,7 +185,9 @@ class RawLoad:
                     cp.write(chunk.rows)
                 self.staged_rows += chunk.count
             if chunk.quarantine:
-                with cur.copy("copy _quarantine (location, record_key, field, reason, payload) from stdin") as cp:
+                with cur.copy(
+                    "copy _quarantine (location, record_key, field, reason, payload, payload_bytes) from stdin"
+                ) as cp:
                     for row in chunk.quarantine:
                         cp.write_row(row)
             if chunk.flags:
@@ -346,8 +351,9 @@ class RawLoad:
             params,
         )
         self.conn.execute(
-            "insert into ops.quarantine (run_id, source, entity, location, record_key, field, reason, payload) "
-            "select %(run)s, %(source)s, %(entity)s, location, record_key, field, reason, payload from _quarantine t "
+            "insert into ops.quarantine (run_id, source, entity, location, record_key, field, reason, payload, "
+            "payload_bytes) select %(run)s, %(source)s, %(entity)s, location, record_key, field, reason, payload, "
+            "payload_bytes from _quarantine t "
             f"where not exists (select 1 from ops.quarantine q where {same} and q.run_id <> %(run)s) order by t.n",
             params,
         )

@@ -227,7 +227,7 @@ class _TextLines:
         self.bad_utf8: set[int] = set()
         self.nul: set[int] = set()
         self.ended_with_newline = True
-        self.last_raw = b""
+        self._raw: list[bytes] = []  # the lines read since ``take_raw``: the bytes of the record being parsed
 
     def __iter__(self) -> Iterator[str]:
         whole = _WholeLines(self.stream)
@@ -240,7 +240,7 @@ class _TextLines:
 
     def _line(self, raw: bytes) -> str:
         self.number += 1
-        self.last_raw = raw
+        self._raw.append(raw)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -253,6 +253,12 @@ class _TextLines:
         if len(body) > MAX_FIELD_CHARS or _DIRTY_TEXT(body):
             self.last_dirty = self.number
         return text + "\n"
+
+
+    def take_raw(self) -> bytes:
+        """The exact bytes of the lines read since the last call (one CSV record), line breaks included."""
+        raw, self._raw = b"\n".join(self._raw), []
+        return raw
 
 
 class _Prepended:
@@ -324,9 +330,10 @@ def _csv_records(lines: _TextLines, reader, name, sink: Batcher, source, width: 
             break
         except csv.Error as err:  # a field over CSV_FIELD_LIMIT: that record is quarantined, the file goes on
             line = reader.line_num
-            sink.reject(f"{prefix}{line + offset}", lines.last_raw, f"unparseable CSV record: {err}")
+            sink.reject(f"{prefix}{line + offset}", lines.take_raw(), f"unparseable CSV record: {err}")
             previous = last_malformed = line
             continue
+        raw = lines.take_raw()
         line = reader.line_num
         if not row:
             previous = line
@@ -339,9 +346,9 @@ def _csv_records(lines: _TextLines, reader, name, sink: Batcher, source, width: 
             pending = (location, row, f"malformed CSV row: expected {width} fields, got {len(row)}")
             last_malformed = line
         elif lines.bad_utf8 and any(previous < n <= line for n in lines.bad_utf8):
-            sink.reject(location, row, "invalid UTF-8 in line", record=row)
+            sink.reject(location, raw, "invalid UTF-8 in line", record=row)  # the bytes as they arrived
         elif lines.nul and any(previous < n <= line for n in lines.nul):
-            sink.reject(location, row, "control characters in line (NUL byte)", record=row)
+            sink.reject(location, raw, "control characters in line (NUL byte)", record=row)
         else:
             add(row, location, lines.last_dirty <= previous and line - previous == 1, row)
         previous = line
@@ -394,9 +401,9 @@ def _csv_line(raw: bytes, location: str, sink: Batcher, add, width: int, delimit
     if len(row) != width:
         sink.reject(location, row, f"malformed CSV row: expected {width} fields, got {len(row)}")
     elif bad_utf8:
-        sink.reject(location, row, "invalid UTF-8 in line", record=row)
+        sink.reject(location, raw, "invalid UTF-8 in line", record=row)  # the bytes as they arrived
     elif nul:
-        sink.reject(location, row, "control characters in line (NUL byte)", record=row)
+        sink.reject(location, raw, "control characters in line (NUL byte)", record=row)
     else:
         add(row, location, not dirty, row)
 
