@@ -254,7 +254,6 @@ class _TextLines:
             self.last_dirty = self.number
         return text + "\n"
 
-
     def take_raw(self) -> bytes:
         """The exact bytes of the lines read since the last call (one CSV record), line breaks included."""
         raw, self._raw = b"\n".join(self._raw), []
