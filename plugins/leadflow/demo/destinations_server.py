@@ -565,6 +565,17 @@ class HubSpotApi(FakeApi):
                         "_input": item,
                     }
                 )
+            elif not isinstance(item.get("properties") or {}, dict) or any(
+                not isinstance(v, str) for v in (item.get("properties") or {}).values()
+            ):  # HubSpot's OpenAPI spec (CRM contacts v3, SimplePublicObjectBatchInputUpsert): values are strings
+                errors.append(
+                    {
+                        "message": "Property values were not valid: property values must be strings",
+                        "code": "INVALID_PROPERTY_VALUE",
+                        "context": context,
+                        "_input": item,
+                    }
+                )
             elif not EMAIL_RE.match(email) or not EMAIL_RE.match(ident):
                 errors.append(
                     {

@@ -244,7 +244,11 @@ class HubSpotDestination(_HttpDestination):
         self.concurrency = concurrency
         self.prefix = prefix
 
-    def properties(self, record: dict) -> dict[str, Any]:
+    def properties(self, record: dict) -> dict[str, str]:
+        """HubSpot's spec types every property value as a string: a missing value is "" (clears it there)."""
+        return {k: "" if v is None else str(v) for k, v in self._properties(record).items()}
+
+    def _properties(self, record: dict) -> dict[str, Any]:
         p, pre = record["payload"], self.prefix
         if record["action"] == "remove":
             return {f"{pre}lead_id": record["lead_id"], f"{pre}status": "disqualified"}
