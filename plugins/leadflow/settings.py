@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     )
     sync_destinations: list[str] = Field(["file"], description="Destinations the sync delivers to (JSON list).")
     future_tolerance_minutes: int = Field(60, description="Source clocks may run this far ahead of the run's as-of.")
+    pull_truncated_grace_minutes: float = Field(
+        60,
+        description="A file whose last line is cut short fails its unit while it changed less than this long ago "
+        "(it may still be being written); after that it loads with that line quarantined.",
+    )
     sync_http_timeout_seconds: float = Field(30.0, description="Sync: timeout of one request to a destination.")
     sync_max_attempts: int = Field(8, description="Sync: attempts per request on 429/5xx/timeouts before giving up.")
     sync_backoff_base_seconds: float = Field(0.5, description="Sync: first backoff (doubles per attempt, full jitter).")

@@ -270,3 +270,18 @@ def test_delivery_times_fill_speed_to_lead(sync_env, monkeypatch) -> None:
             "select count(*) from ops.sync_ledger where delivered_at > qualification_delivered_at"
         ).fetchone()[0]
     assert changed == 6
+
+
+def test_hubspot_properties_are_strings_even_when_a_field_is_missing(sync_env, monkeypatch) -> None:
+    """HubSpot's spec types every property value as a string: a missing name or title is sent as "" (cleared)."""
+    leads = [lead(0, first_name=None, last_name=None, company_name=None, title=None), lead(1)]
+    make_queue(sync_env["url"], leads, ("hubspot",))
+    use_destinations(monkeypatch, "hubspot")
+    [report] = run_sync("ok")
+    assert (report.sent, report.rejected) == (2, 0)
+    [contact] = [
+        c for c in sync_env["servers"].hubspot.contacts.values() if c["properties"]["email"] == "lead0@example.com"
+    ]
+    assert {k: contact["properties"][k] for k in ("firstname", "lastname", "company", "jobtitle")} == {
+        "firstname": "", "lastname": "", "company": "", "jobtitle": ""
+    }  # fmt: skip

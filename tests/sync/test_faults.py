@@ -23,6 +23,7 @@ from tests.sync.conftest import (
     dead_letters,
     held,
     lead,
+    ledger,
     make_queue,
     run_worker,
     use_destinations,
@@ -234,3 +235,100 @@ def _set_batch_size(monkeypatch, destination: str, size: str) -> None:
     conn = json.loads(os.environ[key])
     conn["extra"]["batch_size"] = int(size)
     monkeypatch.setenv(key, json.dumps(conn))
+
+
+# --- answers the client cannot attribute record by record: fail closed ---------------------------------------------
+
+
+@pytest.mark.parametrize("context", ["ids", "emails", "none"])
+def test_hubspot_207_whose_errors_name_inputs_another_way_loses_nothing(sync_env, monkeypatch, context) -> None:
+    """A 207 naming its failed inputs by id, by email or not at all: those are not delivered, the rest are."""
+    leads = setup(sync_env, monkeypatch, "hubspot")
+    api = sync_env["servers"].hubspot
+    api.multi_status, api.error_context = True, context
+    bad = {leads[i]["email"]: "owner is not a valid option" for i in (2, 7, 11, 19)}
+    api.faults.update(reject_emails=bad)
+    first = sync()
+    assert (first.sent, first.rejected, first.status) == (LEADS - 4, 4, "partial")
+    letters = dead_letters(sync_env["url"], "hubspot")
+    assert {k[1] for k in letters} == {leads[i]["lead_id"] for i in (2, 7, 11, 19)}
+    # the answer is attached to each dead letter
+    assert all("207" in reason and "numErrors 4" in reason for reason, _ in letters.values())
+    if context != "none":  # named another way, the error's own message is kept
+        assert all("not a valid option" in reason for reason, _ in letters.values())
+    assert set(ledger(sync_env["url"], "hubspot")) == {r["lead_id"] for r in leads} - {k[1] for k in letters}
+    api.faults.update(reject_emails={})
+    second = sync()
+    assert (second.retried, second.rejected) == (4, 0)
+    assert dead_letters(sync_env["url"], "hubspot") == {}
+    assert sync().planned == 0
+    assert_exactly_once(sync_env["servers"], sync_env["home"], "hubspot", leads)
+
+
+def test_hubspot_answer_with_fewer_results_than_inputs_is_not_taken_as_all_delivered(sync_env, monkeypatch) -> None:
+    leads = setup(sync_env, monkeypatch, "hubspot")
+    _set_batch_size(monkeypatch, "hubspot", "8")
+    api = sync_env["servers"].hubspot
+    api.omit_results = 1  # every batch of 8 is written, its answer confirms 7
+    first = sync()
+    assert (first.sent, first.rejected) == (LEADS - 3, 3)
+    letters = dead_letters(sync_env["url"], "hubspot")
+    assert len(letters) == 3
+    assert all("did not confirm" in reason and "7 result(s) for 8 input(s)" in reason for reason, _ in letters.values())
+    assert len(ledger(sync_env["url"], "hubspot")) == LEADS - 3
+    api.omit_results = 0
+    second = sync()
+    assert (second.planned, second.retried, second.rejected) == (3, 3, 0)
+    assert sync().planned == 0
+    assert_exactly_once(sync_env["servers"], sync_env["home"], "hubspot", leads)
+
+
+def test_hubspot_contradictory_answer_confirms_nothing(sync_env, monkeypatch) -> None:
+    """All inputs in the results and an error too: no input is counted as delivered on that answer."""
+    leads = setup(sync_env, monkeypatch, "hubspot", n=4)
+    api = sync_env["servers"].hubspot
+    api.multi_status, api.error_context = True, "none"
+    api.faults.update(reject_emails={leads[0]["email"]: "owner is not a valid option"})
+    api.list_failed_in_results = True  # the failed input shows up in the results as well
+    report = sync()
+    assert report.rejected == 4 and report.sent == 0
+    assert all("contradictory" in r for r, _ in dead_letters(sync_env["url"], "hubspot").values())
+
+
+def test_outreach_2xx_without_an_id_is_not_taken_as_done(sync_env, monkeypatch) -> None:
+    """A 201 naming no prospect / sequence state: that lead is dead-lettered with the answer, the rest go on."""
+    leads = setup(sync_env, monkeypatch, "outreach", n=8)
+    api = sync_env["servers"].outreach
+    api.answers_without_id = 2
+    first = sync()
+    assert (first.rejected, first.status) == (2, "partial")
+    letters = dead_letters(sync_env["url"], "outreach")
+    assert len(letters) == 2 and all("named no id" in reason for reason, _ in letters.values())
+    second = sync()
+    assert (second.retried, second.rejected) == (2, 0)
+    assert sync().planned == 0
+    assert_exactly_once(sync_env["servers"], sync_env["home"], "outreach", leads)
+
+
+def test_slack_200_that_is_not_ok_is_not_a_delivered_alert(sync_env, monkeypatch) -> None:
+    leads = setup(sync_env, monkeypatch, "slack", n=8)
+    api = sync_env["servers"].slack
+    api.proxy_200_next = 1
+    first = sync()
+    assert first.rejected == 1
+    [(reason, _)] = dead_letters(sync_env["url"], "slack").values()
+    assert "Slack HTTP 200" in reason and "html" in reason
+    assert sync().retried == 1
+    assert_exactly_once(sync_env["servers"], sync_env["home"], "slack", leads)
+
+
+def test_webhook_answer_that_leaves_a_record_out_does_not_confirm_it(sync_env, monkeypatch) -> None:
+    leads = setup(sync_env, monkeypatch, "webhook")
+    sync_env["servers"].webhook.drop_last_silently = 1
+    first = sync()
+    assert first.rejected == 1
+    [(reason, _)] = dead_letters(sync_env["url"], "webhook").values()
+    assert "no outcome for this record" in reason
+    assert sync().retried == 1
+    assert sync().planned == 0
+    assert_exactly_once(sync_env["servers"], sync_env["home"], "webhook", leads)

@@ -10,7 +10,9 @@ Each behaves like the documented API it stands for, including the parts that mak
 ``HubSpotApi``     ``POST /crm/v3/objects/contacts/batch/upsert`` keyed by the ``email`` id property: at most
                    100 inputs, duplicate ids refused, one invalid input fails the whole batch (400
                    ``VALIDATION_ERROR``; errors name the inputs by ``objectWriteTraceId`` unless
-                   ``name_inputs_in_errors`` is off); ``GET /crm/v3/objects/contacts`` with ``limit`` ≤ 100 and
+                   ``name_inputs_in_errors`` is off); ``multi_status`` writes the valid inputs and answers 207
+                   (errors named per ``error_context``: ids / emails / none), ``omit_results`` leaves written
+                   inputs out of the results; ``GET /crm/v3/objects/contacts`` with ``limit`` ≤ 100 and
                    ``after`` paging; 190 requests per 10 s (``TEN_SECONDLY_ROLLING``).
 ``SlackWebhook``   an incoming webhook: ``POST /services/T…/B…/<secret>`` → ``ok``; ``no_text``,
                    ``invalid_payload``, ``no_service``; 1 message per second; no idempotency (like Slack).
@@ -488,6 +490,11 @@ class HubSpotApi(FakeApi):
     def __init__(self, *args: Any, rate_limit: tuple[int, float] | None = (190, 10.0), **kwargs: Any) -> None:
         super().__init__(*args, rate_limit=rate_limit, **kwargs)
         self.name_inputs_in_errors = True
+        # answers real HubSpot may give that a client must not read as "all written":
+        self.multi_status = False  # invalid inputs do not fail the batch: the rest is written, 207 names the errors
+        self.error_context: str | None = None  # None: as name_inputs_in_errors says; "ids", "emails" or "none"
+        self.omit_results = 0  # leave the last N written inputs out of the answer's results
+        self.list_failed_in_results = False  # a contradictory 207: failed inputs listed among the results too
         self.clear()
 
     def clear(self) -> None:
@@ -541,6 +548,12 @@ class HubSpotApi(FakeApi):
         for item, ident in zip(inputs, ids, strict=True):
             trace = item.get("objectWriteTraceId")
             context = {"objectWriteTraceId": [trace]} if trace and self.name_inputs_in_errors else {"ids": [ident]}
+            if self.error_context == "ids":
+                context = {"ids": [ident]}
+            elif self.error_context == "emails":
+                context = {"email": [str((item.get("properties") or {}).get("email") or ident)]}
+            elif self.error_context == "none":
+                context = {}
             props = item.get("properties") or {}
             email = str(props.get("email") or ident).strip().lower()
             if item.get("idProperty") != "email":
@@ -549,6 +562,18 @@ class HubSpotApi(FakeApi):
                         "message": "idProperty must be a unique property (email)",
                         "code": "INVALID_ID_PROPERTY",
                         "context": context,
+                        "_input": item,
+                    }
+                )
+            elif not isinstance(item.get("properties") or {}, dict) or any(
+                not isinstance(v, str) for v in (item.get("properties") or {}).values()
+            ):  # HubSpot's OpenAPI spec (CRM contacts v3, SimplePublicObjectBatchInputUpsert): values are strings
+                errors.append(
+                    {
+                        "message": "Property values were not valid: property values must be strings",
+                        "code": "INVALID_PROPERTY_VALUE",
+                        "context": context,
+                        "_input": item,
                     }
                 )
             elif not EMAIL_RE.match(email) or not EMAIL_RE.match(ident):
@@ -557,6 +582,7 @@ class HubSpotApi(FakeApi):
                         "message": f"Property values were not valid: email {email!r} is invalid",
                         "code": "INVALID_EMAIL",
                         "context": context,
+                        "_input": item,
                     }
                 )
             elif self.faults.rejects(email) or self.faults.rejects(ident):
@@ -566,6 +592,7 @@ class HubSpotApi(FakeApi):
                         "message": f"Property values were not valid: {reason}",
                         "code": "INVALID_OPTION",
                         "context": context,
+                        "_input": item,
                     }
                 )
             elif (
@@ -579,12 +606,19 @@ class HubSpotApi(FakeApi):
                         "message": f"A contact with the email {email!r} already exists",
                         "code": "CONFLICT",
                         "context": context,
+                        "_input": item,
                     }
                 )
-        if errors:
+        failed = {id(e.pop("_input")) for e in errors}
+        if errors and not self.multi_status:
             return self._error(400, "Some inputs were not valid; nothing was written.", errors)
         results, now = [], _now_iso()
         for item, ident in zip(inputs, ids, strict=True):
+            if id(item) in failed:
+                if self.list_failed_in_results:
+                    email = str((item.get("properties") or {}).get("email") or ident).strip().lower()
+                    results.append({"id": "0", "properties": {"email": email}, "new": False})
+                continue
             props = {k: v for k, v in (item.get("properties") or {}).items()}
             cid = self.by_email.get(ident)
             new = cid is None
@@ -607,9 +641,14 @@ class HubSpotApi(FakeApi):
             contact["properties"].update(props)
             contact["updatedAt"] = now
             results.append({**self._public(contact), "new": new})
-        return Response(
-            200, {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": _now_iso()}, write=True
-        )
+        if self.omit_results:
+            results = results[: max(0, len(results) - self.omit_results)]
+        body = {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": _now_iso()}
+        if errors:
+            for e in errors:
+                e.update(status="error", category="VALIDATION_ERROR")
+            body.update(numErrors=len(errors), errors=errors)
+        return Response(207 if errors else 200, body, write=True)
 
     def _list(self, request: Request) -> Response:
         try:
@@ -660,6 +699,7 @@ class OutreachApi(FakeApi):
             ]
         }
         self.sequences = set(sequences)
+        self.answers_without_id = 0  # the next N created resources are answered 201 with no data.id
         self.clear()
 
     def clear(self) -> None:
@@ -792,7 +832,13 @@ class OutreachApi(FakeApi):
         for email in emails:
             self.by_email[email] = pid
         self.created += 1
-        return self._ok(201, {"data": self._prospect(self.prospects[pid])}, write=True)
+        return self._created(self._prospect(self.prospects[pid]))
+
+    def _created(self, data: dict) -> Response:
+        if self.answers_without_id > 0:
+            self.answers_without_id -= 1
+            data = {"type": data["type"]}
+        return self._ok(201, {"data": data}, write=True)
 
     def _update_prospect(self, request: Request, pid: int) -> Response:
         data = self._document(request)
@@ -880,7 +926,7 @@ class OutreachApi(FakeApi):
             "createdAt": now,
             "updatedAt": now,
         }
-        return self._ok(201, {"data": self._state(self.states[sid])}, write=True)
+        return self._created(self._state(self.states[sid]))
 
     def state(self) -> dict[str, Any]:
         return {
@@ -906,6 +952,7 @@ class SlackWebhook(FakeApi):
     ) -> None:
         super().__init__(*args, rate_limit=rate_limit, **kwargs)
         self.path = "/" + path.strip("/")
+        self.proxy_200_next = 0  # the next N messages answered 200 with an HTML page, not posted
         self.clear()
 
     def clear(self) -> None:
@@ -939,6 +986,9 @@ class SlackWebhook(FakeApi):
             return self._text(400, "invalid_payload")
         if not message.get("text") and not message.get("blocks"):
             return self._text(400, "no_text")
+        if self.proxy_200_next > 0:  # something in between answered for Slack: 200, not "ok", nothing posted
+            self.proxy_200_next -= 1
+            return Response(200, "<html><body>Request received</body></html>", content_type="text/html")
         flat = json.dumps(message).lower()
         for email, reason in self.faults.reject_emails.items():
             if email in flat:
@@ -984,6 +1034,7 @@ class WebhookReceiver(FakeApi):
         self.tolerance_seconds = tolerance_seconds
         self.max_records = max_records
         self.reject_mode = reject_mode  # "per_record": 200 with outcomes; "batch": 422 naming no one
+        self.drop_last_silently = 0  # the next N batches: the last record is neither stored nor answered for
         self.clear()
 
     def clear(self) -> None:
@@ -1035,8 +1086,12 @@ class WebhookReceiver(FakeApi):
         if problems and self.reject_mode == "batch":
             return Response(422, {"error": "the batch holds invalid records; nothing was stored"})
         write = False
+        dropped = None
+        if self.drop_last_silently > 0 and results[-1] is None:
+            self.drop_last_silently -= 1
+            dropped = len(records) - 1
         for i, rec in enumerate(records):
-            if results[i] is not None:
+            if results[i] is not None or i == dropped:
                 continue
             key = str(rec["idempotency_key"])
             if key in self.seen:
@@ -1048,7 +1103,7 @@ class WebhookReceiver(FakeApi):
             self.latest[str(rec.get("lead_id"))] = rec
             results[i] = {"idempotency_key": key, "status": "accepted"}
             write = True
-        return Response(200, {"results": results}, write=write)
+        return Response(200, {"results": [x for x in results if x is not None]}, write=write)
 
     def state(self) -> dict[str, Any]:
         return {"latest": self.latest, "applied": len(self.applied), "duplicates_ignored": self.duplicates}

@@ -12,13 +12,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from leadflow.pull.contract import META_COLUMNS, Entity
 from leadflow.pull.validate import COPY_ESCAPE, IGNORED, Rejected, Source, Validator, _scalar_text
+
+log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 20_000
 CHUNK_BYTES = 4 << 20
@@ -26,10 +29,18 @@ MAX_PAYLOAD = 100_000
 _IDENT = re.compile(r"[^a-z0-9_]+")
 
 
+# PostgreSQL's system columns: every table has them, so no field may become a column of that name.
+SYSTEM_COLUMNS = frozenset({"tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"})
+
+
 def drift_column(name: str) -> str:
-    """A safe column name for a field (schema drift adds unknown ones as text): ``Campaign Id`` -> ``campaign_id``."""
+    """A safe column name for a field (schema drift adds unknown ones as text): ``Campaign Id`` -> ``campaign_id``.
+
+    A field named like a PostgreSQL system column (``xmin``, ``ctid``, ...) becomes ``src_xmin``, ``src_ctid``.
+    """
     clean = _IDENT.sub("_", str(name).strip().lstrip("\ufeff").lower()).strip("_")[:60] or "unnamed"
-    return clean if not clean[0].isdigit() else f"c_{clean}"
+    clean = clean if not clean[0].isdigit() else f"c_{clean}"
+    return f"src_{clean}" if clean in SYSTEM_COLUMNS else clean
 
 
 @dataclass
@@ -44,6 +55,7 @@ class Chunk:
     count: int
     quarantine: list[tuple]  # (location, record_key, field, reason, payload)
     extras: int = 0
+    flags: list[tuple] = field(default_factory=list)  # (record_key, flag, location) of staged records
 
 
 @dataclass
@@ -53,10 +65,32 @@ class Summary:
     quarantined: int = 0
     max_cursor: str | None = None
     drift: list[str] = field(default_factory=list)
+    # checks found while reading (flag -> SQL condition over the loaded row ``r``), like a source's ``flags:``
+    flags: dict[str, str] = field(default_factory=dict)
+
+
+def payload_bytes(raw, text: str) -> bytes | None:
+    """The exact input when ``payload_text`` could not keep it (not UTF-8, a NUL byte, cut at 100 kB), else None."""
+    if isinstance(raw, bytes | bytearray):
+        raw = bytes(raw)
+        try:
+            lossy = b"\x00" in raw or raw.decode("utf-8") != text
+        except UnicodeDecodeError:
+            lossy = True
+        return raw if lossy else None
+    original = _as_text(raw)
+    return original.encode("utf-8", "surrogatepass") if original != text else None
 
 
 def payload_text(raw) -> str:
     """The raw payload of a rejected record as text PostgreSQL can store (no NUL), at most 100 kB."""
+    text = _as_text(raw).replace("\x00", "\ufffd")
+    if any("\ud800" <= ch <= "\udfff" for ch in text if ch >= "\ud800"):
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text[:MAX_PAYLOAD]
+
+
+def _as_text(raw) -> str:
     if isinstance(raw, bytes | bytearray):
         text = bytes(raw).decode("utf-8", "replace")
     elif isinstance(raw, str):
@@ -67,10 +101,7 @@ def payload_text(raw) -> str:
         buf = io.StringIO()
         csv.writer(buf, lineterminator="").writerow(["" if v is None else v for v in raw])
         text = buf.getvalue()
-    text = text.replace("\x00", "\ufffd")
-    if any("\ud800" <= ch <= "\udfff" for ch in text if ch >= "\ud800"):
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    return text[:MAX_PAYLOAD]
+    return text
 
 
 class Batcher:
@@ -81,8 +112,11 @@ class Batcher:
         emit: Callable[[Chunk], None],
         tolerance: timedelta = timedelta(hours=1),
         mapping: dict[str, Source] | None = None,
+        tz: tzinfo | None = None,
     ):
         self.entity = entity
+        self.tz = tz
+        self._record_flags: list[tuple] = []  # (record key, flag, location) the validator raised for staged records
         self.as_of = as_of
         self.tolerance = tolerance
         self.mapping = mapping or {}
@@ -97,6 +131,8 @@ class Batcher:
         self._extra_rows = 0
         self._drift: dict[str, None] = {}
         self._reserved = set(entity.columns) | set(META_COLUMNS) | {"_extra"}
+        self._renamed: dict[str, str] = {}  # a field whose name another field already has -> its own column
+        self._flags: dict[str, str] = {}
         columns = list(entity.columns)
         self._pk = [columns.index(c) for c in entity.primary_key]
         self._cursor = columns.index(entity.cursor)
@@ -108,7 +144,8 @@ class Batcher:
     # -- layout --------------------------------------------------------------------------------------
     def layout(self, fields: list[str] | None) -> list[str]:
         """Records are dicts (``None``) or sequences with these field names; returns missing required fields."""
-        self.validator = Validator(self.entity, self.as_of, self.tolerance, fields, self.mapping)
+        self.validator = Validator(self.entity, self.as_of, self.tolerance, fields, self.mapping, self.tz)
+        self._notes = self.validator.notes
         self._row = self.validator.row
         self._fields = fields
         consumed = self.validator.consumed | set(self.entity.columns)
@@ -160,17 +197,25 @@ class Batcher:
         try:
             line, key, cursor = self._row(record, clean, location)
         except Rejected as err:
+            self._notes.clear()
             self._reject(location, record, raw, err.problem.reason, err.problem.field)
             return None
-        return line, key, cursor, record, location, clean, raw
+        if self._notes:
+            notes = tuple(self._notes)
+            self._notes.clear()
+            return line, key, cursor, record, location, clean, raw, notes
+        return line, key, cursor, record, location, clean, raw, ()
 
     def stage(self, checked: tuple) -> None:
         """The second step of ``add``: the duplicate check and the staging of a ``check``ed record."""
-        line, key, cursor, record, location, clean, raw = checked
+        line, key, cursor, record, location, clean, raw, notes = checked
         first = self._seen.setdefault(key, location)
         if first is not location:
             self.duplicate(location, record, raw, first)
             return
+        if notes:
+            text_key = ":".join("" if k is None else str(k) for k in key) if isinstance(key, tuple) else str(key)
+            self._record_flags.extend((text_key, flag, location) for flag in dict.fromkeys(notes))
         if cursor > self._max_cursor:
             self._max_cursor = cursor
         if self._fields is None:
@@ -197,10 +242,31 @@ class Batcher:
     def _row_extras(self, record) -> str:
         return self._extras({name: record[i] for i, name in self._extra_index if i < len(record)})
 
+    def distinct_fields(self, fields: list[str]) -> list[str]:
+        """Header names made distinct: a repeat (``email`` … ``Email``) is kept as ``email_2`` and flagged."""
+        out: list[str] = []
+        for name in fields:
+            if name in out:
+                name = self._repeat(name, set(fields) | set(out))
+            out.append(name)
+        return out
+
+    def _repeat(self, name: str, taken: set[str]) -> str:
+        n = 2
+        while f"{name}_{n}" in taken or f"{name}_{n}" in self._reserved:
+            n += 1
+        new = f"{name}_{n}"
+        log.warning("%s: field %r repeats %r (names differ only in case or punctuation); kept as %r, flagged "
+                    "duplicate_header:%s", self.entity.key, name, name, new, new)  # fmt: skip
+        self._flags[f"duplicate_header:{new}"] = f"r.{new} is not null"
+        return new
+
     def _extras(self, fields: dict) -> str:
         out = {}
         for key, value in fields.items():
             name = drift_column(key)
+            if name in self._reserved and key not in self._known:  # e.g. "Email" beside "email": keep it apart
+                name = self._renamed.get(key) or self._renamed.setdefault(key, self._repeat(name, set(self._drift)))
             if name in self._reserved or name.startswith("_"):
                 continue
             self._drift.setdefault(name)
@@ -221,8 +287,9 @@ class Batcher:
 
     def _reject(self, location, record, raw, reason, field) -> None:
         key = self.record_key(record) if record is not None else None
-        payload = payload_text(raw if raw is not None else record if record is not None else "")
-        self._quarantine.append((location, key, field, reason, payload))
+        given = raw if raw is not None else record if record is not None else ""
+        payload = payload_text(given)
+        self._quarantine.append((location, key, field, reason, payload, payload_bytes(given, payload)))
         self.summary.quarantined += 1
         if len(self._quarantine) >= CHUNK_ROWS:
             self.flush()
@@ -248,8 +315,9 @@ class Batcher:
             data = ("\n".join(self._rows) + "\n").encode("utf-8")
             # Bound a chunk by bytes too: wide records make smaller chunks.
             self._limit = max(100, min(CHUNK_ROWS, CHUNK_BYTES * len(self._rows) // max(len(data), 1)))
-        self.emit(Chunk(data, len(self._rows), self._quarantine, self._extra_rows))
+        self.emit(Chunk(data, len(self._rows), self._quarantine, self._extra_rows, self._record_flags))
         self.summary.staged += len(self._rows)
+        self._record_flags = []
         self._rows = []
         self._quarantine = []
         self._extra_rows = 0
@@ -259,4 +327,5 @@ class Batcher:
         self.summary.read = self.summary.staged + self.summary.quarantined
         self.summary.max_cursor = self._max_cursor[:19] or None
         self.summary.drift = list(self._drift)
+        self.summary.flags = dict(self._flags)
         return self.summary

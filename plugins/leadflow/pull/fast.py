@@ -68,6 +68,9 @@ if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
         pa.set_memory_pool(pa.system_memory_pool())
 ROWS: Counter = Counter()  # rows loaded through the fast path in this process, per entity (tests, benchmark)
 _ROWS_LOCK = threading.Lock()
+# The csv module's default field limit (131,072) raised for every reader here (pull/readers.py says why).
+CSV_FIELD_LIMIT = 64 << 20
+csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
 SMALLEST = 64  # a refused piece of this many lines or fewer goes the careful way line by line
 
 TIMESTAMP_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
@@ -391,7 +394,10 @@ class Blocks(Columns):
             return len(ends)
         for i in np.unique(np.searchsorted(ends, quotes)).tolist():
             text = data[starts[i] : ends[i]].decode("utf-8", "replace").replace("\x00", "\ufffd")
-            row = next(csv.reader([text + "\n"], delimiter=chr(self.delimiter)), [])
+            try:
+                row = next(csv.reader([text + "\n"], delimiter=chr(self.delimiter)), [])
+            except csv.Error:  # the careful way quarantines it
+                return i
             if any("\n" in value for value in row):
                 return i
         return len(ends)

@@ -87,6 +87,8 @@ QUARANTINE_COLUMNS = {
     "last_seen_run_id": "text",
     "last_seen_at": "timestamptz",
     "times_seen": "integer not null default 1",
+    # the input exactly as it arrived, when ``payload`` (text) could not hold it: not UTF-8, a NUL, or cut
+    "payload_bytes": "bytea",
 }
 
 
@@ -152,6 +154,7 @@ class RawLoad:
         conn.execute(
             "set local timezone = 'UTC'; "
             "create temp table _quarantine (location text, record_key text, field text, reason text, payload text, "
+            "payload_bytes bytea, "
             "n bigint generated always as identity) on commit drop"
         )
         cols = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(PG_TYPES[t])) for c, t in entity.columns.items()]
@@ -159,6 +162,7 @@ class RawLoad:
             "create temp table if not exists _stage ({}, _source_location text, _extra jsonb) on commit drop"
         ).format(sql.SQL(", ").join(cols))
         self._stage_made = False
+        self._flags_made = False  # _record_flags: what the validator flagged (naive timestamps, nested values)
         self._copy_rows = sql.SQL("copy _stage ({}) from stdin").format(
             sql.SQL(", ").join(map(sql.Identifier, [*self._columns, "_source_location", "_extra"]))
         )
@@ -181,8 +185,20 @@ class RawLoad:
                     cp.write(chunk.rows)
                 self.staged_rows += chunk.count
             if chunk.quarantine:
-                with cur.copy("copy _quarantine (location, record_key, field, reason, payload) from stdin") as cp:
+                with cur.copy(
+                    "copy _quarantine (location, record_key, field, reason, payload, payload_bytes) from stdin"
+                ) as cp:
                     for row in chunk.quarantine:
+                        cp.write_row(row)
+            if chunk.flags:
+                if not self._flags_made:
+                    self.conn.execute(
+                        "create temp table if not exists _record_flags (record_key text, flag text, location text) "
+                        "on commit drop"
+                    )
+                    self._flags_made = True
+                with cur.copy("copy _record_flags (record_key, flag, location) from stdin") as cp:
+                    for row in chunk.flags:
                         cp.write_row(row)
 
     def _stage(self) -> None:
@@ -225,6 +241,14 @@ class RawLoad:
             self._write_quarantine()
             if self.unit.flags and summary.staged:
                 self._flag()
+            if summary.flags and summary.staged:
+                self._flag_read(summary.flags)
+            if self._flags_made:
+                self.conn.execute(
+                    "insert into ops.record_flags (source, entity, record_key, flag, location, run_id, flagged_at) "
+                    "select %s, %s, record_key, flag, location, %s, %s from _record_flags on conflict do nothing",
+                    (self.entity.source, self.entity.name, self.run_id, self.as_of),
+                )
             self._bookkeeping(summary)
         except BaseException as err:
             self.rollback(err)
@@ -327,8 +351,9 @@ class RawLoad:
             params,
         )
         self.conn.execute(
-            "insert into ops.quarantine (run_id, source, entity, location, record_key, field, reason, payload) "
-            "select %(run)s, %(source)s, %(entity)s, location, record_key, field, reason, payload from _quarantine t "
+            "insert into ops.quarantine (run_id, source, entity, location, record_key, field, reason, payload, "
+            "payload_bytes) select %(run)s, %(source)s, %(entity)s, location, record_key, field, reason, payload, "
+            "payload_bytes from _quarantine t "
             f"where not exists (select 1 from ops.quarantine q where {same} and q.run_id <> %(run)s) order by t.n",
             params,
         )
@@ -365,6 +390,18 @@ class RawLoad:
                     condition=sql.SQL(condition),  # configuration, like a dbt model: trusted SQL
                 ),
                 (self.entity.source, self.entity.name, flag, self.run_id, self.as_of),
+            )
+
+    def _flag_read(self, flags: dict[str, str]) -> None:
+        """Flags the reader raised for this unit (a repeated header): over the rows this unit wrote to raw."""
+        for flag, condition in flags.items():
+            self.conn.execute(
+                sql.SQL(
+                    "insert into ops.record_flags (source, entity, record_key, flag, location, run_id, flagged_at) "
+                    "select %s, %s, {key}, %s, r._source_location, %s, %s from {raw} r "
+                    "where r._batch_id = %s and ({condition}) on conflict do nothing"
+                ).format(key=self._key_sql("r"), raw=_raw(self.entity), condition=sql.SQL(condition)),
+                (self.entity.source, self.entity.name, flag, self.run_id, self.as_of, self._batch_id),
             )
 
     def _bookkeeping(self, summary: Summary) -> None:

@@ -45,10 +45,22 @@ READ_BYTES = 4 << 20
 _DIRTY_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\\]").search
 _DIRTY_TEXT = re.compile(r"[\x00-\x09\x0b-\x1f\x7f\\]").search
 _LONG_STRING = re.compile(rb'"[^"]{%d,}' % MAX_FIELD_CHARS).search
+# The csv module refuses a field over 131,072 characters by default, which used to end the whole source's
+# pull. Fields up to this size are parsed, so the contract's oversize rule (10,000) quarantines the record
+# by name; a larger one (an unclosed quote running through a file) quarantines that record as a CSV error.
+CSV_FIELD_LIMIT = fast.CSV_FIELD_LIMIT
 
 
 class SourceError(RuntimeError):
     """A fault that fails one unit of a source (the task fails, its retry completes it); names source, location, field."""
+
+
+class TruncatedFile(SourceError):
+    """The file's last line has no newline and does not parse; the reader has quarantined that line already.
+
+    While the file is young (it may still be being written) the unit fails and is retried; once it has been
+    unchanged for the grace period it loads, the partial line in quarantine (see ``FileJob`` in pull/run.py).
+    """
 
 
 def _no_constants(token: str):
@@ -63,6 +75,7 @@ class FileRef:
     fingerprint: str
     fs: object  # fsspec filesystem
     path: str  # path inside fs
+    modified: float | None = None  # last change, Unix seconds (None: the store does not say)
 
     def open(self):
         return self.fs.open(self.path, "rb")
@@ -85,8 +98,18 @@ def list_files(location: str, pattern: str, storage_options: dict | None = None)
         fingerprint = f"{info.get('size')}:{stamp}".replace('"', "")
         name = path[len(root) + 1 :] if root and path.startswith(root + "/") else path.rsplit("/", 1)[-1]
         url = path if protocol in ("file", "local") else f"{protocol}://{path}"
-        refs.append(FileRef(url, name, fingerprint, fs, path))
+        refs.append(FileRef(url, name, fingerprint, fs, path, _modified(info)))
     return refs
+
+
+def _modified(info: dict) -> float | None:
+    value = info.get("mtime") or info.get("LastModified") or info.get("last_modified") or info.get("created")
+    if isinstance(value, datetime):
+        return value.timestamp()
+    try:
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
 
 
 class _WholeLines:
@@ -147,7 +170,9 @@ def read_jsonl(stream, name: str, sink: Batcher, source: str) -> None:
         try:
             record = json.loads(rest.decode("utf-8"), parse_constant=_no_constants)
         except ValueError as err:
-            raise SourceError(
+            reason = "truncated last line: no newline at the end and the line does not parse"
+            sink.reject(f"{prefix}{number}", rest, reason)
+            raise TruncatedFile(
                 f"{source}: {name} is truncated at line {number} (no newline at the end and the line does not parse)"
             ) from err
         if not isinstance(record, dict):
@@ -202,6 +227,7 @@ class _TextLines:
         self.bad_utf8: set[int] = set()
         self.nul: set[int] = set()
         self.ended_with_newline = True
+        self._raw: list[bytes] = []  # the lines read since ``take_raw``: the bytes of the record being parsed
 
     def __iter__(self) -> Iterator[str]:
         whole = _WholeLines(self.stream)
@@ -214,6 +240,7 @@ class _TextLines:
 
     def _line(self, raw: bytes) -> str:
         self.number += 1
+        self._raw.append(raw)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -226,6 +253,11 @@ class _TextLines:
         if len(body) > MAX_FIELD_CHARS or _DIRTY_TEXT(body):
             self.last_dirty = self.number
         return text + "\n"
+
+    def take_raw(self) -> bytes:
+        """The exact bytes of the lines read since the last call (one CSV record), line breaks included."""
+        raw, self._raw = b"\n".join(self._raw), []
+        return raw
 
 
 class _Prepended:
@@ -270,7 +302,7 @@ def read_csv(stream, name: str, sink: Batcher, source: str, delimiter: str = ","
 
 
 def _csv_layout(sink: Batcher, source: str, name: str, header: list[str]) -> list[str]:
-    fields = [drift_column(h) for h in header]
+    fields = sink.distinct_fields([drift_column(h) for h in header])
     missing = sink.layout(fields)
     if missing:
         raise SourceError(
@@ -289,24 +321,41 @@ def _csv_records(lines: _TextLines, reader, name, sink: Batcher, source, width: 
     add = sink.add
     previous = reader.line_num
     last_malformed = None
-    for row in reader:
+    pending = None
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as err:  # a field over CSV_FIELD_LIMIT: that record is quarantined, the file goes on
+            line = reader.line_num
+            sink.reject(f"{prefix}{line + offset}", lines.take_raw(), f"unparseable CSV record: {err}")
+            previous = last_malformed = line
+            continue
+        raw = lines.take_raw()
         line = reader.line_num
         if not row:
             previous = line
             continue
         location = f"{prefix}{line + offset}"
-        if len(row) != width:
-            sink.reject(location, row, f"malformed CSV row: expected {width} fields, got {len(row)}")
+        if pending is not None:
+            sink.reject(*pending)
+            pending = None
+        if len(row) != width:  # held back one row: if it is the file's cut-off end, its reason says so
+            pending = (location, row, f"malformed CSV row: expected {width} fields, got {len(row)}")
             last_malformed = line
         elif lines.bad_utf8 and any(previous < n <= line for n in lines.bad_utf8):
-            sink.reject(location, row, "invalid UTF-8 in line", record=row)
+            sink.reject(location, raw, "invalid UTF-8 in line", record=row)  # the bytes as they arrived
         elif lines.nul and any(previous < n <= line for n in lines.nul):
-            sink.reject(location, row, "control characters in line (NUL byte)", record=row)
+            sink.reject(location, raw, "control characters in line (NUL byte)", record=row)
         else:
             add(row, location, lines.last_dirty <= previous and line - previous == 1, row)
         previous = line
-    if not lines.ended_with_newline and last_malformed == previous:
-        raise SourceError(f"{source}: {name} is truncated at line {previous + offset} (the last row is cut short)")
+    if not lines.ended_with_newline and last_malformed == previous and pending is not None:
+        sink.reject(pending[0], pending[1], pending[2] + " (truncated last line: no newline at the end)")
+        raise TruncatedFile(f"{source}: {name} is truncated at line {previous + offset} (the last row is cut short)")
+    if pending is not None:
+        sink.reject(*pending)
 
 
 def _fast_csv(stream, name, sink: Batcher, source, delimiter: str, fields: list[str], prefix: str) -> None:
@@ -341,15 +390,19 @@ def _csv_line(raw: bytes, location: str, sink: Batcher, add, width: int, delimit
         text = text.replace("\x00", "\ufffd")
     body = text[:-1] if text.endswith("\r") else text
     dirty = len(body) > MAX_FIELD_CHARS or _DIRTY_TEXT(body) is not None
-    row = next(csv.reader([text + "\n"], delimiter=delimiter), [])
+    try:
+        row = next(csv.reader([text + "\n"], delimiter=delimiter), [])
+    except csv.Error as err:
+        sink.reject(location, raw, f"unparseable CSV record: {err}")
+        return
     if not row:
         return
     if len(row) != width:
         sink.reject(location, row, f"malformed CSV row: expected {width} fields, got {len(row)}")
     elif bad_utf8:
-        sink.reject(location, row, "invalid UTF-8 in line", record=row)
+        sink.reject(location, raw, "invalid UTF-8 in line", record=row)  # the bytes as they arrived
     elif nul:
-        sink.reject(location, row, "control characters in line (NUL byte)", record=row)
+        sink.reject(location, raw, "control characters in line (NUL byte)", record=row)
     else:
         add(row, location, not dirty, row)
 

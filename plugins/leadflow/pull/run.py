@@ -19,8 +19,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 import yaml
@@ -32,6 +33,7 @@ from leadflow.pull.readers import (
     FileRef,
     Pacer,
     SourceError,
+    TruncatedFile,
     list_files,
     read_csv,
     read_jsonl,
@@ -39,7 +41,7 @@ from leadflow.pull.readers import (
     read_rest,
     read_sql,
 )
-from leadflow.pull.validate import IGNORED, Source, parse_template
+from leadflow.pull.validate import IGNORED, UNDECLARED_UTC, Source, parse_template
 from leadflow.settings import Settings, get_settings
 from leadflow.sync.transport import RateLimit
 from leadflow.warehouse.db import connect, ensure_ops_schema, warehouse_url
@@ -192,12 +194,12 @@ class _Stopped(Exception):
     pass
 
 
-def _produce(put: Callable, entity: Entity, jobs, as_of: datetime, tolerance: timedelta, mapping) -> None:
+def _produce(put: Callable, entity: Entity, jobs, as_of: datetime, tolerance: timedelta, mapping, tz=None) -> None:
     """Read and validate every unit in turn, handing chunks and unit boundaries to ``put``."""
     try:
         for unit, read in jobs:
             put(_Begin(unit))
-            sink = Batcher(entity, as_of, put, tolerance, mapping)
+            sink = Batcher(entity, as_of, put, tolerance, mapping, tz)
             try:
                 read(sink)
             except SourceError as err:
@@ -236,6 +238,8 @@ def _run_units(
     tolerance: timedelta,
     mapping: dict[str, Source],
     keyed: bool = True,
+    failed: list[str] | None = None,
+    tz: tzinfo | None = None,
 ) -> tuple[list[LoadResult], list[str]]:
     """Load every unit; a unit that fails with SourceError is rolled back and reported, the others load.
 
@@ -246,13 +250,13 @@ def _run_units(
     stop = threading.Event()
     producer = threading.Thread(
         target=_produce,
-        args=(_bounded_put(items, stop), entity, jobs, as_of, tolerance, mapping),
+        args=(_bounded_put(items, stop), entity, jobs, as_of, tolerance, mapping, tz),
         name=f"pull-{entity.key}",
         daemon=True,
     )
     producer.start()
     results: list[LoadResult] = []
-    errors: list[str] = []
+    errors: list[str] = [] if failed is None else failed  # shared: kept when another unit crashes the pull
     load: RawLoad | None = None
     try:
         while True:
@@ -309,6 +313,7 @@ def _run_parallel(
     workers = max(1, min(workers, len(jobs)))
     if workers == 1:
         return _run_units(conn, entity, jobs, *args)
+    # args end with the shared list of failed units and the time zone (``failed``, ``tz`` of _run_units)
     shares = [jobs[i::workers] for i in range(workers)]
     outcomes: list = [None] * workers
 
@@ -329,13 +334,12 @@ def _run_parallel(
         outcomes[0] = err
     for thread in threads:
         thread.join()
-    results, errors = [], []
+    results = []
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome
         results.extend(outcome[0])
-        errors.extend(outcome[1])
-    return results, errors
+    return results, args[-2]
 
 
 @dataclass(frozen=True)
@@ -353,7 +357,17 @@ class FileJob:
         except OSError as err:
             raise SourceError(f"{self.source}: cannot open {self.ref.url}: {err}") from err
         with stream:
-            FORMATS[self.fmt](stream, self.ref.name, sink, self.source, **dict(self.options))
+            try:
+                FORMATS[self.fmt](stream, self.ref.name, sink, self.source, **dict(self.options))
+            except TruncatedFile as err:
+                grace = get_settings().pull_truncated_grace_minutes * 60
+                age = None if self.ref.modified is None else time.time() - self.ref.modified
+                if age is not None and age < grace:  # may still be being written: the retry loads it whole
+                    raise TruncatedFile(
+                        f"{err} — changed {age / 60:.0f} min ago; once unchanged for {grace / 60:g} min it loads "
+                        "with that line quarantined"
+                    ) from err
+                log.warning("%s; unchanged for the grace period: loaded, the partial line quarantined", err)
 
 
 def _pacer(source_cfg: dict) -> Pacer:
@@ -448,7 +462,8 @@ def pull_source(source: str, run_id: str, as_of: datetime, settings: Settings | 
 
     A unit that cannot load (a truncated file, a missing required column, an API that keeps failing)
     is rolled back and the others still load; the pull then raises ``SourceError`` naming every failure,
-    so the task fails and its retry loads what is left.
+    so the task fails and its retry loads what is left. When something else crashes the pull, the error
+    raised names the crash and every unit that had failed beside it.
     """
     settings = settings or get_settings()
     config = load_source_config(settings)
@@ -467,6 +482,15 @@ def pull_source(source: str, run_id: str, as_of: datetime, settings: Settings | 
     sys.setswitchinterval(min(interval, 0.0005))
     try:
         _pull(source, source_cfg, run_id, as_of, settings, tolerance, summary, errors)
+    except Exception as crash:
+        if not errors:
+            raise
+        # keep what else failed: the crash alone would hide the truncated file or missing column beside it
+        log.error("%s: loaded before the crash: %s", source, summary)
+        raise SourceError(
+            f"{source}: crashed ({crash.__class__.__name__}: {crash}); besides, {len(errors)} unit(s) failed "
+            "and were rolled back: " + "; ".join(errors)
+        ) from crash
     finally:
         sys.setswitchinterval(interval)
     if errors:
@@ -530,6 +554,7 @@ def _pull_entity(conn, entity, url, source_cfg, run_id, as_of, settings, toleran
     spec = source_cfg["entities"][entity.name]
     started = time.monotonic()
     try:
+        tz = source_timezone(entity, spec, source_cfg)
         mapping = build_mapping(conn, entity, spec)
         jobs = plan_entity(conn, entity, spec, source_cfg, run_id, settings)
     except SourceError as err:
@@ -538,9 +563,14 @@ def _pull_entity(conn, entity, url, source_cfg, run_id, as_of, settings, toleran
         return
     workers = int(source_cfg.get("workers", os.environ.get("LEADFLOW_PULL_WORKERS", DEFAULT_WORKERS)))
     defer = bool(jobs) and os.environ.get("LEADFLOW_PULL_DEFER_KEYS", "1") != "0"
-    with deferred_key(conn, entity, run_id, defer) as keyed:
-        results, failed = _run_parallel(conn, url, entity, jobs, workers, run_id, as_of, tolerance, mapping, keyed)
-    errors.extend(failed)
+    failed: list[str] = []
+    try:
+        with deferred_key(conn, entity, run_id, defer) as keyed:
+            results, _ = _run_parallel(
+                conn, url, entity, jobs, workers, run_id, as_of, tolerance, mapping, keyed, failed, tz
+            )
+    finally:  # the units that failed before another one crashed the pull are still reported
+        errors.extend(failed)
     totals = {
         "read": sum(r.read for r in results),
         "loaded": sum(r.loaded for r in results),
@@ -558,6 +588,21 @@ def _pull_entity(conn, entity, url, source_cfg, run_id, as_of, settings, toleran
         totals["quarantined"],
         totals["seconds"],
     )
+
+
+def source_timezone(entity: Entity, spec: dict, source_cfg: dict) -> tzinfo:
+    """The time zone of the source's timestamps without an offset: ``timezone`` of the entity or source.
+
+    Undeclared, such values are taken as UTC and each is flagged ``naive_timestamp:<column>`` (a guess);
+    declared, they are read in that zone without a flag.
+    """
+    name = spec.get("timezone") or source_cfg.get("timezone")
+    if not name:
+        return UNDECLARED_UTC
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise SourceError(f"{entity.key}: unknown time zone {name!r} (setting timezone: an IANA name)") from err
 
 
 def landing_path(settings: Settings | None = None) -> Path:

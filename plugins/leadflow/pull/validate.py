@@ -31,7 +31,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
@@ -45,6 +45,8 @@ EMAIL_RE = re.compile(
 )
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|[\ud800-\udfff]")
 MAX_FIELD_CHARS = 10_000
+# The time zone of a source that declares none: UTC, and every timestamp without an offset is flagged.
+UNDECLARED_UTC = timezone(timedelta(0), "UTC (undeclared)")
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 # Columns that legitimately hold future dates (plans, expiries); every other timestamp is an observation.
 FUTURE_ALLOWED = {"trial_ends_at", "closed_at"}
@@ -103,8 +105,14 @@ def _scalar_text(value) -> str:
     return str(value)
 
 
-def coerce_value(column: str, kind: str, value, future_limit: datetime) -> str | None:
-    """One field to its COPY text form (None = NULL); raises Rejected naming the field and the reason."""
+def coerce_value(
+    column: str, kind: str, value, future_limit: datetime, tz: tzinfo = UTC, note: Callable | None = None
+) -> str | None:
+    """One field to its COPY text form (None = NULL); raises Rejected naming the field and the reason.
+
+    ``tz`` is the source's time zone for timestamps without an offset; ``note(flag)`` is told of what was
+    taken as it came but deserves a look (``naive_timestamp:<column>``, ``nested_value:<column>``).
+    """
     if _blank(value):
         return None
     if isinstance(value, str):
@@ -114,6 +122,8 @@ def coerce_value(column: str, kind: str, value, future_limit: datetime) -> str |
         if bad:
             _reject(column, "invalid Unicode in field" if bad.group() >= "\ud800" else "control characters in field")
     if kind == TEXT:
+        if isinstance(value, dict | list) and note is not None:  # stored as JSON text: flagged, not silent
+            note(f"nested_value:{column}")
         return value if isinstance(value, str) else _scalar_text(value)
     if kind == EMAIL:
         text = _scalar_text(value).strip()
@@ -121,7 +131,7 @@ def coerce_value(column: str, kind: str, value, future_limit: datetime) -> str |
             _reject(column, f"invalid email: {quote(text, 80)}")
         return text
     if kind == TIMESTAMP:
-        return _timestamp(column, value, future_limit)
+        return _timestamp(column, value, future_limit, tz, note)
     if kind == INTEGER:
         return _integer(column, value)
     if kind == NUMERIC:
@@ -140,7 +150,7 @@ def coerce_value(column: str, kind: str, value, future_limit: datetime) -> str |
     raise AssertionError(f"unknown contract type {kind}")
 
 
-def _timestamp(column: str, value, future_limit: datetime) -> str:
+def _timestamp(column: str, value, future_limit: datetime, tz: tzinfo = None, note: Callable | None = None) -> str:
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, date):
@@ -153,8 +163,12 @@ def _timestamp(column: str, value, future_limit: datetime) -> str:
             _reject(column, f"invalid timestamp: {quote(text)}")
     else:
         _reject(column, f"invalid timestamp: {quote(value)}")
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)  # sources without an offset are documented as UTC
+    if parsed.tzinfo is None:  # no offset: the source's time zone (setting ``timezone``), else UTC
+        tz = tz or UNDECLARED_UTC
+        parsed = parsed.replace(tzinfo=tz)
+        # flagged when the source declared no zone (UTC is a guess), unless it is a date (no clock time)
+        if tz is UNDECLARED_UTC and note is not None and not (isinstance(value, str) and len(value.strip()) <= 10):
+            note(f"naive_timestamp:{column}")
     if parsed < EARLIEST:
         _reject(column, f"timestamp before 2000: {iso_z(parsed)}")
     if column not in FUTURE_ALLOWED and parsed > future_limit:
@@ -304,8 +318,11 @@ class Validator:
         tolerance: timedelta = timedelta(hours=1),
         fields: list[str] | None = None,
         mapping: dict[str, Source] | None = None,
+        tz: tzinfo | None = None,
     ):
         self.entity = entity
+        self.tz = tz or UNDECLARED_UTC
+        self.notes: list[str] = []  # flags raised by the record being checked (the caller clears them)
         self.future_limit = as_of + tolerance
         self.fields = fields
         self.mapping = dict(mapping or {})
@@ -349,6 +366,8 @@ class Validator:
             "Problem": Problem,
             "slow": coerce_value,
             "FL": self.future_limit,
+            "TZ": self.tz,
+            "NOTE": self.notes.append,
             "TS": _TS_CANON,
             "INT": _INT_CANON,
             "EM": _EMAIL_MATCH,
@@ -392,7 +411,7 @@ class Validator:
         for i, (column, kind) in enumerate(columns):
             v, o = f"v{i}", f"o{i}"
             code.append(f"    if {v} is None: {o} = None")
-            slow = f"{o} = slow({column!r}, {kind!r}, {v}, FL)"
+            slow = f"{o} = slow({column!r}, {kind!r}, {v}, FL, TZ, NOTE)"
             if kind == TEXT:
                 code.append(
                     f"    elif clean and {v}.__class__ is str: {o} = {v} if {v} and not {v}.isspace() else None"

@@ -244,7 +244,11 @@ class HubSpotDestination(_HttpDestination):
         self.concurrency = concurrency
         self.prefix = prefix
 
-    def properties(self, record: dict) -> dict[str, Any]:
+    def properties(self, record: dict) -> dict[str, str]:
+        """HubSpot's spec types every property value as a string: a missing value is "" (clears it there)."""
+        return {k: "" if v is None else str(v) for k, v in self._properties(record).items()}
+
+    def _properties(self, record: dict) -> dict[str, Any]:
         p, pre = record["payload"], self.prefix
         if record["action"] == "remove":
             return {f"{pre}lead_id": record["lead_id"], f"{pre}status": "disqualified"}
@@ -265,47 +269,96 @@ class HubSpotDestination(_HttpDestination):
         }
 
     def deliver(self, records: list[dict]) -> Delivery:
-        inputs, by_trace, by_email = [], {}, {}
+        inputs, names = [], {}
         for r in records:
             previous_email = (r.get("previous") or {}).get("email")
             ident = previous_email or r["email"]
             trace = r["idempotency_key"]
-            by_trace[trace] = r["queue_id"]
-            by_email[(r["email"] or "").lower()] = r["queue_id"]
+            # every way HubSpot may name this input in an answer: its trace id, the id we sent, the email it gets
+            for name in (trace, ident, r["email"]):
+                if name:
+                    names.setdefault(str(name).strip().lower(), r["queue_id"])
             inputs.append(
                 {"idProperty": "email", "id": ident, "objectWriteTraceId": trace, "properties": self.properties(r)}
             )
         response = self.sender.request("POST", self.PATH, json_body={"inputs": inputs})
         body = _json(response)
         if response.status_code in (200, 201, 207):
-            delivery = Delivery(accepted=_keys(records))
-            errors = (body or {}).get("errors") or []
-            for err in errors:  # multi-status: some inputs failed
-                for trace in (err.get("context") or {}).get("objectWriteTraceId") or []:
-                    if trace in by_trace:
-                        delivery.rejected[by_trace[trace]] = f"HubSpot {err.get('category', '')}: {err.get('message')}"
-            delivery.accepted = [k for k in delivery.accepted if k not in delivery.rejected]
-            for result in (body or {}).get("results") or []:
-                email = str((result.get("properties") or {}).get("email") or "").lower()
-                if email in by_email and result.get("id"):
-                    delivery.state[by_email[email]] = {"contact_id": str(result["id"])}
-            return delivery
+            return self._settle(records, names, response, body)
         if response.status_code == 404:
             raise DestinationMisconfigured(f"{self.name}: HTTP 404 for the batch upsert endpoint — check the host")
-        reason = f"HubSpot HTTP {response.status_code}: {(body or {}).get('message') or short_body(response)}"
-        details = sorted(
-            {f"{e.get('code') or ''} {e.get('message') or ''}".strip() for e in (body or {}).get("errors") or []}
-        )
+        body = body if isinstance(body, dict) else {}
+        reason = f"HubSpot HTTP {response.status_code}: {body.get('message') or short_body(response)}"
+        errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+        details = sorted({f"{e.get('code') or ''} {e.get('message') or ''}".strip() for e in errors})
         if details:
             reason += " — " + "; ".join(details)[:1500]
         hints = {}
-        for err in (body or {}).get("errors") or []:
-            for trace in (err.get("context") or {}).get("objectWriteTraceId") or []:
-                if trace in by_trace:
-                    hints[by_trace[trace]] = (
-                        f"HubSpot {err.get('category') or 'VALIDATION_ERROR'}: {err.get('message')}"
-                    )
+        for err in errors:
+            for key in _named(err, names):
+                hints[key] = f"HubSpot {err.get('category') or 'VALIDATION_ERROR'}: {err.get('message')}"
         raise BatchRejected(reason, hints)
+
+    def _settle(self, records: list[dict], names: dict[str, str], response: Any, body: Any) -> Delivery:
+        """Fail closed: an input counts as delivered only when a result names it and no error does.
+
+        HubSpot documents every field of a result and of an error as optional, ``context`` as a free map,
+        and a multi-status answer may hold fewer results than inputs. An input the answer does not confirm
+        record by record is not delivered: it is dead-lettered with the answer and sent again next run
+        (upserts by email, so a contact HubSpot did write is updated, never duplicated).
+        """
+        body = body if isinstance(body, dict) else {}
+        results = [x for x in body.get("results") or [] if isinstance(x, dict)]
+        errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+        try:
+            num_errors = max(int(body.get("numErrors") or 0), len(errors))
+        except (TypeError, ValueError):
+            num_errors = max(1, len(errors))
+        delivery = Delivery()
+        for err in errors:
+            for key in _named(err, names):
+                delivery.rejected.setdefault(
+                    key, f"HubSpot {err.get('category') or err.get('code') or 'error'}: {err.get('message')}"
+                )
+        confirmed: dict[str, str | None] = {}
+        for result in results:
+            props = result.get("properties") if isinstance(result.get("properties"), dict) else {}
+            for name in (result.get("objectWriteTraceId"), props.get("email")):
+                key = names.get(str(name or "").strip().lower())
+                if key is not None and key not in delivery.rejected:
+                    confirmed[key] = str(result["id"]) if result.get("id") else None
+                    break
+        answer = (
+            f"HTTP {response.status_code}, {len(results)} result(s) for {len(records)} input(s), "
+            f"numErrors {num_errors}: {short_body(response, 1200)}"
+        )
+        if confirmed and len(confirmed) + num_errors > len(records):
+            # more errors than inputs left unconfirmed: some error is about an input we counted as written
+            reason = f"HubSpot answer is contradictory, nothing in it is taken as delivered ({answer})"
+            return Delivery(rejected={r["queue_id"]: delivery.rejected.get(r["queue_id"], reason) for r in records})
+        for r in records:
+            key = r["queue_id"]
+            if key in delivery.rejected:
+                delivery.rejected[key] += f" ({answer})"
+            elif key in confirmed:
+                delivery.accepted.append(key)
+                if confirmed[key]:
+                    delivery.state[key] = {"contact_id": confirmed[key]}
+            else:
+                delivery.rejected[key] = f"HubSpot did not confirm this input ({answer})"
+        return delivery
+
+
+def _named(err: dict, names: dict[str, str]) -> list[str]:
+    """The inputs an error names, whatever ``context`` key it uses (objectWriteTraceId, ids, emails, ...)."""
+    found: list[str] = []
+    context = err.get("context") if isinstance(err.get("context"), dict) else {}
+    for values in context.values():
+        for value in values if isinstance(values, list) else [values]:
+            key = names.get(str(value).strip().lower())
+            if key is not None and key not in found:
+                found.append(key)
+    return found
 
 
 # --- Outreach-style prospects API (JSON:API) -------------------------------------------------------------------
@@ -371,6 +424,15 @@ class OutreachDestination(_HttpDestination):
             return "; ".join(str(e.get("detail") or e.get("title")) for e in errors)
         return short_body(response)
 
+    def _created_id(self, response: Any, body: Any, what: str) -> str:
+        """The id of what a 2xx says it created; an answer without one confirms nothing (fail closed)."""
+        data = body.get("data") if isinstance(body, dict) else None
+        if isinstance(data, dict) and str(data.get("id") or "").strip():
+            return str(data["id"])
+        raise RecordRejected(
+            f"Outreach HTTP {response.status_code} {what} named no id, not taken as done: {short_body(response, 600)}"
+        )
+
     def _attributes(self, r: dict) -> dict:
         p = r["payload"]
         attrs = {
@@ -393,8 +455,10 @@ class OutreachDestination(_HttpDestination):
             raise RecordRejected(
                 f"Outreach HTTP {response.status_code} looking up the prospect: {self._error(body, response)}"
             )
-        data = (body or {}).get("data") or []
-        return str(data[0]["id"]) if data else None
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list) or (data and not isinstance(data[0], dict)):
+            raise RecordRejected(f"Outreach prospect lookup answer without a data list: {short_body(response)}")
+        return str(data[0]["id"]) if data and data[0].get("id") not in (None, "") else None
 
     def _upsert(self, r: dict) -> dict:
         route = (r["payload"] or {}).get("route")
@@ -410,12 +474,12 @@ class OutreachDestination(_HttpDestination):
             if response.status_code == 404:
                 prospect_id = None
                 document["data"].pop("id", None)
-            elif response.status_code >= 400:
+            elif response.status_code != 200:
                 raise RecordRejected(f"Outreach HTTP {response.status_code}: {self._error(body, response)}")
         if not prospect_id:
             response, body = self._call("POST", "/api/v2/prospects", document)
             if response.status_code in (200, 201):
-                prospect_id = str(body["data"]["id"])
+                prospect_id = self._created_id(response, body, "creating the prospect")
             elif response.status_code == 422 and "taken" in self._error(body, response).lower():
                 # Created by an earlier attempt whose answer we never saw, or by someone else: update it.
                 prospect_id = self._find_prospect(r["email"])
@@ -423,7 +487,7 @@ class OutreachDestination(_HttpDestination):
                     raise RecordRejected(f"Outreach: email taken but no prospect found: {self._error(body, response)}")
                 document["data"]["id"] = int(prospect_id) if prospect_id.isdigit() else prospect_id
                 response, body = self._call("PATCH", f"/api/v2/prospects/{prospect_id}", document)
-                if response.status_code >= 400:
+                if response.status_code != 200:
                     raise RecordRejected(f"Outreach HTTP {response.status_code}: {self._error(body, response)}")
             else:
                 raise RecordRejected(f"Outreach HTTP {response.status_code}: {self._error(body, response)}")
@@ -447,7 +511,7 @@ class OutreachDestination(_HttpDestination):
             "POST", "/api/v2/sequenceStates", {"data": {"type": "sequenceState", "relationships": relationships}}
         )
         if response.status_code in (200, 201):
-            return str(body["data"]["id"])
+            return self._created_id(response, body, f"enrolling in sequence {sequence_id}")
         if response.status_code == 422 and "already" in self._error(body, response).lower():
             existing = self._states(prospect_id, sequence_id)
             if existing:
@@ -463,7 +527,10 @@ class OutreachDestination(_HttpDestination):
         response, body = self._call("GET", "/api/v2/sequenceStates", params=params)
         if response.status_code != 200:
             raise RecordRejected(f"Outreach HTTP {response.status_code} listing sequence states")
-        return [str(d["id"]) for d in (body or {}).get("data") or []]
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise RecordRejected(f"Outreach sequence states answer without a data list: {short_body(response)}")
+        return [str(d["id"]) for d in data if isinstance(d, dict) and d.get("id") not in (None, "")]
 
     def _finish(self, state_id: str) -> None:
         response, body = self._call("POST", f"/api/v2/sequenceStates/{state_id}/actions/finish", None)
@@ -581,7 +648,7 @@ class SlackDestination(_HttpDestination):
                 exc.partial = delivery
                 raise
             text = short_body(response)
-            if response.status_code == 200:
+            if response.status_code == 200 and text == "ok":  # Slack answers exactly "ok"; anything else is unknown
                 delivery.accepted.append(r["queue_id"])
             elif response.status_code in (404, 410) or text in (
                 "no_service",
@@ -642,17 +709,25 @@ class WebhookDestination(_HttpDestination):
             "POST", self.path, json_body={"records": items}, headers={"Idempotency-Key": batch_key}, sign=self._sign
         )
         body = _json(response)
+        body = body if isinstance(body, dict) else None
         if 200 <= response.status_code < 300:
             delivery = Delivery()
             outcome = {
                 str(x.get("idempotency_key")): x for x in ((body or {}).get("results") or []) if isinstance(x, dict)
             }
+            per_record = isinstance((body or {}).get("results"), list)
             for key, queue_id in by_key.items():
                 result = outcome.get(key) or {}
-                if result.get("status") == "rejected":
+                status = result.get("status")
+                if status == "rejected":
                     delivery.rejected[queue_id] = f"webhook: {result.get('reason') or 'rejected'}"
-                else:
+                elif status in ("accepted", "duplicate") or not per_record:
                     delivery.accepted.append(queue_id)
+                else:  # the answer lists outcomes but not this record's: not confirmed, sent again
+                    delivery.rejected[queue_id] = (
+                        f"webhook HTTP {response.status_code} gave no outcome for this record "
+                        f"({len(outcome)} outcome(s) for {len(by_key)} record(s)): {short_body(response, 600)}"
+                    )
             return delivery
         if response.status_code == 404:
             raise DestinationMisconfigured(f"{self.name}: HTTP 404 — check the webhook URL")
