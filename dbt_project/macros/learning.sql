@@ -37,12 +37,12 @@
             count(*) as signal_count,
             sum(
                 power(
-                    0.5,
-                    extract(epoch from {{ cutoffs }}.cutoff_at - signal_events.occurred_at)
+                    cast(0.5 as double precision),
+                    date_part('epoch', {{ cutoffs }}.cutoff_at - signal_events.occurred_at)
                     / (86400.0 * {{ var('decay_half_life_days') }})
                 )
             ) as decayed_count,
-            extract(epoch from {{ cutoffs }}.cutoff_at - max(signal_events.occurred_at)) / 86400.0
+            date_part('epoch', {{ cutoffs }}.cutoff_at - max(signal_events.occurred_at)) / 86400.0
                 as days_since_last
         from {{ cutoffs }}
         inner join signal_events
@@ -93,7 +93,7 @@
             conversations.outcome,
             conversations.topics,
             conversations.visitor_message_count,
-            extract(epoch from conversations.ended_at - conversations.started_at) / 60.0 as minutes
+            date_part('epoch', conversations.ended_at - conversations.started_at) / 60.0 as minutes
         from lead_emails
         inner join {{ ref('stg_conversations__conversations') }} as conversations
             on lead_emails.email = conversations.email
@@ -205,7 +205,7 @@
             fit.country,
             fit.employee_count,
             fit.is_decision_maker,
-            extract(epoch from {{ cutoffs }}.cutoff_at - leads.created_at) / 86400.0 as age_days
+            date_part('epoch', {{ cutoffs }}.cutoff_at - leads.created_at) / 86400.0 as age_days
         from {{ cutoffs }}
         inner join {{ ref('int_leads_resolved') }} as leads
             on {{ cutoffs }}.lead_id = leads.lead_id

@@ -34,7 +34,10 @@ model_features as (
     select
         feature,
         coalesce(max(points) filter (where bin_kind = 'missing'), 0) as missing_points,
-        bool_or(bin_kind in ('category', 'other')) as is_categorical
+        bool_or(bin_kind in ('category', 'other')) as is_categorical,
+        -- a numeric feature's inner edges, ascending: width_bucket() gives the bin a value falls in
+        array_agg(lower_bound order by bin_id) filter (where bin_kind = 'range' and lower_bound is not null)
+            as edges
     from model_points
     group by feature
 
@@ -42,57 +45,42 @@ model_features as (
 
 features as (
 
-    select lead_features.*
+    select
+        lead_features.lead_id,
+        lead_features.feature,
+        model_features.missing_points,
+        case
+            when model_features.is_categorical then null
+            -- bin 1 is below the first edge; a value equal to an edge belongs to the bin it starts
+            when lead_features.value_num is not null
+                then 1 + coalesce(width_bucket(lead_features.value_num, model_features.edges), 0)
+        end as bin_id,
+        case when model_features.is_categorical then lead_features.value_text end as category
     from {{ ref('learn_lead_features') }} as lead_features
     inner join model_features
         on lead_features.feature = model_features.feature
 
 ),
 
-categorical_matches as (
+matches as (
 
     select
         features.lead_id,
         features.feature,
-        coalesce(by_category.label, other.label) as bin_label,
-        coalesce(by_category.points, other.points) as points
+        features.missing_points,
+        coalesce(by_bin.label, by_category.label, other.label) as bin_label,
+        coalesce(by_bin.points, by_category.points, other.points) as points
     from features
-    inner join model_features
-        on features.feature = model_features.feature and model_features.is_categorical
+    left join model_points as by_bin
+        on features.feature = by_bin.feature and features.bin_id = by_bin.bin_id and by_bin.bin_kind = 'range'
     left join model_points as by_category
         on
             features.feature = by_category.feature
+            and features.category = by_category.category
             and by_category.bin_kind = 'category'
-            and features.value_text = by_category.category
     left join model_points as other
-        on features.feature = other.feature and other.bin_kind = 'other'
-    where features.value_text is not null
-
-),
-
-numeric_matches as (
-
-    select
-        features.lead_id,
-        features.feature,
-        ranges.label as bin_label,
-        ranges.points
-    from features
-    inner join model_points as ranges
-        on
-            features.feature = ranges.feature
-            and ranges.bin_kind = 'range'
-            and (ranges.lower_bound is null or features.value_num >= ranges.lower_bound)
-            and (ranges.upper_bound is null or features.value_num < ranges.upper_bound)
-    where features.value_num is not null
-
-),
-
-matches as (
-
-    select * from categorical_matches
-    union all
-    select * from numeric_matches
+        on features.feature = other.feature and features.category is not null and other.bin_kind = 'other'
+    where features.bin_id is not null or features.category is not null
 
 )
 
@@ -102,9 +90,7 @@ select
     active_model.model_id,
     matches.feature,
     matches.bin_label,
-    matches.points - model_features.missing_points as points
+    matches.points - matches.missing_points as points
 from matches
-inner join model_features
-    on matches.feature = model_features.feature
 cross join active_model
 where matches.points is not null

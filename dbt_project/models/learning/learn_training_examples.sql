@@ -53,53 +53,83 @@ cutoff_days as (
 
 ),
 
+lead_cutoffs as (
+
+    select
+        leads.lead_id,
+        leads.created_at,
+        cutoff_days.days,
+        cutoff_days.previous_days,
+        leads.created_at + interval '1 day' * cutoff_days.days as cutoff_at
+    from leads
+    cross join cutoff_days
+    where leads.created_at + interval '1 day' * cutoff_days.days <= {{ as_of() }}
+
+),
+
+-- cutoffs after the first with a signal since the one before (one hash join, not a probe per cutoff)
+refreshed as (
+
+    select distinct
+        lead_cutoffs.lead_id,
+        lead_cutoffs.cutoff_at
+    from lead_cutoffs
+    inner join rule_events
+        on lead_cutoffs.lead_id = rule_events.lead_id
+    where
+        lead_cutoffs.previous_days is not null
+        and rule_events.occurred_at > lead_cutoffs.created_at + interval '1 day' * lead_cutoffs.previous_days
+        and rule_events.occurred_at <= lead_cutoffs.cutoff_at
+
+),
+
 -- a lead's first cutoff always; each later one only when a signal arrived since the one before it
 -- (otherwise its row would repeat the previous one's facts)
 cutoffs as (
 
     select
-        leads.lead_id,
-        leads.created_at + interval '1 day' * cutoff_days.days as cutoff_at
-    from leads
-    cross join cutoff_days
-    where
-        leads.created_at + interval '1 day' * cutoff_days.days <= {{ as_of() }}
-        and (
-            cutoff_days.previous_days is null
-            or exists (
-                select 1 from rule_events
-                where
-                    rule_events.lead_id = leads.lead_id
-                    and rule_events.occurred_at > leads.created_at + interval '1 day' * cutoff_days.previous_days
-                    and rule_events.occurred_at <= leads.created_at + interval '1 day' * cutoff_days.days
-            )
-        )
+        lead_cutoffs.lead_id,
+        lead_cutoffs.cutoff_at
+    from lead_cutoffs
+    left join refreshed
+        on lead_cutoffs.lead_id = refreshed.lead_id and lead_cutoffs.cutoff_at = refreshed.cutoff_at
+    where lead_cutoffs.previous_days is null or refreshed.lead_id is not null
+
+),
+
+outcomes as (
+
+    select
+        cutoffs.lead_id,
+        cutoffs.cutoff_at,
+        coalesce(bool_or(won.won_at < cutoffs.cutoff_at), false) as won_before,
+        coalesce(
+            bool_or(
+                won.won_at >= cutoffs.cutoff_at
+                and won.won_at <= cutoffs.cutoff_at + interval '1 day' * {{ var('learn_label_window_days') }}
+            ),
+            false
+        ) as won_within
+    from cutoffs
+    left join won
+        on cutoffs.lead_id = won.lead_id
+    group by cutoffs.lead_id, cutoffs.cutoff_at
 
 ),
 
 labelled as (
 
     select
-        cutoffs.lead_id,
-        cutoffs.cutoff_at,
+        lead_id,
+        cutoff_at,
         -- unlabelled until the whole window has elapsed: labelling early wins first would bias recent rows
         case
-            when cutoffs.cutoff_at + interval '1 day' * {{ var('learn_label_window_days') }} > {{ as_of() }}
-                then null
-            when exists (
-                select 1 from won
-                where
-                    won.lead_id = cutoffs.lead_id
-                    and won.won_at >= cutoffs.cutoff_at
-                    and won.won_at <= cutoffs.cutoff_at + interval '1 day' * {{ var('learn_label_window_days') }}
-            ) then 1
+            when cutoff_at + interval '1 day' * {{ var('learn_label_window_days') }} > {{ as_of() }} then null
+            when won_within then 1
             else 0
         end as label
-    from cutoffs
-    where not exists (
-        select 1 from won
-        where won.lead_id = cutoffs.lead_id and won.won_at < cutoffs.cutoff_at
-    )
+    from outcomes
+    where not won_before
 
 ),
 
@@ -121,8 +151,8 @@ rule_signal_points as (
             signal_settings.cap,
             signal_settings.points * sum(
                 power(
-                    0.5,
-                    extract(epoch from labelled.cutoff_at - events.occurred_at)
+                    cast(0.5 as double precision),
+                    date_part('epoch', labelled.cutoff_at - events.occurred_at)
                     / (86400.0 * {{ var('decay_half_life_days') }})
                 )
             )
