@@ -6,11 +6,62 @@
     cutoff is read: signals, conversations and quiz answers count only up to it. CRM and account columns
     are the record as loaded (a CRM keeps no history of them); var learn_ignored_columns keeps out the ones
     that follow the outcome (status, owner) or identify a person.
+    Signals give two features each: how many times (count) and days since the last one. Training counts
+    events up to each cutoff; scoring (from_totals) reads the same counts from the incremental per-pair
+    totals of int_lead_signal_totals, so applying a model costs per lead, not per event.
 #}
-{% macro point_in_time_features(cutoffs) -%}
+{% macro point_in_time_features(cutoffs, from_totals=false) -%}
     {%- set ignored = var('learn_ignored_columns') -%}
     {%- set numeric_text = "'^\\s*[-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?\\s*$'" -%}
 
+    {% if from_totals -%}
+    -- scoring: one cutoff (as_of) per lead. int_lead_signal_totals already holds each pair's count and last
+    -- event (incrementally); pairs with events after the cutoff are recounted from their events
+    signal_totals as (
+
+        select
+            totals.lead_id,
+            {{ cutoffs }}.cutoff_at,
+            totals.signal_name,
+            totals.signal_count,
+            totals.last_occurred_at
+        from {{ ref('int_lead_signal_totals') }} as totals
+        inner join {{ cutoffs }}
+            on totals.lead_id = {{ cutoffs }}.lead_id
+        where totals.signal_count > 0 and totals.last_occurred_at <= {{ cutoffs }}.cutoff_at
+        union all
+        select
+            totals.lead_id,
+            {{ cutoffs }}.cutoff_at,
+            totals.signal_name,
+            count(*) as signal_count,
+            max(events.occurred_at) as last_occurred_at
+        from {{ ref('int_lead_signal_totals') }} as totals
+        inner join {{ cutoffs }}
+            on totals.lead_id = {{ cutoffs }}.lead_id
+        inner join {{ ref('int_lead_events') }} as events
+            on
+                totals.lead_id = events.lead_id
+                and totals.signal_name = events.signal_name
+                and events.occurred_at <= {{ cutoffs }}.cutoff_at
+        where totals.last_occurred_at > {{ cutoffs }}.cutoff_at
+        group by totals.lead_id, {{ cutoffs }}.cutoff_at, totals.signal_name
+        union all
+        select
+            touch.lead_id,
+            {{ cutoffs }}.cutoff_at,
+            touch.signal_name,
+            count(*) as signal_count,
+            max(touch.occurred_at) as last_occurred_at
+        from {{ ref('int_touch_signals') }} as touch
+        inner join {{ cutoffs }}
+            on touch.lead_id = {{ cutoffs }}.lead_id
+        where touch.occurred_at <= {{ cutoffs }}.cutoff_at
+        group by touch.lead_id, {{ cutoffs }}.cutoff_at, touch.signal_name
+
+    ),
+    {%- else -%}
+    -- training: each lead at each of its cutoffs, counted from the events up to it
     signal_events as (
 
         select
@@ -35,15 +86,7 @@
             {{ cutoffs }}.cutoff_at,
             signal_events.signal_name,
             count(*) as signal_count,
-            sum(
-                power(
-                    cast(0.5 as double precision),
-                    date_part('epoch', {{ cutoffs }}.cutoff_at - signal_events.occurred_at)
-                    / (86400.0 * {{ var('decay_half_life_days') }})
-                )
-            ) as decayed_count,
-            date_part('epoch', {{ cutoffs }}.cutoff_at - max(signal_events.occurred_at)) / 86400.0
-                as days_since_last
+            max(signal_events.occurred_at) as last_occurred_at
         from {{ cutoffs }}
         inner join signal_events
             on
@@ -52,7 +95,9 @@
         group by {{ cutoffs }}.lead_id, {{ cutoffs }}.cutoff_at, signal_events.signal_name
 
     ),
+    {%- endif %}
 
+    -- per signal: how many times, and how many days since the last time
     signal_features as (
 
         select
@@ -65,8 +110,10 @@
         cross join lateral (
             values
             ('count', cast(signal_totals.signal_count as double precision)),
-            ('decayed', signal_totals.decayed_count),
-            ('days_since_last', signal_totals.days_since_last)
+            (
+                'days_since_last',
+                date_part('epoch', signal_totals.cutoff_at - signal_totals.last_occurred_at) / 86400.0
+            )
         ) as measures (measure, value_num)
 
     ),

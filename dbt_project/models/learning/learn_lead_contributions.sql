@@ -3,8 +3,10 @@
     or category its value falls in, minus the points the model gives a lead without that feature, so each
     row says what that fact adds to the lead's log-odds of converting. Empty while no model is active
     (`leadflow model activate`). The points come from ops.score_model_points, written by
-    `leadflow model train` (plugins/leadflow/learn/).
+    `leadflow model train` (plugins/leadflow/learn/). A view: learn_lead_predictions sums it in one pass,
+    and lead_score_contributions reads it per lead.
 #}
+{{ config(materialized='view') }}
 
 with
 

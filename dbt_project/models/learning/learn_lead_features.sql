@@ -26,7 +26,7 @@ cutoffs as (
 
 ),
 
-{{ point_in_time_features('cutoffs') }}
+{{ point_in_time_features('cutoffs', from_totals=true) }}
 
 select
     lead_id,

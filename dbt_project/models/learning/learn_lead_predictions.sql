@@ -1,8 +1,10 @@
 {#
-    The active learned model's calibrated conversion probability per lead, as of the run:
+    The active learned model's calibrated conversion probability per lead, as of the run, and why:
     log-odds = the model's intercept + the points of a lead that has none of its features (the baseline)
     + the lead's contributions (learn_lead_contributions); probability = 1 / (1 + e^-log-odds), the chance
     of winning an opportunity within the model's label window; predicted_score = 100 x probability.
+    learned_reasons_text names the three largest positive contributions, e.g. "lead_source is lead add
+    form: +1.9, page_view count 12 to below 20: +0.8" (learned_reasons: the same as JSON).
     Null for every lead while no model is active.
 #}
 
@@ -43,7 +45,19 @@ summed as (
 
     select
         lead_id,
-        sum(points) as contribution_log_odds
+        sum(points) as contribution_log_odds,
+        (
+            array_agg(
+                {{ learned_contribution_text('feature', 'bin_label', 'points') }}
+                order by points desc, feature asc
+            ) filter (where points > 0)
+        )[1:3] as top_texts,
+        (
+            array_agg(
+                jsonb_build_object('feature', feature, 'value', bin_label, 'points', round(cast(points as numeric), 2))
+                order by points desc, feature asc
+            ) filter (where points > 0)
+        )[1:3] as top_json
     from {{ ref('learn_lead_contributions') }}
     group by lead_id
 
@@ -54,7 +68,9 @@ scored as (
     select
         leads.lead_id,
         baseline.model_id,
-        baseline.baseline_log_odds + coalesce(summed.contribution_log_odds, 0) as log_odds
+        baseline.baseline_log_odds + coalesce(summed.contribution_log_odds, 0) as log_odds,
+        array_to_string(summed.top_texts, ', ') as learned_reasons_text,
+        to_jsonb(summed.top_json) as learned_reasons
     from leads
     left join baseline
         on true
@@ -67,9 +83,7 @@ scored as (
 bounded as (
 
     select
-        lead_id,
-        model_id,
-        log_odds,
+        *,
         -- (greatest/least skip nulls: without a model, log_odds is null and so is the probability)
         case when log_odds is not null then 1.0 / (1.0 + exp(-greatest(-50.0, least(50.0, log_odds)))) end
             as probability
@@ -82,5 +96,7 @@ select
     model_id,
     log_odds,
     probability as conversion_probability,
-    round(cast(100.0 * probability as numeric), 2) as predicted_score
+    round(cast(100.0 * probability as numeric), 2) as predicted_score,
+    nullif(learned_reasons_text, '') as learned_reasons_text,
+    learned_reasons
 from bounded
