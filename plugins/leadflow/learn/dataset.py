@@ -84,15 +84,15 @@ def feature_kinds(long: pd.DataFrame) -> dict[str, str]:
 
 def widen(long: pd.DataFrame, keys: pd.DataFrame, settings: dict, kinds: dict[str, str] | None = None):
     """Long feature rows -> one row per key (lead_id, cutoff_at), one column per selected feature."""
-    long = long[long["feature"].map(lambda f: selected(f, settings))]
+    wanted = [f for f in long["feature"].unique() if selected(f, settings)]
+    long = long[long["feature"].isin(wanted)]
     kinds = kinds or feature_kinds(long)
-    long = long[long["feature"].isin(kinds)]
+    key = ["lead_id", "cutoff_at", "feature"]
+    long = long[long["feature"].isin(kinds)].drop_duplicates(key)
     numeric = [f for f, k in kinds.items() if k == "numeric"]
-    num = long[long["feature"].isin(numeric)].pivot_table(
-        index=["lead_id", "cutoff_at"], columns="feature", values="value_num", aggfunc="first"
-    )
-    cat_rows = long[~long["feature"].isin(numeric)]
-    cat = cat_rows.pivot_table(index=["lead_id", "cutoff_at"], columns="feature", values="value_text", aggfunc="first")
+    is_numeric = long["feature"].isin(numeric)
+    num = long[is_numeric].set_index(key)["value_num"].unstack("feature") if is_numeric.any() else pd.DataFrame()
+    cat = long[~is_numeric].set_index(key)["value_text"].unstack("feature") if (~is_numeric).any() else pd.DataFrame()
     wide = keys.set_index(["lead_id", "cutoff_at"]).join(num, how="left").join(cat, how="left")
     for f in kinds:
         if f not in wide:
