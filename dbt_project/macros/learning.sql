@@ -64,18 +64,7 @@
     -- training: each lead at each of its cutoffs, counted from the events up to it
     signal_events as (
 
-        select
-            lead_id,
-            signal_name,
-            occurred_at
-        from {{ ref('int_lead_events') }}
-        where lead_id is not null
-        union all
-        select
-            lead_id,
-            signal_name,
-            occurred_at
-        from {{ ref('int_touch_signals') }}
+        {{ lead_signal_events() }}
 
     ),
 
@@ -370,4 +359,20 @@
         {{ bin_label }},
         to_char({{ points }}, 'FMS990.0')
     )
+{%- endmacro %}
+
+{# Every signal of a lead with its time: behaviour (int_lead_events) and conversations and quiz answers (int_touch_signals). #}
+{% macro lead_signal_events() -%}
+    select
+        lead_id,
+        signal_name,
+        occurred_at
+    from {{ ref('int_lead_events') }}
+    where lead_id is not null
+    union all
+    select
+        lead_id,
+        signal_name,
+        occurred_at
+    from {{ ref('int_touch_signals') }}
 {%- endmacro %}

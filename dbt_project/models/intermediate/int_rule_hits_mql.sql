@@ -85,14 +85,7 @@ final as (
 {% if var('mql_score') == 'learned' -%}
 , active_model as (
 
-    select
-        model_id,
-        threshold_probability,
-        threshold_rule
-    from {{ source('ops', 'score_models') }}
-    where status = 'active'
-    order by activated_at desc
-    limit 1
+    select * from {{ ref('learn_active_model') }}
 
 ),
 

@@ -10,9 +10,7 @@ with
 
 active_model as (
 
-    select model_id
-    from {{ source('ops', 'score_models') }}
-    where status = 'active'
+    select * from {{ ref('learn_active_model') }}
 
 ),
 

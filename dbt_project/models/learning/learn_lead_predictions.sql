@@ -18,13 +18,7 @@ leads as (
 
 active_model as (
 
-    select
-        model_id,
-        intercept
-    from {{ source('ops', 'score_models') }}
-    where status = 'active'
-    order by activated_at desc
-    limit 1
+    select * from {{ ref('learn_active_model') }}
 
 ),
 

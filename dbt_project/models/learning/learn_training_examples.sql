@@ -29,18 +29,7 @@ won as (
 
 rule_events as (
 
-    select
-        lead_id,
-        signal_name,
-        occurred_at
-    from {{ ref('int_lead_events') }}
-    where lead_id is not null
-    union all
-    select
-        lead_id,
-        signal_name,
-        occurred_at
-    from {{ ref('int_touch_signals') }}
+    {{ lead_signal_events() }}
 
 ),
 
