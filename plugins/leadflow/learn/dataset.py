@@ -91,9 +91,10 @@ def widen(long: pd.DataFrame, keys: pd.DataFrame, settings: dict, kinds: dict[st
     long = long[long["feature"].isin(kinds)].drop_duplicates(key)
     numeric = [f for f, k in kinds.items() if k == "numeric"]
     is_numeric = long["feature"].isin(numeric)
-    num = long[is_numeric].set_index(key)["value_num"].unstack("feature") if is_numeric.any() else pd.DataFrame()
-    cat = long[~is_numeric].set_index(key)["value_text"].unstack("feature") if (~is_numeric).any() else pd.DataFrame()
-    wide = keys.set_index(["lead_id", "cutoff_at"]).join(num, how="left").join(cat, how="left")
+    wide = keys.set_index(["lead_id", "cutoff_at"])
+    for rows, column in ((long[is_numeric], "value_num"), (long[~is_numeric], "value_text")):
+        if len(rows):
+            wide = wide.join(rows.set_index(key)[column].unstack("feature"), how="left")
     for f in kinds:
         if f not in wide:
             wide[f] = None
