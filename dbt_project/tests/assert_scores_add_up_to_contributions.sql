@@ -8,6 +8,7 @@ contributions as (
         least(100, coalesce(sum(points) filter (where category = 'engagement'), 0)) as engagement_points,
         least(100, coalesce(sum(points) filter (where category = 'fit'), 0)) as fit_points
     from {{ ref('lead_score_contributions') }}
+    where category in ('engagement', 'fit')  -- the learned rows are log-odds, summed in learn_lead_predictions
     group by lead_id
 
 )

@@ -35,24 +35,52 @@ baseline as (
 
 ),
 
+-- the view's matching runs once; both aggregates below read its rows
+contributions as materialized (
+
+    select
+        lead_id,
+        feature,
+        bin_label,
+        points
+    from {{ ref('learn_lead_contributions') }}
+
+),
+
 summed as (
 
     select
         lead_id,
-        sum(points) as contribution_log_odds,
-        (
-            array_agg(
-                {{ learned_contribution_text('feature', 'bin_label', 'points') }}
-                order by points desc, feature asc
-            ) filter (where points > 0)
-        )[1:3] as top_texts,
-        (
-            array_agg(
-                jsonb_build_object('feature', feature, 'value', bin_label, 'points', round(cast(points as numeric), 2))
-                order by points desc, feature asc
-            ) filter (where points > 0)
-        )[1:3] as top_json
-    from {{ ref('learn_lead_contributions') }}
+        sum(points) as contribution_log_odds
+    from contributions
+    group by lead_id
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (partition by lead_id order by points desc, feature asc) as contribution_rank
+    from contributions
+    where points >= 0.05  -- a reason worth naming (shown to one decimal)
+
+),
+
+-- words only for the three that are shown
+top_reasons as (
+
+    select
+        lead_id,
+        string_agg(
+            {{ learned_contribution_text('feature', 'bin_label', 'points') }}, ', ' order by contribution_rank
+        ) as learned_reasons_text,
+        jsonb_agg(
+            jsonb_build_object('feature', feature, 'value', bin_label, 'points', round(cast(points as numeric), 2))
+            order by contribution_rank
+        ) as learned_reasons
+    from ranked
+    where contribution_rank <= 3
     group by lead_id
 
 ),
@@ -63,13 +91,15 @@ scored as (
         leads.lead_id,
         baseline.model_id,
         baseline.baseline_log_odds + coalesce(summed.contribution_log_odds, 0) as log_odds,
-        array_to_string(summed.top_texts, ', ') as learned_reasons_text,
-        to_jsonb(summed.top_json) as learned_reasons
+        top_reasons.learned_reasons_text,
+        top_reasons.learned_reasons
     from leads
     left join baseline
         on true
     left join summed
         on leads.lead_id = summed.lead_id
+    left join top_reasons
+        on leads.lead_id = top_reasons.lead_id
 
 ),
 
@@ -91,6 +121,6 @@ select
     log_odds,
     probability as conversion_probability,
     round(cast(100.0 * probability as numeric), 2) as predicted_score,
-    nullif(learned_reasons_text, '') as learned_reasons_text,
+    learned_reasons_text,
     learned_reasons
 from bounded
