@@ -23,12 +23,7 @@ exclusions as (
 
 learned_reasons as (
 
-    select
-        lead_id,
-        learned_reasons_text,
-        learned_reasons
-    from {{ ref('learn_lead_predictions') }}
-    where learned_reasons_text is not null
+    select * from {{ ref('learn_lead_reasons') }}
 
 ),
 

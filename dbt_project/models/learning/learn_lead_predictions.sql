@@ -3,9 +3,7 @@
     log-odds = the model's intercept + the points of a lead that has none of its features (the baseline)
     + the lead's contributions (learn_lead_contributions); probability = 1 / (1 + e^-log-odds), the chance
     of winning an opportunity within the model's label window; predicted_score = 100 x probability.
-    learned_reasons_text names the three largest positive contributions, e.g. "lead_source is lead add
-    form: +1.9, page_view count 12 to below 20: +0.8" (learned_reasons: the same as JSON).
-    Null for every lead while no model is active.
+    Null for every lead while no model is active. Why: learn_lead_reasons.
 #}
 
 with
@@ -35,52 +33,12 @@ baseline as (
 
 ),
 
--- the view's matching runs once; both aggregates below read its rows
-contributions as materialized (
-
-    select
-        lead_id,
-        feature,
-        bin_label,
-        points
-    from {{ ref('learn_lead_contributions') }}
-
-),
-
 summed as (
 
     select
         lead_id,
         sum(points) as contribution_log_odds
-    from contributions
-    group by lead_id
-
-),
-
-ranked as (
-
-    select
-        *,
-        row_number() over (partition by lead_id order by points desc, feature asc) as contribution_rank
-    from contributions
-    where points >= 0.05  -- a reason worth naming (shown to one decimal)
-
-),
-
--- words only for the three that are shown
-top_reasons as (
-
-    select
-        lead_id,
-        string_agg(
-            {{ learned_contribution_text('feature', 'bin_label', 'points') }}, ', ' order by contribution_rank
-        ) as learned_reasons_text,
-        jsonb_agg(
-            jsonb_build_object('feature', feature, 'value', bin_label, 'points', round(cast(points as numeric), 2))
-            order by contribution_rank
-        ) as learned_reasons
-    from ranked
-    where contribution_rank <= 3
+    from {{ ref('learn_lead_contributions') }}
     group by lead_id
 
 ),
@@ -90,16 +48,12 @@ scored as (
     select
         leads.lead_id,
         baseline.model_id,
-        baseline.baseline_log_odds + coalesce(summed.contribution_log_odds, 0) as log_odds,
-        top_reasons.learned_reasons_text,
-        top_reasons.learned_reasons
+        baseline.baseline_log_odds + coalesce(summed.contribution_log_odds, 0) as log_odds
     from leads
     left join baseline
         on true
     left join summed
         on leads.lead_id = summed.lead_id
-    left join top_reasons
-        on leads.lead_id = top_reasons.lead_id
 
 ),
 
@@ -120,7 +74,5 @@ select
     model_id,
     log_odds,
     probability as conversion_probability,
-    round(cast(100.0 * probability as numeric), 2) as predicted_score,
-    learned_reasons_text,
-    learned_reasons
+    round(cast(100.0 * probability as numeric), 2) as predicted_score
 from bounded
