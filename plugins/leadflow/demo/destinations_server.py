@@ -499,6 +499,7 @@ class HubSpotApi(FakeApi):
         self.error_context: str | None = None  # None: as name_inputs_in_errors says; "ids", "emails" or "none"
         self.omit_results = 0  # leave the last N written inputs out of the answer's results
         self.list_failed_in_results = False  # a contradictory 207: failed inputs listed among the results too
+        self.anonymous_results = False  # results carry no email property (only hs_object_id)
         self.clear()
 
     def clear(self) -> None:
@@ -650,6 +651,8 @@ class HubSpotApi(FakeApi):
             results.append({**self._public(contact), "new": new})
         if self.omit_results:
             results = results[: max(0, len(results) - self.omit_results)]
+        if self.anonymous_results:  # results that echo neither the email nor the trace id (HubSpot need not)
+            results = [{**r, "properties": {"hs_object_id": r["id"]}} for r in results]
         body = {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": _now_iso()}
         if errors:
             for e in errors:  # HubSpot's StandardError

@@ -336,6 +336,14 @@ class HubSpotDestination(_HttpDestination):
             # more errors than inputs left unconfirmed: some error is about an input we counted as written
             reason = f"HubSpot answer is contradictory, nothing in it is taken as delivered ({answer})"
             return Delivery(rejected={r["queue_id"]: delivery.rejected.get(r["queue_id"], reason) for r in records})
+        named_results = sum(1 for _ in confirmed)
+        every_error_named = num_errors == len(errors) and all(_named(err, names) for err in errors)
+        if every_error_named and len(results) == len(records) - len(delivery.rejected) and named_results < len(results):
+            # Results that name no input (HubSpot need not echo the email or trace id) still confirm by count:
+            # every error names its inputs and there is exactly one result for each other input.
+            for r in records:
+                if r["queue_id"] not in delivery.rejected:
+                    confirmed.setdefault(r["queue_id"], None)
         for r in records:
             key = r["queue_id"]
             if key in delivery.rejected:
