@@ -913,9 +913,10 @@ class OutreachApi(FakeApi):
         try:
             pid = int(rel["prospect"]["data"]["id"])
             seq = int(rel["sequence"]["data"]["id"])
+            int(rel["mailbox"]["data"]["id"])
         except (KeyError, TypeError, ValueError):
             return self._errors(
-                422, "validationError", "Validation Error", "prospect and sequence relationships are required."
+                422, "validationError", "Validation Error", "prospect, sequence and mailbox relationships are required."
             )
         if pid not in self.prospects:
             return self._errors(422, "validationError", "Validation Error", f"Prospect {pid} does not exist.")

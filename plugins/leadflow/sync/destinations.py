@@ -814,6 +814,11 @@ def destination_from_connection(name: str, settings: Any, sleep=time.sleep, tran
             name, sender, int(extra.get("batch_size", 100)), concurrency, str(extra.get("property_prefix", "leadflow_"))
         )
     if kind == "outreach":
+        if extra.get("mailbox_id") in (None, ""):  # Outreach enrols a prospect only with the mailbox that sends
+            raise ValueError(
+                f"destination {name!r}: connection leadflow_{name} needs extra.mailbox_id (the Outreach mailbox the "
+                "sequences send from; Outreach refuses a sequence state without one)"
+            )
         return OutreachDestination(
             name,
             sender,
