@@ -55,3 +55,54 @@ def test_hubspot_requests_and_answers_follow_the_published_spec(sync_env, monkey
         problems = [e.message for e in validator(ANSWERS[answer.status]).iter_errors(answer.body)]
         assert problems == [], f"fake answer {answer.status} not in the spec: {problems[:3]}"
     assert {"refused-batches": 400, "multi-status": 207, "short-answers": 207}[mode] in seen
+
+
+OUTREACH = json.loads((Path(__file__).parent / "contracts" / "outreach_api_v2.json").read_text())
+SLACK = json.loads((Path(__file__).parent / "contracts" / "slack_incoming_webhook.json").read_text())
+
+
+def check(schema: dict, name: str, value) -> list[str]:
+    v = jsonschema.Draft202012Validator({**schema, "$ref": f"#/$defs/{name}"})
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"[:200] for e in v.iter_errors(value)]
+
+
+def test_outreach_requests_and_answers_follow_the_published_reference(sync_env, monkeypatch) -> None:
+    leads = [lead(i) for i in range(12)]
+    leads[3] = lead(3, first_name=None, title=None, company_name=None, primary_type=None)  # no type: no empty tag
+    make_queue(sync_env["url"], leads, ("outreach",))
+    use_destinations(monkeypatch, "outreach")
+    api = sync_env["servers"].outreach
+    api.faults.update(reject_emails={leads[5]["email"]: "email is not allowed"})
+    run_sync("ok")
+    moved = [dict(r, route="sdr_follow_up") if i % 3 == 0 else r for i, r in enumerate(leads[:8])]
+    make_queue(sync_env["url"], moved, ("outreach",))  # route changes and removals
+    run_sync("ok")
+    seen = set()
+    for request, answer in api.exchanges:
+        route = api.route_name(request)
+        seen.add(route)
+        if request.method in ("POST", "PATCH") and "/prospects" in request.path:
+            assert check(OUTREACH, "prospect_request", request.json()) == [], route
+        elif route == "POST /api/v2/sequenceStates":
+            assert check(OUTREACH, "sequence_state_request", request.json()) == [], route
+        if answer.status >= 400:
+            assert check(OUTREACH, "errors", answer.body) == [], (route, answer.status)
+        elif request.method == "GET":
+            assert check(OUTREACH, "collection", answer.body) == [], route
+        elif answer.body:
+            assert check(OUTREACH, "document", answer.body) == [], route
+    assert {"POST /api/v2/prospects", "POST /api/v2/sequenceStates"} <= seen
+
+
+def test_slack_messages_follow_block_kit_limits_even_for_long_values(sync_env, monkeypatch) -> None:
+    long = "x" * 5000
+    leads = [lead(i) for i in range(8)]
+    leads[0] = lead(0, first_name=long, company_name=long, title=long, reasons_text=long)
+    make_queue(sync_env["url"], leads, ("slack",))
+    use_destinations(monkeypatch, "slack")
+    run_sync("ok")
+    exchanges = list(sync_env["servers"].slack.exchanges)
+    assert len(exchanges) == 2  # the hot leads
+    for request, answer in exchanges:
+        assert check(SLACK, "message", request.json()) == []
+        assert check(SLACK, "answer", answer.body) == []

@@ -451,7 +451,7 @@ class OutreachDestination(_HttpDestination):
             "title": p.get("title"),
             "externalSource": "leadflow",
             "externalId": r["lead_id"],
-            "tags": ["leadflow", p.get("primary_type") or ""],
+            "tags": [t for t in ("leadflow", p.get("primary_type")) if t],  # an empty tag is not a tag
         }
         if self.reasons_field:
             attrs[self.reasons_field] = (p.get("reasons_text") or "")[:1000]
