@@ -55,6 +55,13 @@ def test_headers_named_like_postgresql_system_columns_are_kept_under_another_nam
     assert env.pull("web")["web.event"]["loaded"] == 1
     assert env.rows("select src_xmin, src_ctid, src_tableoid from raw.marketing_engagements") == [("7", "(0;1)", "t")]
     assert env.rows("select src_xmax, src_cmin from raw.web_events") == [("x1", "3")]
+    assert env.rows("select source, record_key, flag from ops.record_flags order by 1, 3") == [
+        ("marketing", "M1", "renamed_field:src_ctid"),
+        ("marketing", "M1", "renamed_field:src_tableoid"),
+        ("marketing", "M1", "renamed_field:src_xmin"),
+        ("web", "E1", "renamed_field:src_cmin"),
+        ("web", "E1", "renamed_field:src_xmax"),
+    ]
 
 
 def test_a_header_repeated_in_another_case_keeps_its_values_and_is_flagged(env) -> None:
