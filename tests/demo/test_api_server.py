@@ -128,7 +128,13 @@ def test_token_is_required_when_set(landing: Path) -> None:
         assert client.get(url, headers={"Authorization": "Basic s3cret"}).status_code == 401
         ok = client.get(url, headers={"Authorization": "Bearer s3cret"})
         assert ok.status_code == 200 and ok.json()["results"]
-        assert client.get(srv.url + "/_admin/stats").json()["unauthorized"] == 3  # admin needs no token
+        # the admin endpoints (faults, stats, reset) are guarded by the same token
+        assert client.get(srv.url + "/_admin/stats").status_code == 401
+        assert client.post(srv.url + "/_admin/faults", json={"fail_next": 5}).status_code == 401
+        assert client.post(srv.url + "/_admin/reset").status_code == 401
+        admin = {"Authorization": "Bearer s3cret"}
+        assert client.get(srv.url + "/_admin/faults", headers=admin).json()["fail_next"] == 0
+        assert client.get(srv.url + "/_admin/stats", headers=admin).json()["unauthorized"] == 3
 
 
 def test_fault_injection_over_http(server: CrmApiServer) -> None:

@@ -55,6 +55,13 @@ def test_headers_named_like_postgresql_system_columns_are_kept_under_another_nam
     assert env.pull("web")["web.event"]["loaded"] == 1
     assert env.rows("select src_xmin, src_ctid, src_tableoid from raw.marketing_engagements") == [("7", "(0;1)", "t")]
     assert env.rows("select src_xmax, src_cmin from raw.web_events") == [("x1", "3")]
+    assert env.rows("select source, record_key, flag from ops.record_flags order by 1, 3") == [
+        ("marketing", "M1", "renamed_field:src_ctid"),
+        ("marketing", "M1", "renamed_field:src_tableoid"),
+        ("marketing", "M1", "renamed_field:src_xmin"),
+        ("web", "E1", "renamed_field:src_cmin"),
+        ("web", "E1", "renamed_field:src_xmax"),
+    ]
 
 
 def test_a_header_repeated_in_another_case_keeps_its_values_and_is_flagged(env) -> None:
@@ -183,3 +190,25 @@ def test_a_payload_cut_for_display_is_kept_whole_as_bytes(env) -> None:
     [(payload, exact)] = env.rows("select payload, payload_bytes from ops.quarantine")
     assert len(payload) == 100_000 and len(bytes(exact)) > 150_000
     assert bytes(exact).decode() == row(2, "z" * 150_000).rstrip("\n")
+
+
+def test_parquet_columns_repeated_in_another_case_or_named_like_system_columns_are_kept(env) -> None:
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    env.configure(FILES)
+    (env.landing / "web").mkdir(parents=True, exist_ok=True)
+    table = pa.table({
+        "event_id": ["E1"], "event_type": ["page_view"], "email": ["jane@acme.com"], "Email": ["other@acme.com"],
+        "xmin": ["5"], "occurred_at": [dt.datetime(2026, 11, 19, 10)],  # a naive Parquet timestamp
+    })  # fmt: skip
+    pq.write_table(table, env.landing / "web" / "events_01.parquet")
+    assert env.pull("web")["web.event"]["loaded"] == 1
+    assert env.rows("select email, email_2, src_xmin, occurred_at::text from raw.web_events") == [
+        ("jane@acme.com", "other@acme.com", "5", "2026-11-19 10:00:00+00")
+    ]
+    assert [r[0] for r in env.rows("select flag from ops.record_flags order by 1")] == [
+        "duplicate_header:email_2", "naive_timestamp:occurred_at", "renamed_field:src_xmin"
+    ]  # fmt: skip

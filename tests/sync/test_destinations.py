@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import psycopg
 import pytest
@@ -285,3 +286,16 @@ def test_hubspot_properties_are_strings_even_when_a_field_is_missing(sync_env, m
     assert {k: contact["properties"][k] for k in ("firstname", "lastname", "company", "jobtitle")} == {
         "firstname": "", "lastname": "", "company": "", "jobtitle": ""
     }  # fmt: skip
+
+
+def test_an_outreach_connection_without_a_mailbox_fails_loudly_and_sends_nothing(sync_env, monkeypatch) -> None:
+    """Outreach enrols a prospect in a sequence only with a mailbox: without one every enrolment would be refused."""
+    make_queue(sync_env["url"], [lead(0)], ("outreach", "file"))
+    conn = json.loads(os.environ["AIRFLOW_CONN_LEADFLOW_OUTREACH"])
+    conn["extra"].pop("mailbox_id")
+    monkeypatch.setenv("AIRFLOW_CONN_LEADFLOW_OUTREACH", json.dumps(conn))
+    use_destinations(monkeypatch, "outreach", "file")
+    with pytest.raises(SyncFailed, match="mailbox_id"):
+        run_sync("ok")
+    assert sync_env["servers"].outreach.stats.snapshot()["requests"] == 0
+    assert ledger(sync_env["url"], "file") and not ledger(sync_env["url"], "outreach")

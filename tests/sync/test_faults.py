@@ -332,3 +332,23 @@ def test_webhook_answer_that_leaves_a_record_out_does_not_confirm_it(sync_env, m
     assert sync().retried == 1
     assert sync().planned == 0
     assert_exactly_once(sync_env["servers"], sync_env["home"], "webhook", leads)
+
+
+@pytest.mark.parametrize("short", [False, True], ids=["one-result-per-input", "one-result-missing"])
+def test_hubspot_results_that_name_no_input_confirm_by_count_only_when_every_input_is_answered(
+    sync_env, monkeypatch, short
+) -> None:
+    """HubSpot need not echo the email or trace id in a result: one result per input (and every error naming its
+    inputs) still confirms the batch; one result short confirms none of the unnamed ones."""
+    leads = setup(sync_env, monkeypatch, "hubspot", n=10)
+    api = sync_env["servers"].hubspot
+    api.anonymous_results, api.multi_status = True, True
+    api.faults.update(reject_emails={leads[4]["email"]: "owner is not a valid option"})
+    api.omit_results = 1 if short else 0
+    report = sync()
+    assert (report.sent, report.rejected) == ((0, 10) if short else (9, 1))
+    api.anonymous_results, api.omit_results = False, 0
+    api.faults.update(reject_emails={})
+    sync()
+    assert sync().planned == 0
+    assert_exactly_once(sync_env["servers"], sync_env["home"], "hubspot", leads)

@@ -24,7 +24,8 @@ Auth: when started with a token, every API request needs ``Authorization: Bearer
 Rate limit: a token bucket of ``max_rps`` requests per second (burst ``max_rps``); over it -> 429 with
 ``Retry-After`` (seconds) and HubSpot's SECONDLY error body. ``max_rps=None`` or 0 disables it.
 
-Fault injection and stats (for tests; ``/_admin/*`` needs no token and is never limited or faulted):
+Fault injection and stats (for tests; ``/_admin/*`` needs the token when one is set, and is never limited or
+faulted):
 
 * ``POST /_admin/faults`` with JSON ``{"status_5xx_every": N, "delay_seconds": x, "fail_next": N,
   "status": 503}`` (any subset; ``GET`` returns the current settings), or ``server.faults.update(...)``.
@@ -314,6 +315,9 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
         if path.startswith("/_admin/"):
+            if not self._authorized(app):  # faults and stats are the server's controls: the token guards them too
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))  # the connection stays usable
+                return
             self._admin(method, path)
             return
         try:
@@ -345,17 +349,24 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._error(404, f"no admin endpoint {method} {path}", "OBJECT_NOT_FOUND")
 
+    def _authorized(self, app: CrmApiServer) -> bool:
+        """With a token set, ``Authorization: Bearer <token>``; else a 401 is sent and False returned."""
+        if app.token is None:
+            return True
+        auth = self.headers.get("Authorization") or ""
+        scheme, _, given = auth.partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), app.token.encode()):
+            return True
+        self._error(
+            401,
+            "Authentication credentials not found. This API supports OAuth 2.0 authentication.",
+            "INVALID_AUTHENTICATION",
+        )
+        return False
+
     def _api(self, method: str, path: str, query: str, app: CrmApiServer) -> int:
-        if app.token is not None:
-            auth = self.headers.get("Authorization") or ""
-            scheme, _, given = auth.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), app.token.encode()):
-                self._error(
-                    401,
-                    "Authentication credentials not found. This API supports OAuth 2.0 authentication.",
-                    "INVALID_AUTHENTICATION",
-                )
-                return 401
+        if not self._authorized(app):
+            return 401
         wait = app._bucket.take()
         if wait > 0:
             self._send(429, RATE_LIMIT_BODY, {"Retry-After": str(max(1, math.ceil(wait)))})

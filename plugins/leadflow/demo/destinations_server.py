@@ -323,6 +323,9 @@ class FakeApi:
         self.stats = Stats()
         self.lock = threading.RLock()
         self.on_apply: Callable[[FakeApi, Request], None] | None = None
+        # the last requests the API handled and its answers (faults injected before handling not included):
+        # contract tests check both against the real API's published schemas
+        self.exchanges: deque[tuple[Request, Response]] = deque(maxlen=5_000)
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -387,6 +390,7 @@ class FakeApi:
             log.exception("%s: %s %s failed", self.kind, request.method, self.route_name(request))
             response = Response(500, {"status": "error", "message": "Internal server error."})
         response.headers.update(self.rate_headers())
+        self.exchanges.append((request, response))
         if response.write and response.status < 400 and self.on_apply is not None:
             self.on_apply(self, request)
         if response.write and faults.take("reset_after_next"):
@@ -495,6 +499,7 @@ class HubSpotApi(FakeApi):
         self.error_context: str | None = None  # None: as name_inputs_in_errors says; "ids", "emails" or "none"
         self.omit_results = 0  # leave the last N written inputs out of the answer's results
         self.list_failed_in_results = False  # a contradictory 207: failed inputs listed among the results too
+        self.anonymous_results = False  # results carry no email property (only hs_object_id)
         self.clear()
 
     def clear(self) -> None:
@@ -617,7 +622,10 @@ class HubSpotApi(FakeApi):
             if id(item) in failed:
                 if self.list_failed_in_results:
                     email = str((item.get("properties") or {}).get("email") or ident).strip().lower()
-                    results.append({"id": "0", "properties": {"email": email}, "new": False})
+                    results.append(
+                        {"id": "0", "properties": {"email": email}, "createdAt": now, "updatedAt": now,
+                         "archived": False, "new": False}
+                    )  # fmt: skip
                 continue
             props = {k: v for k, v in (item.get("properties") or {}).items()}
             cid = self.by_email.get(ident)
@@ -643,10 +651,12 @@ class HubSpotApi(FakeApi):
             results.append({**self._public(contact), "new": new})
         if self.omit_results:
             results = results[: max(0, len(results) - self.omit_results)]
+        if self.anonymous_results:  # results that echo neither the email nor the trace id (HubSpot need not)
+            results = [{**r, "properties": {"hs_object_id": r["id"]}} for r in results]
         body = {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": _now_iso()}
         if errors:
-            for e in errors:
-                e.update(status="error", category="VALIDATION_ERROR")
+            for e in errors:  # HubSpot's StandardError
+                e.update(status="error", category="VALIDATION_ERROR", errors=[], links={})
             body.update(numErrors=len(errors), errors=errors)
         return Response(207 if errors else 200, body, write=True)
 
@@ -903,9 +913,10 @@ class OutreachApi(FakeApi):
         try:
             pid = int(rel["prospect"]["data"]["id"])
             seq = int(rel["sequence"]["data"]["id"])
+            int(rel["mailbox"]["data"]["id"])
         except (KeyError, TypeError, ValueError):
             return self._errors(
-                422, "validationError", "Validation Error", "prospect and sequence relationships are required."
+                422, "validationError", "Validation Error", "prospect, sequence and mailbox relationships are required."
             )
         if pid not in self.prospects:
             return self._errors(422, "validationError", "Validation Error", f"Prospect {pid} does not exist.")

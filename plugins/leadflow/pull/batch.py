@@ -248,8 +248,15 @@ class Batcher:
         for name in fields:
             if name in out:
                 name = self._repeat(name, set(fields) | set(out))
+            self._note_renamed(name)
             out.append(name)
         return out
+
+    def _note_renamed(self, name: str) -> None:
+        """A field named like a system column was renamed (``xmin`` -> ``src_xmin``): its records say so."""
+        if name.startswith("src_") and name[4:] in SYSTEM_COLUMNS and f"renamed_field:{name}" not in self._flags:
+            log.warning("%s: field %r is a PostgreSQL system column name; kept as %r", self.entity.key, name[4:], name)
+            self._flags[f"renamed_field:{name}"] = f"r.{name} is not null"
 
     def _repeat(self, name: str, taken: set[str]) -> str:
         n = 2
@@ -269,6 +276,8 @@ class Batcher:
                 name = self._renamed.get(key) or self._renamed.setdefault(key, self._repeat(name, set(self._drift)))
             if name in self._reserved or name.startswith("_"):
                 continue
+            if name not in self._drift:
+                self._note_renamed(name)
             self._drift.setdefault(name)
             if value is None or (isinstance(value, str) and not value.strip()):
                 continue

@@ -436,7 +436,7 @@ def read_parquet(stream, name: str, sink: Batcher, source: str, batch_rows: int 
         parquet = pq.ParquetFile(stream)
     except (pa.ArrowException, OSError) as err:
         raise SourceError(f"{source}: {name} is not a readable Parquet file ({err})") from err
-    fields = [drift_column(n) for n in parquet.schema_arrow.names]
+    fields = sink.distinct_fields([drift_column(n) for n in parquet.schema_arrow.names])
     missing = sink.layout(fields)
     if missing:
         raise SourceError(
@@ -660,7 +660,7 @@ def _arrow_stopped(source: str, table: str, number: int, why: str) -> SourceErro
 
 def _layout(sink: Batcher, source: str, table: str, names: list[str]):
     """Set the sink's layout; returns how to add a fetch of rows: the Arrow fast path or row by row."""
-    fields = [drift_column(k) for k in names]
+    fields = sink.distinct_fields([drift_column(k) for k in names])
     missing = sink.layout(fields)
     if missing:
         raise SourceError(f"{source}: table {table} lacks required column(s) {', '.join(missing)}")

@@ -13,6 +13,8 @@ import os
 import httpx
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
+from leadflow.sync.connections import register_secret
+
 log = logging.getLogger(__name__)
 
 
@@ -49,6 +51,7 @@ def send_alert(title: str, lines: list[str]) -> bool:
     url = alert_webhook_url()
     if not url:
         return False
+    register_secret(url)  # httpx logs every request's URL at INFO: masked there and in Airflow's task log
     try:
         _post(url, {"text": text})
     except httpx.HTTPError as err:

@@ -336,6 +336,14 @@ class HubSpotDestination(_HttpDestination):
             # more errors than inputs left unconfirmed: some error is about an input we counted as written
             reason = f"HubSpot answer is contradictory, nothing in it is taken as delivered ({answer})"
             return Delivery(rejected={r["queue_id"]: delivery.rejected.get(r["queue_id"], reason) for r in records})
+        named_results = sum(1 for _ in confirmed)
+        every_error_named = num_errors == len(errors) and all(_named(err, names) for err in errors)
+        if every_error_named and len(results) == len(records) - len(delivery.rejected) and named_results < len(results):
+            # Results that name no input (HubSpot need not echo the email or trace id) still confirm by count:
+            # every error names its inputs and there is exactly one result for each other input.
+            for r in records:
+                if r["queue_id"] not in delivery.rejected:
+                    confirmed.setdefault(r["queue_id"], None)
         for r in records:
             key = r["queue_id"]
             if key in delivery.rejected:
@@ -443,7 +451,7 @@ class OutreachDestination(_HttpDestination):
             "title": p.get("title"),
             "externalSource": "leadflow",
             "externalId": r["lead_id"],
-            "tags": ["leadflow", p.get("primary_type") or ""],
+            "tags": [t for t in ("leadflow", p.get("primary_type")) if t],  # an empty tag is not a tag
         }
         if self.reasons_field:
             attrs[self.reasons_field] = (p.get("reasons_text") or "")[:1000]
@@ -806,6 +814,11 @@ def destination_from_connection(name: str, settings: Any, sleep=time.sleep, tran
             name, sender, int(extra.get("batch_size", 100)), concurrency, str(extra.get("property_prefix", "leadflow_"))
         )
     if kind == "outreach":
+        if extra.get("mailbox_id") in (None, ""):  # Outreach enrols a prospect only with the mailbox that sends
+            raise ValueError(
+                f"destination {name!r}: connection leadflow_{name} needs extra.mailbox_id (the Outreach mailbox the "
+                "sequences send from; Outreach refuses a sequence state without one)"
+            )
         return OutreachDestination(
             name,
             sender,

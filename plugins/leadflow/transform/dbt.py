@@ -26,6 +26,28 @@ def dbt_target_dir(settings: Settings | None = None) -> Path:
     return (settings or get_settings()).home_dir / "dbt_target"
 
 
+# What dbt's process inherits from ours: what a Python process and dbt need, nothing else. The worker's
+# environment holds every destination's credentials (AIRFLOW_CONN_*), the API token and the alert webhook
+# URL; dbt needs none of them, and a model or package could read any variable it is given (env_var()).
+INHERITED = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP", "SHELL", "TERM",
+     "VIRTUAL_ENV", "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
+     "PYTHONPATH", "PYTHONHASHSEED", "PYTHONUTF8", "NO_COLOR", "SYSTEMROOT"}
+)  # fmt: skip
+INHERITED_PREFIXES = ("LC_", "DBT_", "PG", "LEADFLOW_")
+SECRET_SETTINGS = frozenset({"LEADFLOW_API_TOKEN", "LEADFLOW_ALERT_WEBHOOK_URL", "LEADFLOW_WAREHOUSE_URL"})
+
+
+def dbt_inherited_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The part of this process's environment dbt's subprocess gets (its connection comes from ``dbt_env``)."""
+    environ = os.environ if environ is None else environ
+    return {
+        k: v
+        for k, v in environ.items()
+        if (k in INHERITED or k.startswith(INHERITED_PREFIXES)) and k not in SECRET_SETTINGS
+    }
+
+
 def dbt_executable() -> str:
     candidate = Path(sys.executable).parent / "dbt"
     return str(candidate) if candidate.exists() else "dbt"
@@ -45,7 +67,7 @@ def run_dbt(
         ensure_ops_schema(conn)  # dbt reads ops.sync_ledger (speed to lead) even on a fresh warehouse
         ensure_raw_tables(conn)  # and every raw table, whichever sources the sources file configures
     env = {
-        **os.environ,
+        **dbt_inherited_env(),
         **dbt_env(url),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         # Per-home artifacts: the demo, the tests and a benchmark can run side by side without racing.

@@ -1,0 +1,19 @@
+"""The alert webhook URL is a secret (a Slack incoming webhook's path is its credential): never in a log line."""
+
+from __future__ import annotations
+
+import logging
+
+from leadflow.demo.destinations_server import SlackWebhook
+from leadflow.quality.alerts import send_alert
+
+
+def test_the_alert_webhook_url_never_reaches_the_logs(monkeypatch, caplog) -> None:
+    secret_path = "/services/T0ALERT/B0ALERT/alert-secret-4242"
+    with SlackWebhook(0, path=secret_path) as hook:
+        monkeypatch.setenv("LEADFLOW_ALERT_WEBHOOK_URL", hook.url + secret_path)
+        with caplog.at_level(logging.DEBUG):
+            assert send_alert("gate failed", ["marts.lead_scores.total_score out of range"])
+    assert [m["text"] for m in hook.messages] == ["*gate failed*\n• marts.lead_scores.total_score out of range"]
+    assert "HTTP Request: POST" in caplog.text  # httpx did log the request,
+    assert "alert-secret-4242" not in caplog.text  # without the URL's secret
