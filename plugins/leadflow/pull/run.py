@@ -28,7 +28,7 @@ import yaml
 
 from leadflow.pull.batch import Batcher, Chunk, Summary, drift_column
 from leadflow.pull.contract import BY_KEY, SOURCES, Entity, ensure_raw_tables, entities_of
-from leadflow.pull.loader import LoadResult, RawLoad, Unit, deferred_key, ensure_pull_schema
+from leadflow.pull.loader import ON_CONFLICT, LoadResult, RawLoad, Unit, deferred_key, ensure_pull_schema
 from leadflow.pull.readers import (
     FileRef,
     Pacer,
@@ -405,12 +405,24 @@ def _pacer(source_cfg: dict) -> Pacer:
     return pacer
 
 
+def on_conflict(entity: Entity, spec: dict, source_cfg: dict) -> str:
+    """``on_conflict`` of the entity or its source: which version of a record already in raw a load keeps."""
+    rule = str(spec.get("on_conflict") or source_cfg.get("on_conflict") or "newer_cursor_wins")
+    if rule not in ON_CONFLICT:
+        raise SourceError(
+            f"{entity.key}: on_conflict: {rule} in {source_cfg.get('_file', 'the sources file')} is not one of "
+            f"{', '.join(ON_CONFLICT)}"
+        )
+    return rule
+
+
 def plan_entity(
     conn: psycopg.Connection, entity: Entity, spec: dict, source_cfg: dict, run_id: str, settings: Settings
 ) -> list[tuple[Unit, Callable[[Batcher], None]]]:
     kind = source_cfg.get("kind")
     source = entity.source
     flags = {str(k): str(v) for k, v in (spec.get("flags") or {}).items()}
+    rule = on_conflict(entity, spec, source_cfg)
     if kind == "files":
         location = source_cfg.get("location") or str(settings.landing)
         options = source_cfg.get("storage_options") or {}
@@ -435,7 +447,7 @@ def plan_entity(
             if fmt not in FORMATS:
                 raise SourceError(f"{source}: {ref.name}: unknown format {fmt!r} (csv, jsonl, parquet)")
             extra = {"delimiter": source_cfg.get("delimiter", ",")} if fmt == "csv" else {}
-            unit = Unit(label=ref.name, file_url=ref.url, fingerprint=ref.fingerprint, flags=flags)
+            unit = Unit(label=ref.name, file_url=ref.url, fingerprint=ref.fingerprint, flags=flags, on_conflict=rule)
             jobs.append((unit, FileJob(ref, fmt, source, tuple(extra.items()))))
         return jobs
 
@@ -450,7 +462,7 @@ def plan_entity(
         cursor = _cursor(conn, entity)
         lookback = float(source_cfg.get("lookback_hours", settings.lookback_hours))
         since, replace = (cursor - timedelta(hours=lookback) if cursor else None), False
-    unit = Unit(label=entity.name, window=True, since=since, replace=replace, flags=flags)
+    unit = Unit(label=entity.name, window=True, since=since, replace=replace, flags=flags, on_conflict=rule)
     if kind == "sql":
         url, table = source_cfg["url"], spec["table"]
 
@@ -602,7 +614,7 @@ def _pull_entity(conn, entity, url, source_cfg, run_id, as_of, settings, toleran
     defer = bool(jobs) and os.environ.get("LEADFLOW_PULL_DEFER_KEYS", "1") != "0"
     failed: list[str] = []
     try:
-        with deferred_key(conn, entity, run_id, defer) as keyed:
+        with deferred_key(conn, entity, run_id, defer, on_conflict(entity, spec, source_cfg)) as keyed:
             results, _ = _run_parallel(
                 conn, url, entity, jobs, workers, run_id, as_of, tolerance, mapping, keyed, failed, tz
             )
