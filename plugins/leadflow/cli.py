@@ -6,6 +6,7 @@ leadflow summary                # what the last run qualified, and where the out
 leadflow sync --dry-run         # the record-level diff the sync would send
 leadflow pull [SOURCE...]       # pull sources into raw, without Airflow (LEADFLOW_SOURCES_FILE: your export)
 leadflow run                    # pull -> dbt build -> quality gate -> sync, without Airflow
+leadflow profile                # after a run: what can and cannot qualify with today's settings, and why
 """
 
 from __future__ import annotations
@@ -432,6 +433,24 @@ def _print_gate(result) -> None:
     click.echo(f"quality gate: {result.evaluated} checks, {verdict}; Data Docs: {result.docs_index}")
     for warning in result.warnings:
         click.echo(f"  warning: {warning}")
+
+
+@main.command("profile")
+@_AS_OF
+def profile_cmd(as_of: str | None) -> None:
+    """After a load and a build: per source and signal family what arrived, the score distributions, which
+    rules can fire with today's settings and which cannot (and why), and thresholds for the top x% (printed,
+    and kept in ops.profile_runs)."""
+    from leadflow.profile import build_profile, record_profile, render
+
+    moment = _as_of_option(as_of)
+    url = warehouse_url(get_settings())
+    try:
+        report = build_profile(url, moment)
+    except RuntimeError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(render(report))
+    click.echo(f"kept in ops.profile_runs (profile_id {record_profile(url, report)})")
 
 
 if __name__ == "__main__":

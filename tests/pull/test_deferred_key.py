@@ -64,7 +64,7 @@ def test_a_pull_that_died_with_the_key_deferred_is_repaired_by_the_next_pull(env
     for path in ("web/events_01.jsonl", "web/events_02.jsonl"):
         env.jsonl(path, FILES[path])
     with monkeypatch.context() as m:
-        m.setattr(loader, "restore_key", lambda conn, entity: None)  # the process dies before rebuilding
+        m.setattr(loader, "restore_key", lambda conn, entity, *rule: None)  # the process dies before rebuilding
         env.pull("web")
     assert not has_key(env)
     assert env.rows("select source, entity, key_columns from ops.deferred_keys") == [("web", "event", ["event_id"])]

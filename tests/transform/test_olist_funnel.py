@@ -114,3 +114,33 @@ def test_dirty_records_the_pull_flagged_reach_dim_leads(olist_marts) -> None:
     assert sorted(r[0] for r in won_early) == truth["won_early"]
     clean = rows(olist_marts, "select count(*) from marts.dim_leads where data_quality_flags is null")[0][0]
     assert clean == 8000 - truth["origin_missing"] - len(set(truth["won_early"]) - truth["origin_missing_ids"])
+
+
+def test_lead_to_customer_ratio_and_days_to_won_cover_every_lead(olist_marts) -> None:
+    """Nothing qualifies under the default rules on Olist, yet the funnel shows its lead-to-customer figures."""
+    from datetime import datetime
+
+    with (OLIST / "olist_marketing_qualified_leads_dataset.csv").open(newline="") as f:
+        created = {r["mql_id"]: datetime.fromisoformat(r["first_contact_date"]) for r in csv.DictReader(f)}
+    with (OLIST / "olist_closed_deals_dataset.csv").open(newline="") as f:
+        days = [
+            (datetime.fromisoformat(d["won_date"]) - created[d["mql_id"]]).total_seconds() / 86400
+            for d in csv.DictReader(f)
+            if d["mql_id"] in created
+        ]
+    [(leads, won, share, mean)] = rows(
+        olist_marts,
+        "select sum(new_leads)::int, sum(new_leads_won)::int, round(sum(new_leads_won)::numeric / sum(new_leads), 4), "
+        "round(sum(new_leads_avg_days_to_won * new_leads_won) / sum(new_leads_won), 1) "
+        "from marts.funnel_daily where qualification_type = 'any'",
+    )
+    assert (leads, won) == (len(created), len(days))
+    assert float(share) == pytest.approx(len(days) / len(created), abs=1e-4)
+    assert float(mean) == pytest.approx(sum(days) / len(days), abs=0.05)  # (per-day averages are rounded to 0.01)
+    assert rows(olist_marts, "select count(*) from marts.qualified_leads")[0][0] == 0
+    # every day's share is its own won / new
+    assert rows(
+        olist_marts,
+        "select count(*) from marts.funnel_daily where new_leads > 0 "
+        "and new_leads_won_share <> round(new_leads_won::numeric / new_leads, 4)",
+    ) == [(0,)]

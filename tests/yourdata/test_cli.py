@@ -28,7 +28,7 @@ def _invoke(*args: str):
 
 
 @pytest.mark.parametrize("export", sorted(EXPORTS))
-def test_leadflow_run_takes_a_real_export_to_a_passing_gate_and_a_delivery(
+def test_leadflow_run_takes_a_real_export_to_a_passing_gate_and_a_delivery_and_profile_says_why(
     export: str, server_url: str, tmp_path: Path
 ) -> None:
     variable, folder, loaded = EXPORTS[export]
@@ -61,6 +61,21 @@ def test_leadflow_run_takes_a_real_export_to_a_passing_gate_and_a_delivery(
         assert f"file: planned {queued}, sent {queued}" in out
         lines = [line for p in (tmp_path / "outbox").rglob("*.jsonl") for line in p.read_text().splitlines()]
         assert len(lines) == queued
+
+        profile = _invoke("profile", "--as-of", AS_OF)
+        assert profile.exit_code == 0, profile.output
+        text = profile.output
+        # nothing qualifies in a CRM-only export, and the profile says why, rule by rule
+        assert "mql                      cannot fire" in text and "no marketing or web behaviour was loaded" in text
+        assert "pql                      cannot fire" in text and "no product data" in text
+        assert "conversation_qualified   cannot fire" in text and "no conversations were loaded" in text
+        assert "conversion_qualified     cannot fire" in text
+        assert f"raw records: crm.lead {loaded['crm.lead']:,}" in text
+        with psycopg.connect(url) as conn:
+            stored = conn.execute(
+                "select report -> 'leads', report -> 'rules' -> 0 ->> 'can_fire' from ops.profile_runs"
+            )
+            assert stored.fetchall() == [(loaded["crm.lead"], "false")]
 
 
 def test_pull_names_what_is_wrong_without_a_traceback(warehouse: str, monkeypatch, tmp_path: Path) -> None:

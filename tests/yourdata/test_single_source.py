@@ -98,6 +98,11 @@ def test_one_source_alone_runs_end_to_end(source: str, landing, server_url: str)
         [report] = run_sync("run-1")
         with psycopg.connect(url) as conn:
             queued = conn.execute("select count(*) from marts.outreach_queue where destination = 'file'").fetchone()[0]
+        from leadflow.profile import build_profile
+
+        rules = {r["qualification_type"]: r for r in build_profile(url, AS_OF)["rules"]}
     assert report.sent == queued
+    assert rules["pql"]["can_fire"] == (source == "product")  # the profile knows what each source enables
+    assert rules["conversation_qualified"]["can_fire"] == (source == "conversations")
     delivered = [line for p in (landing / f"outbox-{source}").rglob("*.jsonl") for line in p.read_text().splitlines()]
     assert len(delivered) == queued

@@ -40,6 +40,40 @@ ranked_hits as (
 
 ),
 
+reason_parts as (
+
+    -- reasons are said once: "requested a demo" is both a hot lead's reason and the start of its SQL reason
+    select
+        ranked_hits.lead_id,
+        ranked_hits.type_rank,
+        ranked_hits.qualified_at,
+        ranked_hits.rule,
+        parts.part,
+        parts.part_position,
+        row_number() over (
+            partition by ranked_hits.lead_id, parts.part
+            order by
+                ranked_hits.type_rank asc,
+                ranked_hits.qualified_at asc,
+                ranked_hits.rule asc,
+                parts.part_position asc
+        ) as part_rank
+    from ranked_hits
+    cross join lateral unnest(string_to_array(ranked_hits.detail, '; ')) with ordinality as parts (part, part_position)
+
+),
+
+reason_texts as (
+
+    select
+        lead_id,
+        string_agg(part, '; ' order by type_rank asc, qualified_at asc, rule asc, part_position asc) as reasons_text
+    from reason_parts
+    where part_rank = 1
+    group by lead_id
+
+),
+
 per_lead as (
 
     select
@@ -49,7 +83,6 @@ per_lead as (
         min(qualified_at) filter (where qualification_type = '{{ type_name }}') as {{ type_name }}_qualified_at,
         {%- endfor %}
         min(type_rank) as primary_type_rank,
-        string_agg(detail, '; ' order by type_rank, qualified_at, rule) as reasons_text,
         jsonb_agg(
             jsonb_build_object('type', qualification_type, 'rule', rule, 'detail', detail)
             order by type_rank, qualified_at, rule
@@ -72,8 +105,11 @@ typed as (
             {%- for type_name in precedence %}
             when {{ loop.index }} then per_lead.{{ type_name }}_qualified_at
             {%- endfor %}
-        end as qualifying_event_at
+        end as qualifying_event_at,
+        reason_texts.reasons_text
     from per_lead
+    left join reason_texts
+        on per_lead.lead_id = reason_texts.lead_id
 
 ),
 

@@ -91,12 +91,15 @@ current_conversations as (
     select distinct on (lead_id)
         lead_id,
         occurred_at,
-        format(
-            '%s: %s visitor messages%s, topics %s',
-            replace(channel, '_', ' '),
-            visitor_message_count,
-            case when duration_minutes is not null then format(', %s min', duration_minutes) else '' end,
-            qualifying_topics
+        -- a count of 0 is an unknown count (staging reads a missing one as 0): left out, not shown as "0"
+        replace(channel, '_', ' ') || ': ' || concat_ws(
+            ', ',
+            case
+                when visitor_message_count = 1 then '1 visitor message'
+                when visitor_message_count > 1 then visitor_message_count || ' visitor messages'
+            end,
+            case when duration_minutes is not null then duration_minutes || ' min' end,
+            'topics ' || qualifying_topics
         ) as detail
     from qualifying_conversations
     where is_recent

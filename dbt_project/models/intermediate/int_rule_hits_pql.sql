@@ -38,13 +38,13 @@ current_workspaces as (
         lead_id,
         product_qualified_at,
         format(
-            'activated in %s days: %s projects created, %s invited a teammate; %s active days, %s features, %s seats',
-            greatest(1, ceil(extract(epoch from activated_at - signup_at) / 86400)),
-            projects_created,
+            'activated in %s: %s created, %s invited a teammate; %s, %s, %s',
+            {{ plural('greatest(1, ceil(extract(epoch from activated_at - signup_at) / 86400))', 'day') }},
+            {{ plural('projects_created', 'project') }},
             case when teammates_invited = 1 then 'once' else teammates_invited || ' times' end,
-            active_session_days,
-            distinct_features_used,
-            seats
+            {{ plural('active_session_days', 'active day') }},
+            {{ plural('distinct_features_used', 'feature') }},
+            {{ plural('seats', 'seat') }}
         ) as detail
     from lead_workspaces
     where is_recent

@@ -141,7 +141,8 @@ new_leads_by_day as (
         leads.lead_source,
         cast(leads.created_at at time zone 'UTC' as date) as funnel_day,
         count(*) as new_leads,
-        count(wins.lead_id) as new_leads_won
+        count(wins.lead_id) as new_leads_won,
+        avg(extract(epoch from wins.won_at - leads.created_at) / 86400) as new_leads_avg_days_to_won
     from leads
     left join wins
         on leads.lead_id = wins.lead_id
@@ -226,6 +227,9 @@ final as (
         -- numerics
         coalesce(new_leads_by_day.new_leads, 0) as new_leads,
         coalesce(new_leads_by_day.new_leads_won, 0) as new_leads_won,
+        round(cast(new_leads_by_day.new_leads_won as numeric) / nullif(new_leads_by_day.new_leads, 0), 4)
+            as new_leads_won_share,
+        round(cast(new_leads_by_day.new_leads_avg_days_to_won as numeric), 2) as new_leads_avg_days_to_won,
         coalesce(qualified_by_day.new_qualified_leads, 0) as new_qualified_leads,
         coalesce(qualified_by_day.converted_leads, 0) as converted_leads,
         round(cast(qualified_by_day.converted_leads as numeric) / nullif(qualified_by_day.new_qualified_leads, 0), 4)

@@ -92,6 +92,11 @@ QUARANTINE_COLUMNS = {
 }
 
 
+# What became of the loaded (accepted) records of a unit, in ops.load_audit: loaded = the sum of the four.
+AUDIT_OUTCOMES = ("inserted", "updated", "unchanged", "older_than_stored")
+ON_CONFLICT = ("newer_cursor_wins", "last_file_wins")
+
+
 def ensure_pull_schema(conn: psycopg.Connection) -> None:
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext('leadflow.pull_schema'))")
@@ -105,6 +110,16 @@ def ensure_pull_schema(conn: psycopg.Connection) -> None:
         for name, kind in QUARANTINE_COLUMNS.items():
             if name not in have:  # ALTER only when needed: it locks the table other pulls write to
                 conn.execute(f"alter table ops.quarantine add column if not exists {name} {kind}")
+        audit = {
+            r[0]
+            for r in conn.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'ops' and table_name = 'load_audit'"
+            )
+        }
+        for name in AUDIT_OUTCOMES:
+            if name not in audit:
+                conn.execute(f"alter table ops.load_audit add column if not exists {name} bigint not null default 0")
         conn.execute(PULL_DDL)
 
 
@@ -117,6 +132,7 @@ class LoadResult:
     quarantined: int = 0
     max_cursor: str | None = None
     new_columns: list[str] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=dict)  # inserted / updated / unchanged / older_than_stored
 
 
 @dataclass
@@ -130,6 +146,9 @@ class Unit:
     since: datetime | None = None
     replace: bool = False  # this run already committed this window: replace its audit and quarantine
     flags: dict[str, str] = field(default_factory=dict)
+    # newer_cursor_wins: a stored row is replaced by a later cursor (or the same one with other content);
+    # last_file_wins: by any other content (full re-exports whose cursor does not move, or moves back).
+    on_conflict: str = "newer_cursor_wins"
 
 
 class RawLoad:
@@ -175,6 +194,7 @@ class RawLoad:
         self.direct = not unit.flags  # flags are computed over the stage: those units always merge
         self.direct_rows = 0
         self.staged_rows = 0
+        self.outcomes = dict.fromkeys(AUDIT_OUTCOMES, 0)
 
     # -- intake ---------------------------------------------------------------------------------
     def add_chunk(self, chunk: Chunk) -> None:
@@ -226,6 +246,7 @@ class RawLoad:
             self.direct = False
             return False
         self.direct_rows += chunk.count
+        self.outcomes["inserted"] += chunk.count
         return True
 
     # -- merge ----------------------------------------------------------------------------------
@@ -289,23 +310,44 @@ class RawLoad:
             *[sql.SQL("_extra ->> {}").format(sql.Literal(k)) for k in drift],
         ]
         if not self.keyed:  # the key is deferred: append; duplicates are settled when it is rebuilt
-            self.conn.execute(
+            appended = self.conn.execute(
                 sql.SQL("insert into {raw} ({target}) select {select} from _stage").format(
                     raw=sql.Identifier("raw", self.entity.table),
                     target=sql.SQL(", ").join(map(sql.Identifier, target)),
                     select=sql.SQL(", ").join(select),
                 )
-            )
+            ).rowcount
+            self.outcomes["inserted"] += appended  # (a first load: the raw table was empty)
             return
         content = [c for c in [*self._columns, *drift] if c not in pk]
         updates = [c for c in target if c not in pk]
+        if self.unit.on_conflict == "last_file_wins":
+            rule = "({old}) is distinct from ({new})"
+        else:
+            rule = (
+                "t.{cursor} is null or excluded.{cursor} is null or t.{cursor} < excluded.{cursor} "
+                "or (t.{cursor} = excluded.{cursor} and ({old}) is distinct from ({new}))"
+            )
+            # Rows the merge will keep out because raw holds a later version (counted before it runs).
+            self.outcomes["older_than_stored"] += self.conn.execute(
+                sql.SQL("select count(*) from _stage s join {raw} t using ({pk}) where s.{cursor} < t.{cursor}").format(
+                    raw=sql.Identifier("raw", self.entity.table),
+                    pk=sql.SQL(", ").join(map(sql.Identifier, pk)),
+                    cursor=cursor,
+                )
+            ).fetchone()[0]
         statement = sql.SQL(
             """
-            insert into {raw} as t ({target})
-            select {select} from _stage order by {pk}
-            on conflict ({pk}) do update set {updates}
-            where t.{cursor} is null or excluded.{cursor} is null or t.{cursor} < excluded.{cursor}
-               or (t.{cursor} = excluded.{cursor} and ({old}) is distinct from ({new}))
+            with merged as (
+                insert into {raw} as t ({target})
+                select {select} from _stage order by {pk}
+                on conflict ({pk}) do update set {updates}
+                where """
+            + rule
+            + """
+                returning (xmax = 0) as inserted
+            )
+            select count(*) filter (where inserted), count(*) filter (where not inserted) from merged
             """
         ).format(
             raw=sql.Identifier("raw", self.entity.table),
@@ -320,7 +362,9 @@ class RawLoad:
         for attempt in range(3):
             try:
                 with self.conn.transaction():  # a savepoint: a deadlock with a parallel unit is retried
-                    self.conn.execute(statement)
+                    inserted, updated = self.conn.execute(statement).fetchone()
+                self.outcomes["inserted"] += inserted
+                self.outcomes["updated"] += updated
                 return
             except errors.DeadlockDetected:
                 if attempt == 2:
@@ -428,13 +472,27 @@ class RawLoad:
                 (self.entity.source, self.entity.name, summary.max_cursor + "Z"),
             )
         accumulate = "ops.load_audit.{0} + excluded.{0}" if not unit.replace else "excluded.{0}"
+        outcomes = self.outcomes
+        outcomes["unchanged"] = (
+            summary.staged - outcomes["inserted"] - outcomes["updated"] - outcomes["older_than_stored"]
+        )
+        self.result.outcomes = dict(outcomes)
+        counted = ("read", "loaded", "quarantined", *AUDIT_OUTCOMES)
         self.conn.execute(
-            "insert into ops.load_audit (run_id, source, entity, read, loaded, quarantined, started_at, finished_at) "
-            "values (%s, %s, %s, %s, %s, %s, %s, clock_timestamp()) "
+            "insert into ops.load_audit (run_id, source, entity, read, loaded, quarantined, "
+            + ", ".join(AUDIT_OUTCOMES)
+            + ", started_at, finished_at) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, clock_timestamp()) "
             "on conflict (run_id, source, entity) do update set "
-            + ", ".join(f"{c} = {accumulate.format(c)}" for c in ("read", "loaded", "quarantined"))
+            + ", ".join(f"{c} = {accumulate.format(c)}" for c in counted)
             + ", finished_at = excluded.finished_at",
-            (*self._ids(), summary.read, summary.staged, summary.quarantined, self.started_at),
+            (
+                *self._ids(),
+                summary.read,
+                summary.staged,
+                summary.quarantined,
+                *(outcomes[c] for c in AUDIT_OUTCOMES),
+                self.started_at,
+            ),
         )
 
 
@@ -462,7 +520,9 @@ def _key_lock(conn: psycopg.Connection, entity: Entity, take: bool) -> None:
 
 
 @contextmanager
-def deferred_key(conn: psycopg.Connection, entity: Entity, run_id: str, wanted: bool = True) -> Iterator[bool]:
+def deferred_key(
+    conn: psycopg.Connection, entity: Entity, run_id: str, wanted: bool = True, on_conflict: str = "newer_cursor_wins"
+) -> Iterator[bool]:
     """Around the load of one entity: yields ``keyed`` — False when its raw table was empty and its primary
     key is now dropped until the block ends (units append; ``restore_key`` rebuilds the key at the end).
 
@@ -484,7 +544,7 @@ def deferred_key(conn: psycopg.Connection, entity: Entity, run_id: str, wanted: 
         yield False
     finally:
         try:
-            restore_key(conn, entity)
+            restore_key(conn, entity, on_conflict)
         finally:
             _key_lock(conn, entity, take=False)
 
@@ -513,15 +573,16 @@ def _drop_key_if_empty(conn: psycopg.Connection, entity: Entity, run_id: str) ->
     return True
 
 
-def restore_key(conn: psycopg.Connection, entity: Entity) -> None:
-    """Build the primary key a first load deferred, settling keys that arrived in more than one unit."""
+def restore_key(conn: psycopg.Connection, entity: Entity, on_conflict: str = "newer_cursor_wins") -> None:
+    """Build the primary key a first load deferred, settling keys that arrived in more than one unit (and
+    moving the rows that lost from ``inserted`` to what became of them in that run's ops.load_audit)."""
     row = conn.execute(
-        "select constraint_name, key_columns from ops.deferred_keys where source = %s and entity = %s",
+        "select constraint_name, key_columns, run_id from ops.deferred_keys where source = %s and entity = %s",
         (entity.source, entity.name),
     ).fetchone()
     if row is None:
         return
-    name, columns = row
+    name, columns, run_id = row
     started = time.monotonic()
     add = sql.SQL("alter table {} add constraint {} primary key ({})").format(
         _raw(entity), sql.Identifier(name), sql.SQL(", ").join(map(sql.Identifier, columns))
@@ -532,18 +593,28 @@ def restore_key(conn: psycopg.Connection, entity: Entity) -> None:
             with conn.transaction():  # a savepoint: the build itself finds out whether keys repeat
                 conn.execute(add)
         except errors.UniqueViolation:
-            removed = _settle_duplicates(conn, entity, columns)
+            outcomes = _settle_duplicates(conn, entity, columns, on_conflict)
+            removed = sum(outcomes.values())
+            conn.execute(
+                "update ops.load_audit set inserted = inserted - %s, updated = updated + %s, "
+                "unchanged = unchanged + %s, older_than_stored = older_than_stored + %s "
+                "where run_id = %s and source = %s and entity = %s",
+                (removed, outcomes["updated"], outcomes["unchanged"], outcomes["older_than_stored"], run_id,
+                 entity.source, entity.name),
+            )  # fmt: skip
             conn.execute(add)
         conn.execute("delete from ops.deferred_keys where source = %s and entity = %s", (entity.source, entity.name))
     log.info(
         "%s: primary key built in %.1fs%s",
         entity.key,
         time.monotonic() - started,
-        f" ({removed} older version(s) of repeated keys removed)" if removed else "",
+        f" ({removed} superseded version(s) of repeated keys removed)" if removed else "",
     )
 
 
-def _settle_duplicates(conn: psycopg.Connection, entity: Entity, columns: list[str]) -> int:
+def _settle_duplicates(
+    conn: psycopg.Connection, entity: Entity, columns: list[str], on_conflict: str = "newer_cursor_wins"
+) -> dict[str, int]:
     """Keep, of every key that arrived in several units, the row the merge would have kept.
 
     The merge, applied unit after unit (in ``_batch_id`` order: the run, then the file), replaces the stored
@@ -566,6 +637,7 @@ def _settle_duplicates(conn: psycopg.Connection, entity: Entity, columns: list[s
     ).fetchall()
     width = len(columns)
     losers: list[str] = []
+    outcomes = {"updated": 0, "unchanged": 0, "older_than_stored": 0}
     stored = None
     for ctid, *rest in rows:
         key, cursor, digest = tuple(rest[:width]), rest[width], rest[width + 1]
@@ -573,15 +645,22 @@ def _settle_duplicates(conn: psycopg.Connection, entity: Entity, columns: list[s
             stored = (key, ctid, cursor, digest)
             continue
         _, old_ctid, old_cursor, old_digest = stored
-        if (
-            old_cursor is None
-            or cursor is None
-            or old_cursor < cursor
-            or (old_cursor == cursor and old_digest != digest)
-        ):
+        if on_conflict == "last_file_wins":
+            wins = old_digest != digest
+        else:
+            wins = (
+                old_cursor is None
+                or cursor is None
+                or old_cursor < cursor
+                or (old_cursor == cursor and old_digest != digest)
+            )
+        if wins:
             losers.append(old_ctid)
             stored = (key, ctid, cursor, digest)
+            outcomes["updated"] += 1
         else:
             losers.append(ctid)
+            older = old_cursor is not None and cursor is not None and cursor < old_cursor
+            outcomes["older_than_stored" if older else "unchanged"] += 1
     conn.execute(sql.SQL("delete from {} where ctid = any(%s::tid[])").format(_raw(entity)), (losers,))
-    return len(losers)
+    return outcomes

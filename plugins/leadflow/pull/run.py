@@ -28,7 +28,7 @@ import yaml
 
 from leadflow.pull.batch import Batcher, Chunk, Summary, drift_column
 from leadflow.pull.contract import BY_KEY, SOURCES, Entity, ensure_raw_tables, entities_of
-from leadflow.pull.loader import LoadResult, RawLoad, Unit, deferred_key, ensure_pull_schema
+from leadflow.pull.loader import ON_CONFLICT, LoadResult, RawLoad, Unit, deferred_key, ensure_pull_schema
 from leadflow.pull.readers import (
     FileRef,
     Pacer,
@@ -44,7 +44,7 @@ from leadflow.pull.readers import (
 from leadflow.pull.validate import IGNORED, UNDECLARED_UTC, Source, parse_template
 from leadflow.settings import Settings, get_settings
 from leadflow.sync.transport import RateLimit
-from leadflow.warehouse.db import connect, ensure_ops_schema, warehouse_url
+from leadflow.warehouse.db import connect, ensure_ops_schema, redact, warehouse_url
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +78,38 @@ def load_source_config(settings: Settings | None = None) -> dict:
         "LEADFLOW_PROJECT_DIR": str(settings.project_dir),
     }
     path = settings.sources_path
-    config = yaml.safe_load(_expand(path.read_text(), env)) or {}
+    text = path.read_text()
+    config = yaml.safe_load(_expand(text, env)) or {}
     unknown = sorted(set(config) - set(SOURCES))
     if unknown:
         raise SourceError(f"{path}: unknown source(s) {unknown}; known: {list(SOURCES)}")
-    for cfg in config.values():
+    written = _as_written(text)
+    for source, cfg in config.items():
+        cfg["_file"] = path.name
+        cfg["_location_written"] = str((written.get(source) or {}).get("location") or "")
         location = cfg.get("location")
         if location and "://" not in location and not Path(location).is_absolute():
             cfg["location"] = str((path.parent / location).resolve())
     return config
+
+
+def _as_written(text: str) -> dict:
+    """The sources file before ${VAR} expansion (to show a user the setting as they wrote it); {} if unreadable."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return {}
+    return {k: v for k, v in raw.items() if isinstance(v, dict)} if isinstance(raw, dict) else {}
+
+
+def _setting(source_cfg: dict, name: str) -> str:
+    """``location: <value>`` as written in the sources file (``${OLIST_DIR:-...}``), with what it expanded to."""
+    value = source_cfg.get(name)
+    written = source_cfg.get("_location_written") if name == "location" else None
+    shown = f"{name}: {written}" if written and written != value else f"{name}: {value}"
+    if written and written != value:
+        shown += f" (= {value})"
+    return f"{shown} in {source_cfg.get('_file', 'the sources file')}"
 
 
 def _cursor(conn: psycopg.Connection, entity: Entity) -> datetime | None:
@@ -382,15 +405,30 @@ def _pacer(source_cfg: dict) -> Pacer:
     return pacer
 
 
+def on_conflict(entity: Entity, spec: dict, source_cfg: dict) -> str:
+    """``on_conflict`` of the entity or its source: which version of a record already in raw a load keeps."""
+    rule = str(spec.get("on_conflict") or source_cfg.get("on_conflict") or "newer_cursor_wins")
+    if rule not in ON_CONFLICT:
+        raise SourceError(
+            f"{entity.key}: on_conflict: {rule} in {source_cfg.get('_file', 'the sources file')} is not one of "
+            f"{', '.join(ON_CONFLICT)}"
+        )
+    return rule
+
+
 def plan_entity(
     conn: psycopg.Connection, entity: Entity, spec: dict, source_cfg: dict, run_id: str, settings: Settings
 ) -> list[tuple[Unit, Callable[[Batcher], None]]]:
     kind = source_cfg.get("kind")
     source = entity.source
     flags = {str(k): str(v) for k, v in (spec.get("flags") or {}).items()}
+    rule = on_conflict(entity, spec, source_cfg)
     if kind == "files":
         location = source_cfg.get("location") or str(settings.landing)
         options = source_cfg.get("storage_options") or {}
+        if "://" not in location and not Path(location).is_dir():
+            where = _setting(source_cfg, "location") if source_cfg.get("location") else f"the landing zone {location}"
+            raise SourceError(f"{entity.key}: the folder does not exist: {where}")
         try:
             files = list_files(location, spec["pattern"], options)
         except (OSError, ValueError) as err:
@@ -409,7 +447,7 @@ def plan_entity(
             if fmt not in FORMATS:
                 raise SourceError(f"{source}: {ref.name}: unknown format {fmt!r} (csv, jsonl, parquet)")
             extra = {"delimiter": source_cfg.get("delimiter", ",")} if fmt == "csv" else {}
-            unit = Unit(label=ref.name, file_url=ref.url, fingerprint=ref.fingerprint, flags=flags)
+            unit = Unit(label=ref.name, file_url=ref.url, fingerprint=ref.fingerprint, flags=flags, on_conflict=rule)
             jobs.append((unit, FileJob(ref, fmt, source, tuple(extra.items()))))
         return jobs
 
@@ -424,7 +462,7 @@ def plan_entity(
         cursor = _cursor(conn, entity)
         lookback = float(source_cfg.get("lookback_hours", settings.lookback_hours))
         since, replace = (cursor - timedelta(hours=lookback) if cursor else None), False
-    unit = Unit(label=entity.name, window=True, since=since, replace=replace, flags=flags)
+    unit = Unit(label=entity.name, window=True, since=since, replace=replace, flags=flags, on_conflict=rule)
     if kind == "sql":
         url, table = source_cfg["url"], spec["table"]
 
@@ -483,6 +521,7 @@ def pull_source(source: str, run_id: str, as_of: datetime, settings: Settings | 
     try:
         _pull(source, source_cfg, run_id, as_of, settings, tolerance, summary, errors)
     except Exception as crash:
+        errors[:] = [e for e in errors if not isinstance(e, _ReadNothing)]  # (a crash outweighs an empty entity)
         if not errors:
             raise
         # keep what else failed: the crash alone would hide the truncated file or missing column beside it
@@ -493,8 +532,14 @@ def pull_source(source: str, run_id: str, as_of: datetime, settings: Settings | 
         ) from crash
     finally:
         sys.setswitchinterval(interval)
+    empty = [e for e in errors if isinstance(e, _ReadNothing)]
+    errors = [e for e in errors if not isinstance(e, _ReadNothing)]
     if errors:
         raise SourceError(f"{source}: {len(errors)} unit(s) failed and were rolled back: " + "; ".join(errors))
+    if empty and len(empty) == len(summary):  # the source read nothing at all, and never has: a wrong setting
+        raise SourceError(f"{source}: configured, but read nothing on its first pull: " + "; ".join(empty))
+    for message in empty:  # another entity of the source read records: an entity may well be empty
+        log.warning("%s", message)
     return summary
 
 
@@ -561,11 +606,15 @@ def _pull_entity(conn, entity, url, source_cfg, run_id, as_of, settings, toleran
         errors.append(str(err))
         log.error("%s", err)
         return
+    first = not conn.execute(
+        "select exists (select 1 from ops.load_audit where source = %s and entity = %s and read > 0)",
+        (entity.source, entity.name),
+    ).fetchone()[0]
     workers = int(source_cfg.get("workers", os.environ.get("LEADFLOW_PULL_WORKERS", DEFAULT_WORKERS)))
     defer = bool(jobs) and os.environ.get("LEADFLOW_PULL_DEFER_KEYS", "1") != "0"
     failed: list[str] = []
     try:
-        with deferred_key(conn, entity, run_id, defer) as keyed:
+        with deferred_key(conn, entity, run_id, defer, on_conflict(entity, spec, source_cfg)) as keyed:
             results, _ = _run_parallel(
                 conn, url, entity, jobs, workers, run_id, as_of, tolerance, mapping, keyed, failed, tz
             )
@@ -579,6 +628,8 @@ def _pull_entity(conn, entity, url, source_cfg, run_id, as_of, settings, toleran
     }
     if failed:
         totals["failed"] = len(failed)
+    elif first and not totals["read"]:
+        errors.append(_ReadNothing(_read_nothing(entity, spec, source_cfg, settings, bool(jobs))))
     summary[entity.key] = totals
     log.info(
         "%s: read %s, loaded %s, quarantined %s in %ss",
@@ -603,6 +654,29 @@ def source_timezone(entity: Entity, spec: dict, source_cfg: dict) -> tzinfo:
         return ZoneInfo(str(name))
     except (ZoneInfoNotFoundError, ValueError) as err:
         raise SourceError(f"{entity.key}: unknown time zone {name!r} (setting timezone: an IANA name)") from err
+
+
+class _ReadNothing(str):
+    """An entity that read no record on its first pull (an error when the whole source did: see pull_source)."""
+
+
+def _read_nothing(entity: Entity, spec: dict, source_cfg: dict, settings: Settings, had_units: bool) -> str:
+    """Why a configured entity that has never loaded a record is an error, naming the setting and the path."""
+    kind = source_cfg.get("kind")
+    if kind == "files":
+        location = (
+            _setting(source_cfg, "location") if source_cfg.get("location") else f"the landing zone {settings.landing}"
+        )
+        what = "the files matching" if had_units else "no file matches"
+        return f"{entity.key}: {what} pattern: {spec.get('pattern')} (entities.{entity.name}) under {location}" + (
+            " hold no records" if had_units else ""
+        )
+    where = f"table: {spec.get('table')}" if kind == "sql" else f"path: {spec.get('path')}"
+    return (
+        f"{entity.key}: {where} (entities.{entity.name}) of "
+        f"{redact(source_cfg.get('url') or source_cfg.get('base_url') or settings.api_url)} "
+        f"in {source_cfg.get('_file', 'the sources file')} returned no records"
+    )
 
 
 def landing_path(settings: Settings | None = None) -> Path:

@@ -1,0 +1,273 @@
+"""`leadflow profile`: after a first load, what the data can and cannot qualify with today's settings, and why.
+
+Reads the warehouse a `dbt build` left (raw, intermediate, marts) and the qualification settings (the
+``vars`` of dbt_project/dbt_project.yml): per source how many records arrived, per signal family how many
+leads have it, the score distributions, for each qualification type whether its rule can fire (and, when
+it cannot, which input or threshold stops it), and the MQL thresholds that would qualify the top x% of
+leads. The report is printed and kept in ``ops.profile_runs`` (one JSON document per run).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import psycopg
+import yaml
+
+from leadflow.pull.contract import ENTITIES
+from leadflow.settings import Settings, get_settings
+
+PROFILE_DDL = """
+create table if not exists ops.profile_runs (
+    profile_id bigserial primary key,
+    profiled_at timestamptz not null default now(),
+    as_of timestamptz not null,
+    sources_file text,
+    report jsonb not null
+);
+comment on table ops.profile_runs is
+    'leadflow profile: per load, what can and cannot qualify with the settings of the time, and why.';
+"""
+SCORES = ("fit_score", "engagement_score", "intent_score", "product_usage_score", "total_score")
+FAMILIES = {  # signal family -> lead_scores column that is > 0 when a lead has it
+    "fit (role, company, country, e-mail)": "fit_score",
+    "engagement (marketing, web behaviour)": "engagement_score",
+    "intent (buying actions, conversations)": "intent_score",
+    "product usage": "product_usage_score",
+}
+TOP_SHARES = (0.01, 0.05, 0.10)
+
+
+@dataclass
+class Rule:
+    qualification_type: str
+    qualified_now: int
+    can_fire: bool
+    why: str
+    inputs: dict = field(default_factory=dict)
+
+
+def settings_vars(settings: Settings) -> dict:
+    """The qualification settings as dbt_project.yml sets them (``--vars`` of a single run not included)."""
+    project = yaml.safe_load((settings.dbt_dir / "dbt_project.yml").read_text())
+    return project.get("vars") or {}
+
+
+def _one(conn: psycopg.Connection, query: str, params=None):
+    return conn.execute(query, params).fetchone()[0]
+
+
+def _exists(conn: psycopg.Connection, relation: str) -> bool:
+    return _one(conn, "select to_regclass(%s) is not null", (relation,))
+
+
+def build_profile(url: str, as_of: datetime, settings: Settings | None = None) -> dict:
+    settings = settings or get_settings()
+    v = settings_vars(settings)
+    with psycopg.connect(url) as conn:
+        for relation in (
+            "marts.dim_leads",
+            "marts.lead_scores",
+            "marts.qualified_leads",
+            "intermediate.int_lead_signals",
+        ):
+            if not _exists(conn, relation):
+                raise RuntimeError(f"{relation} does not exist: run `leadflow run` (or dbt build) before profiling")
+        raw = {
+            e.key: _one(conn, f"select count(*) from {e.qualified_table}")
+            for e in ENTITIES
+            if _exists(conn, e.qualified_table)
+        }  # noqa: S608
+        leads = _one(conn, "select count(*) from marts.dim_leads")
+        with_email = _one(conn, "select count(*) from marts.dim_leads where email is not null")
+        families = {
+            name: _one(conn, f"select count(*) from marts.lead_scores where {column} > 0")  # noqa: S608
+            for name, column in FAMILIES.items()
+        }
+        won = _one(conn, "select count(distinct lead_id) from raw.crm_opportunitys where is_won")
+        distributions = {}
+        for column in SCORES:
+            row = conn.execute(
+                f"select percentile_cont(array[0.5, 0.9, 0.99]) within group (order by {column}), max({column}) "  # noqa: S608
+                "from marts.lead_scores"
+            ).fetchone()
+            p50, p90, p99 = row[0] or (None, None, None)
+            distributions[column] = {"p50": _num(p50), "p90": _num(p90), "p99": _num(p99), "max": _num(row[1])}
+        qualified = dict(
+            zip(
+                ("conversion_qualified", "sql", "pql", "conversation_qualified", "mql"),
+                conn.execute(
+                    "select count(*) filter (where is_conversion_qualified), count(*) filter (where is_sql), "
+                    "count(*) filter (where is_pql), count(*) filter (where is_conversation_qualified), "
+                    "count(*) filter (where is_mql) from marts.qualified_leads"
+                ).fetchone(),
+                strict=True,
+            )
+        )
+        rules = [
+            _mql(conn, v, qualified["mql"]),
+            _sql(conn, v, qualified["sql"]),
+            _pql(raw, qualified["pql"]),
+            _conversation(conn, v, raw, qualified["conversation_qualified"]),
+            _hot(conn, v, as_of, qualified["conversion_qualified"]),
+        ]
+        top = _top_thresholds(conn, v)
+    return {
+        "as_of": as_of.isoformat(),
+        "sources_file": str(settings.sources_path),
+        "raw_records": raw,
+        "leads": leads,
+        "leads_with_email": with_email,
+        "leads_won": won,
+        "signal_families": families,
+        "score_distributions": distributions,
+        "rules": [r.__dict__ for r in rules],
+        "mql_thresholds_for_top_share": top,
+    }
+
+
+def _num(value) -> float | None:
+    return None if value is None else round(float(value), 1)
+
+
+def _mql(conn, v: dict, now: int) -> Rule:
+    fit, engagement = float(v.get("mql_min_fit_score", 40)), float(v.get("mql_min_engagement_score", 50))
+    max_fit, max_eng, both = conn.execute(
+        "select max(fit_score), max(engagement_score), "
+        "count(*) filter (where fit_score >= %s and engagement_score >= %s) from marts.lead_scores",
+        (fit, engagement),
+    ).fetchone()
+    inputs = {"mql_min_fit_score": fit, "mql_min_engagement_score": engagement, "max_fit": _num(max_fit),
+              "max_engagement": _num(max_eng), "leads_meeting_both": both}  # fmt: skip
+    if both:
+        return Rule("mql", now, True, f"{both} lead(s) reach fit >= {fit:g} and engagement >= {engagement:g}", inputs)
+    reasons = []
+    if (max_fit or 0) < fit:
+        reasons.append(f"no lead reaches fit {fit:g} (highest {_num(max_fit) or 0:g}; mql_min_fit_score)")
+    if (max_eng or 0) < engagement:
+        reasons.append(
+            f"no lead reaches engagement {engagement:g} (highest {_num(max_eng) or 0:g}; mql_min_engagement_score"
+            + ("; no marketing or web behaviour was loaded" if not max_eng else "")
+            + ")"
+        )
+    if not reasons:
+        reasons.append("no single lead reaches both thresholds at once")
+    return Rule("mql", now, False, "; ".join(reasons), inputs)
+
+
+def _sql(conn, v: dict, now: int) -> Rule:
+    actions = list(v.get("sql_buying_actions") or [])
+    n = _one(conn, "select count(*) from intermediate.int_lead_signals where signal_name = any(%s)", (actions,))
+    inputs = {"buying_action_signals": n, "sql_buying_actions": actions}
+    if not n:
+        return Rule(
+            "sql", now, False,
+            f"no buying action ({', '.join(actions)}) in the loaded web events or conversations (sql_buying_actions)",
+            inputs,
+        )  # fmt: skip
+    return Rule(
+        "sql", now, True,
+        f"{n} buying action(s); each also needs {v.get('sql_min_bant_dimensions', 2)} BANT dimensions known "
+        "(quiz, conversation topics, CRM)",
+        inputs,
+    )  # fmt: skip
+
+
+def _pql(raw: dict, now: int) -> Rule:
+    users, events = raw.get("product.user", 0), raw.get("product.event", 0)
+    inputs = {"product_users": users, "product_events": events}
+    if not users or not events:
+        return Rule(
+            "pql", now, False, "no product data (product users and events): the product source is empty", inputs
+        )
+    return Rule(
+        "pql", now, True, f"{users} product user(s), {events} event(s) to reach the activation milestone", inputs
+    )
+
+
+def _conversation(conn, v: dict, raw: dict, now: int) -> Rule:
+    channels = list(v.get("conversation_channels") or [])
+    n = raw.get("conversations.conversation", 0)
+    inputs = {"conversations": n, "conversation_channels": channels}
+    if not n:
+        return Rule("conversation_qualified", now, False, "no conversations were loaded (conversations source)", inputs)
+    return Rule(
+        "conversation_qualified", now, True,
+        f"{n} conversation(s); a meaningful one needs {v.get('conversation_min_visitor_messages', 4)} visitor "
+        f"messages or {v.get('conversation_min_minutes', 5)} minutes and a qualifying topic",
+        inputs,
+    )  # fmt: skip
+
+
+def _hot(conn, v: dict, as_of: datetime, now: int) -> Rule:
+    hours = float(v.get("hot_window_hours", 48))
+    names = ["demo_request", "quote_request", "pricing_view", "checkout_started"]
+    recent, newest = conn.execute(
+        "select count(*) filter (where occurred_at > %s::timestamptz - interval '1 hour' * %s), max(occurred_at) "
+        "from intermediate.int_lead_signals where signal_name = any(%s)",
+        (as_of, hours, names),
+    ).fetchone()
+    inputs = {"bottom_of_funnel_signals_in_window": recent, "newest": newest.isoformat() if newest else None}
+    if recent:
+        return Rule(
+            "conversion_qualified", now, True, f"{recent} bottom-of-funnel action(s) in the last {hours:g} h", inputs
+        )
+    why = (
+        f"no bottom-of-funnel action (demo / quote request, pricing view, checkout) in the {hours:g} h before as-of "
+        + (f"(newest: {newest:%Y-%m-%d}; hot_window_hours)" if newest else "(none loaded at all)")
+    )
+    return Rule("conversion_qualified", now, False, why, inputs)
+
+
+def _top_thresholds(conn, v: dict) -> dict:
+    """The engagement threshold that the top x% of leads by engagement reach (with the fit threshold as set)."""
+    out = {}
+    for share in TOP_SHARES:
+        value = _one(
+            conn,
+            "select percentile_disc(%s) within group (order by engagement_score) from marts.lead_scores",
+            (1 - share,),
+        )
+        out[f"top {share:.0%}"] = {"mql_min_engagement_score": _num(value)}
+    return out
+
+
+def record_profile(url: str, report: dict) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(PROFILE_DDL)
+        return _one(
+            conn,
+            "insert into ops.profile_runs (as_of, sources_file, report) values (%s, %s, %s) returning profile_id",
+            (report["as_of"], report["sources_file"], json.dumps(report, default=str)),
+        )
+
+
+def render(report: dict) -> str:
+    lines = [f"=== leadflow profile (as of {report['as_of']}; {report['sources_file']}) ==="]
+    loaded = {k: n for k, n in report["raw_records"].items() if n}
+    empty = [k for k, n in report["raw_records"].items() if not n]
+    lines.append("raw records: " + (", ".join(f"{k} {n:,}" for k, n in loaded.items()) or "none"))
+    if empty:
+        lines.append("empty:       " + ", ".join(empty))
+    leads = report["leads"]
+    lines.append(f"leads: {leads:,}; with an e-mail {report['leads_with_email']:,} (the key across sources); "
+                 f"won {report['leads_won']:,}")  # fmt: skip
+    lines.append("signal families (leads with any):")
+    for name, n in report["signal_families"].items():
+        share = f" ({n / leads:.1%})" if leads else ""
+        lines.append(f"  {name:<40} {n:>8,}{share}")
+    lines.append("scores (p50 / p90 / p99 / max):")
+    for column, d in report["score_distributions"].items():
+        lines.append(f"  {column:<20} {d['p50']} / {d['p90']} / {d['p99']} / {d['max']}")
+    lines.append("rules with today's settings:")
+    for rule in report["rules"]:
+        verdict = "can fire" if rule["can_fire"] else "cannot fire"
+        lines.append(
+            f"  {rule['qualification_type']:<24} {verdict:<12} qualified now {rule['qualified_now']:>6,}: {rule['why']}"
+        )
+    lines.append("MQL: engagement threshold that the top x% of leads reach (fit threshold unchanged):")
+    for share, t in report["mql_thresholds_for_top_share"].items():
+        lines.append(f"  {share:<8} mql_min_engagement_score {t['mql_min_engagement_score']}")
+    return "\n".join(lines)
