@@ -12,7 +12,8 @@ def test_the_alert_webhook_url_never_reaches_the_logs(monkeypatch, caplog) -> No
     secret_path = "/services/T0ALERT/B0ALERT/alert-secret-4242"
     with SlackWebhook(0, path=secret_path) as hook:
         monkeypatch.setenv("LEADFLOW_ALERT_WEBHOOK_URL", hook.url + secret_path)
-        with caplog.at_level(logging.DEBUG):
+        # httpx's own logger too: another test's module may have quietened it (the whole suite runs in one process)
+        with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="httpx"):
             assert send_alert("gate failed", ["marts.lead_scores.total_score out of range"])
     assert [m["text"] for m in hook.messages] == ["*gate failed*\n• marts.lead_scores.total_score out of range"]
     assert "HTTP Request: POST" in caplog.text  # httpx did log the request,
