@@ -345,9 +345,16 @@ def _pull_stage(sources: list[str], run_id: str, as_of: datetime) -> dict[str, d
     for source in sources:
         click.echo(f"pull {source} ...")
         summary = pull_at(source, run_id, as_of)
+        outcomes = _load_outcomes(run_id, source)
         for key, counts in summary.items():
+            fate = outcomes.get(key)
+            what = (
+                f" (inserted {fate[0]:,}, updated {fate[1]:,}, unchanged {fate[2]:,}, older than stored {fate[3]:,})"
+                if fate and counts["loaded"]
+                else ""
+            )
             click.echo(
-                f"  {key}: read {counts['read']:,}, loaded {counts['loaded']:,}, "
+                f"  {key}: read {counts['read']:,}, loaded {counts['loaded']:,}{what}, "
                 f"quarantined {counts['quarantined']:,} in {counts['seconds']}s"
             )
         totals.update(summary)
@@ -355,6 +362,19 @@ def _pull_stage(sources: list[str], run_id: str, as_of: datetime) -> dict[str, d
     loaded = sum(c["loaded"] for c in totals.values())
     click.echo(f"pull: {len(sources)} source(s), read {read:,} = loaded {loaded:,} + quarantined {read - loaded:,}")
     return totals
+
+
+def _load_outcomes(run_id: str, source: str) -> dict[str, tuple]:
+    """What became of this run's loaded records per entity (ops.load_audit)."""
+    from leadflow.warehouse.db import connect
+
+    with connect(warehouse_url(get_settings())) as conn:
+        rows = conn.execute(
+            "select source || '.' || entity, inserted, updated, unchanged, older_than_stored from ops.load_audit "
+            "where run_id = %s and source = %s",
+            (run_id, source),
+        ).fetchall()
+    return {key: tuple(rest) for key, *rest in rows}
 
 
 @contextmanager

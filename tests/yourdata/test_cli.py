@@ -44,7 +44,8 @@ def test_leadflow_run_takes_a_real_export_to_a_passing_gate_and_a_delivery_and_p
         assert result.exit_code == 0, result.output
         out = result.output
         for key, n in loaded.items():
-            assert f"{key}: read {n:,}, loaded {n:,}, quarantined 0" in out, out
+            line = f"{key}: read {n:,}, loaded {n:,} (inserted {n:,}, updated 0, unchanged 0, older than stored 0), "
+            assert line + "quarantined 0" in out, out
         stages = ["[1/4] pull", "[2/4] dbt build", "dbt build: done", "[3/4] quality gate", "[4/4] sync"]
         assert [out.find(s) for s in stages] == sorted(out.find(s) for s in stages) and -1 not in [
             out.find(s) for s in stages
