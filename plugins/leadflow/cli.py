@@ -445,7 +445,19 @@ def run_cmd(as_of: str | None, run_id: str | None, keep_warehouse: bool) -> None
                 f"unchanged {report.unchanged}, rejected {report.rejected}"
             )
         print_summary(url)
+        _print_blocked_rules(url, moment)
     click.echo(f"done in {time.monotonic() - started:.0f}s")
+
+
+def _print_blocked_rules(url: str, as_of: datetime) -> None:
+    """The qualification rules that cannot fire on this data with today's settings, and why (leadflow profile)."""
+    from leadflow.profile import build_profile
+
+    blocked = [r for r in build_profile(url, as_of)["rules"] if not r["can_fire"]]
+    if blocked:
+        click.echo("\nrules that cannot fire on this data with today's settings (details: leadflow profile):")
+        for rule in blocked:
+            click.echo(f"  {rule['qualification_type']:<24} {rule['why']}")
 
 
 def _print_gate(result) -> None:

@@ -51,6 +51,8 @@ def test_leadflow_run_takes_a_real_export_to_a_passing_gate_and_a_delivery_and_p
             out.find(s) for s in stages
         ], out
         assert "quality gate:" in out and "passed" in out and "Traceback" not in out
+        assert "rules that cannot fire on this data with today's settings" in out
+        assert "pql                      no product data" in out  # said by the run itself, not only by profile
         with psycopg.connect(url) as conn:
             gate = conn.execute("select bool_and(success) from ops.quality_runs where run_id = 'first'").fetchone()[0]
             queued = conn.execute("select count(*) from marts.outreach_queue where destination = 'file'").fetchone()[0]
