@@ -345,9 +345,16 @@ def _pull_stage(sources: list[str], run_id: str, as_of: datetime) -> dict[str, d
     for source in sources:
         click.echo(f"pull {source} ...")
         summary = pull_at(source, run_id, as_of)
+        outcomes = _load_outcomes(run_id, source)
         for key, counts in summary.items():
+            fate = outcomes.get(key)
+            what = (
+                f" (inserted {fate[0]:,}, updated {fate[1]:,}, unchanged {fate[2]:,}, older than stored {fate[3]:,})"
+                if fate and counts["loaded"]
+                else ""
+            )
             click.echo(
-                f"  {key}: read {counts['read']:,}, loaded {counts['loaded']:,}, "
+                f"  {key}: read {counts['read']:,}, loaded {counts['loaded']:,}{what}, "
                 f"quarantined {counts['quarantined']:,} in {counts['seconds']}s"
             )
         totals.update(summary)
@@ -355,6 +362,19 @@ def _pull_stage(sources: list[str], run_id: str, as_of: datetime) -> dict[str, d
     loaded = sum(c["loaded"] for c in totals.values())
     click.echo(f"pull: {len(sources)} source(s), read {read:,} = loaded {loaded:,} + quarantined {read - loaded:,}")
     return totals
+
+
+def _load_outcomes(run_id: str, source: str) -> dict[str, tuple]:
+    """What became of this run's loaded records per entity (ops.load_audit)."""
+    from leadflow.warehouse.db import connect
+
+    with connect(warehouse_url(get_settings())) as conn:
+        rows = conn.execute(
+            "select source || '.' || entity, inserted, updated, unchanged, older_than_stored from ops.load_audit "
+            "where run_id = %s and source = %s",
+            (run_id, source),
+        ).fetchall()
+    return {key: tuple(rest) for key, *rest in rows}
 
 
 @contextmanager
@@ -425,7 +445,19 @@ def run_cmd(as_of: str | None, run_id: str | None, keep_warehouse: bool) -> None
                 f"unchanged {report.unchanged}, rejected {report.rejected}"
             )
         print_summary(url)
+        _print_blocked_rules(url, moment)
     click.echo(f"done in {time.monotonic() - started:.0f}s")
+
+
+def _print_blocked_rules(url: str, as_of: datetime) -> None:
+    """The qualification rules that cannot fire on this data with today's settings, and why (leadflow profile)."""
+    from leadflow.profile import build_profile
+
+    blocked = [r for r in build_profile(url, as_of)["rules"] if not r["can_fire"]]
+    if blocked:
+        click.echo("\nrules that cannot fire on this data with today's settings (details: leadflow profile):")
+        for rule in blocked:
+            click.echo(f"  {rule['qualification_type']:<24} {rule['why']}")
 
 
 def _print_gate(result) -> None:

@@ -44,12 +44,15 @@ def test_leadflow_run_takes_a_real_export_to_a_passing_gate_and_a_delivery_and_p
         assert result.exit_code == 0, result.output
         out = result.output
         for key, n in loaded.items():
-            assert f"{key}: read {n:,}, loaded {n:,}, quarantined 0" in out, out
+            line = f"{key}: read {n:,}, loaded {n:,} (inserted {n:,}, updated 0, unchanged 0, older than stored 0), "
+            assert line + "quarantined 0" in out, out
         stages = ["[1/4] pull", "[2/4] dbt build", "dbt build: done", "[3/4] quality gate", "[4/4] sync"]
         assert [out.find(s) for s in stages] == sorted(out.find(s) for s in stages) and -1 not in [
             out.find(s) for s in stages
         ], out
         assert "quality gate:" in out and "passed" in out and "Traceback" not in out
+        assert "rules that cannot fire on this data with today's settings" in out
+        assert "pql                      no product data" in out  # said by the run itself, not only by profile
         with psycopg.connect(url) as conn:
             gate = conn.execute("select bool_and(success) from ops.quality_runs where run_id = 'first'").fetchone()[0]
             queued = conn.execute("select count(*) from marts.outreach_queue where destination = 'file'").fetchone()[0]
