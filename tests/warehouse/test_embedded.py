@@ -70,3 +70,21 @@ def test_a_taken_port_moves_the_server_to_a_free_one(server_url: str, tmp_path) 
     finally:
         other.destroy()
     assert not other.running()
+
+
+def test_a_port_held_without_a_listener_moves_the_server_too(server_url: str, tmp_path) -> None:
+    """A client connection's local port (bound, not listening) refuses PostgreSQL's bind though nothing answers there."""
+    import socket
+
+    from leadflow.warehouse.embedded import EmbeddedPostgres
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    held = holder.getsockname()[1]
+    other = EmbeddedPostgres(tmp_path / "pgdata", port=held)
+    try:
+        url = other.start()
+        assert f":{held}/" not in url
+    finally:
+        other.destroy()
+        holder.close()

@@ -114,7 +114,16 @@ class EmbeddedPostgres:
                 "initdb", "--auth=trust", "--encoding=UTF8", "--no-locale", "-U", "postgres", "-D", str(self.data_dir)
             )
         if not self.running():
-            port = _free_port(self.port)
+            self._start_on_a_free_port()
+        self._ensure_database()
+        return self.url
+
+    def _start_on_a_free_port(self) -> None:
+        """pg_ctl start on the preferred port or the next free one. A port can be taken between the check and
+        PostgreSQL's bind (another server starting, or a client connection's ephemeral port): then the next."""
+        port, tail = self.port, ""
+        for _attempt in range(5):
+            port = _free_port(port)
             if port != self.port:
                 log.warning("embedded PostgreSQL: port %s is taken by another process; using %s", self.port, port)
             options = " ".join(
@@ -131,6 +140,7 @@ class EmbeddedPostgres:
                     "-c max_wal_size=2GB",
                 ]
             )
+            logged = self.log_file.stat().st_size if self.log_file.exists() else 0
             result = self._pg(
                 "pg_ctl",
                 "start",
@@ -145,11 +155,15 @@ class EmbeddedPostgres:
                 options,
                 check=False,
             )
-            if result.returncode != 0:
-                tail = self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
-                raise RuntimeError(f"embedded PostgreSQL failed to start: {result.stderr.strip()}\n{tail}")
-        self._ensure_database()
-        return self.url
+            if result.returncode == 0:
+                return
+            with self.log_file.open("rb") as handle:
+                handle.seek(logged)
+                tail = handle.read().decode(errors="replace")[-2000:]
+            if "could not bind" not in tail:
+                break
+            port += 1
+        raise RuntimeError(f"embedded PostgreSQL failed to start: {result.stderr.strip()}\n{tail}")
 
     def _ensure_database(self) -> None:
         port = str(self._running_port() or self.port)
@@ -184,8 +198,17 @@ class EmbeddedPostgres:
 
 
 def _port_in_use(port: int) -> bool:
+    """Something listens there, or holds the address (a client connection's ephemeral port does too)."""
     with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
+        if s.connect_ex(("127.0.0.1", port)) == 0:
+            return True
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as PostgreSQL binds: TIME_WAIT is no obstacle
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 def _free_port(preferred: int) -> int:
