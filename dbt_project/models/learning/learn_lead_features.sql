@@ -1,18 +1,14 @@
 {#
-    Every feature a learned model may use, per lead, as of the run (one row per lead and feature; see
-    macros/learning.sql). learn_lead_predictions applies the active model's points to these rows. Empty
-    (and nearly free) while no model is active.
+    Every feature a learned model may use, per lead, as of the run: one row per lead and feature, as the
+    trainer sees them (macros/learning.sql). For reading ("why does this lead score so?"): a view, queried
+    on demand, so it costs nothing in a build. Scoring reads only the features the active model uses, one
+    row per lead (learn_lead_feature_vectors).
 #}
 -- depends_on: {{ ref('stg_crm__leads') }}
 -- depends_on: {{ ref('stg_crm__accounts') }}
+{{ config(materialized='view') }}
 
 with
-
-active_model as (
-
-    select * from {{ ref('learn_active_model') }}
-
-),
 
 cutoffs as (
 
@@ -20,7 +16,6 @@ cutoffs as (
         leads.lead_id,
         {{ as_of() }} as cutoff_at
     from {{ ref('int_leads_resolved') }} as leads
-    where exists (select 1 from active_model)
 
 ),
 

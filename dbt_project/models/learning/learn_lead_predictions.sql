@@ -1,10 +1,15 @@
 {#
     The active learned model's calibrated conversion probability per lead, as of the run, and why:
-    log-odds = the model's intercept + the points of a lead that has none of its features (the baseline)
-    + the lead's contributions (learn_lead_contributions); probability = 1 / (1 + e^-log-odds), the chance
-    of winning an opportunity within the model's label window; predicted_score = 100 x probability.
-    Null for every lead while no model is active. Why: learn_lead_reasons.
+    each feature's value (learn_lead_feature_vectors) falls in one of the model's bins, whose points minus
+    the feature's missing points are what that fact adds (contribution_points, in the model's feature
+    order, with the bins in contribution_bins; learn_lead_contributions names them). log-odds = the model's
+    intercept + the points of a lead that has none of its features (the baseline) + the contributions;
+    probability = 1 / (1 + e^-log-odds), the chance of winning an opportunity within the model's label
+    window; predicted_score = 100 x probability. The points are read when this model compiles
+    (macros/learning.sql), so applying a model is arithmetic on one row per lead. Null for every lead
+    while no model is active. Why, in words: learn_lead_reasons.
 #}
+{%- set features = learned_model_features(learned_model_points()) %}
 
 with
 
@@ -33,27 +38,70 @@ baseline as (
 
 ),
 
-summed as (
+{% if features -%}
+-- materialized: each value_num[i] below would otherwise rebuild the whole array
+vectors as materialized (
+
+    select * from {{ ref('learn_lead_feature_vectors') }}
+
+),
+
+binned as materialized (
 
     select
         lead_id,
-        sum(points) as contribution_log_odds
-    from {{ ref('learn_lead_contributions') }}
-    group by lead_id
+        cast(array[
+            {%- for feature in features %}
+            {{ learned_bin(feature, 'value_num[' ~ loop.index ~ ']', 'value_text[' ~ loop.index ~ ']') }}
+            {{- ',' if not loop.last }}
+            {%- endfor %}
+        ] as integer[]) as contribution_bins
+    from vectors
 
 ),
+
+contributions as (
+
+    select
+        lead_id,
+        contribution_bins,
+        cast(array[
+            {%- for feature in features %}
+            {{ learned_points(feature, 'contribution_bins[' ~ loop.index ~ ']') }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        ] as double precision[]) as contribution_points
+    from binned
+
+),
+{%- else -%}
+-- depends_on: {{ ref('learn_lead_feature_vectors') }}
+contributions as (
+
+    select
+        lead_id,
+        cast(null as integer[]) as contribution_bins,
+        cast(null as double precision[]) as contribution_points
+    from leads
+    where false
+
+),
+{%- endif %}
 
 scored as (
 
     select
         leads.lead_id,
         baseline.model_id,
-        baseline.baseline_log_odds + coalesce(summed.contribution_log_odds, 0) as log_odds
+        contributions.contribution_bins,
+        contributions.contribution_points,
+        baseline.baseline_log_odds + coalesce(
+            (select sum(points.value) from unnest(contributions.contribution_points) as points (value)), 0
+        ) as log_odds
     from leads
     left join baseline
         on true
-    left join summed
-        on leads.lead_id = summed.lead_id
+    left join contributions
+        on leads.lead_id = contributions.lead_id
 
 ),
 
@@ -74,5 +122,7 @@ select
     model_id,
     log_odds,
     probability as conversion_probability,
-    round(cast(100.0 * probability as numeric), 2) as predicted_score
+    round(cast(100.0 * probability as numeric), 2) as predicted_score,
+    contribution_bins,
+    contribution_points
 from bounded

@@ -3,6 +3,7 @@
     (the only ones whose reasons are shown): its three largest positive contributions, e.g. "lead_source
     is lead add form: +1.9, page_view count 12 to below 20: +0.8" (learned_reasons: the same as JSON).
 #}
+-- depends_on: {{ ref('learn_active_model') }}
 
 with
 
@@ -11,6 +12,23 @@ qualified as (
     select distinct lead_id
     from {{ ref('int_rule_hits') }}
     where is_current
+
+),
+
+-- only the qualified leads' contributions are unfolded
+qualified_predictions as (
+
+    select predictions.*
+    from {{ ref('learn_lead_predictions') }} as predictions
+    inner join qualified
+        on predictions.lead_id = qualified.lead_id
+
+),
+
+contributions as (
+
+    -- a reason worth naming (shown to one decimal), the three largest per lead
+    {{ learned_contributions('qualified_predictions', min_points=0.05, top=3) }}
 
 ),
 
@@ -24,10 +42,7 @@ ranked as (
         row_number() over (
             partition by contributions.lead_id order by contributions.points desc, contributions.feature asc
         ) as contribution_rank
-    from {{ ref('learn_lead_contributions') }} as contributions
-    inner join qualified
-        on contributions.lead_id = qualified.lead_id
-    where contributions.points >= 0.05  -- a reason worth naming (shown to one decimal)
+    from contributions
 
 )
 
