@@ -149,3 +149,28 @@ def test_a_model_that_learns_the_export_is_proposed_activated_and_applied_by_dbt
     again = train(url, as_of=AS_OF, algorithms=("scorecard",), build=False)
     assert again.row["baseline_name"] == f"active model {card.model_id}"
     assert AS_OF - timedelta(days=400) < again.row["holdout_start"] < AS_OF
+
+
+def test_a_column_that_records_the_outcome_is_left_out_and_named(export_warehouse: str) -> None:
+    from leadflow.learn.dataset import build_training_set
+    from leadflow.learn.train import train
+
+    url = export_warehouse
+    with psycopg.connect(url, autocommit=True) as conn:
+        # as a CRM export often carries it: the lead's outcome, recorded on the lead after the fact
+        conn.execute("alter table raw.crm_leads add column converted text")
+        conn.execute(
+            "update raw.crm_leads l set converted = case when exists (select 1 from raw.crm_opportunitys o"
+            " where o.lead_id = l.lead_id and o.is_won) then 'Yes' else 'No' end"
+        )
+    try:
+        build_training_set(AS_OF)
+        card = train(url, as_of=AS_OF, algorithms=("scorecard",), build=False)
+        assert "crm:converted" not in card.row["features"].obj
+        assert "crm:segment" in card.row["features"].obj  # a strong but honest column stays
+        assert "left out as recording the outcome" in card.message and "crm:converted (1.000)" in card.message
+        assert card.row["holdout_auc"] < 0.95
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("alter table raw.crm_leads drop column converted")
+        build_training_set(AS_OF)

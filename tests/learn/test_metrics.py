@@ -44,3 +44,19 @@ def test_threshold_by_precision_top_k_and_probability() -> None:
     assert threshold_for({"probability": 0.25}, p, y, days=3)[0] == 0.25
     with pytest.raises(LearnError, match="mql_learned_target"):
         threshold_for({"recall": 0.5}, p, y, days=3)
+
+
+def test_single_feature_auc_reads_numbers_as_they_are_and_categories_by_training_rates() -> None:
+    from leadflow.learn.metrics import single_feature_auc
+
+    y = np.array([0, 1, 0, 1, 0, 1, 0, 1])
+    hold = np.array([False] * 4 + [True] * 4)
+    # a number that orders the holdout backwards still ranks it perfectly, either way round
+    assert single_feature_auc([9, 1, 9, 1, 8, 2, 7, 3], "numeric", y[~hold], hold, y[hold]) == 1.0
+    # categories score by their training conversion rate; an unseen one gets the base rate
+    values = ["a", "b", "a", "b", "a", "b", "a", "a"]  # holdout scores 0, 1, 0, 0 for labels 0, 1, 0, 1
+    assert single_feature_auc(values, "categorical", y[~hold], hold, y[hold]) == 0.75
+    assert single_feature_auc(["a", "b", "a", "b", "c", "c", "c", "c"], "categorical", y[~hold], hold, y[hold]) == 0.5
+    # an id, unique per row, tells the holdout nothing
+    ids = [f"id{i}" for i in range(8)]
+    assert single_feature_auc(ids, "categorical", y[~hold], hold, y[hold]) == 0.5

@@ -51,3 +51,23 @@ def calibration(labels: np.ndarray, probabilities: np.ndarray, bins: int = 10) -
         error += len(idx) * abs(predicted - observed)
         table.append({"rows": int(len(idx)), "predicted": round(predicted, 4), "observed": round(observed, 4)})
     return (error / len(labels) if len(labels) else 0.0), table
+
+
+def single_feature_auc(values, kind: str, train_y: np.ndarray, hold: np.ndarray, hold_y: np.ndarray) -> float | None:
+    """How well one feature alone ranks the holdout, either way round: numbers as they are (missing lowest),
+    categories by their conversion rate on the training rows (unseen and missing: the base rate)."""
+    import pandas as pd
+
+    column = pd.Series(values).reset_index(drop=True)
+    if kind == "numeric":
+        x = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+        finite = x[~np.isnan(x)]
+        x = np.where(np.isnan(x), (finite.min() - 1.0) if len(finite) else 0.0, x)
+        score = x[hold]
+    else:
+        train_values = column[~hold].astype(object).where(column[~hold].notna(), None)
+        rates = pd.Series(train_y).groupby(train_values.to_numpy()).mean()
+        base = float(np.mean(train_y)) if len(train_y) else 0.0
+        score = np.array([rates.get(v, base) if v is not None else base for v in column[hold]], dtype=float)
+    a = auc(hold_y, score)
+    return None if a is None else max(a, 1.0 - a)

@@ -59,6 +59,17 @@ def split(ts: TrainingSet, settings: dict) -> np.ndarray:
     return mask
 
 
+def leaking_features(ts: TrainingSet, y: np.ndarray, hold: np.ndarray, threshold: float) -> dict[str, float]:
+    """Features that alone rank the holdout at AUC >= threshold: in a lead export, a column that good is the
+    outcome itself ("Converted", a deal stage, a close date), recorded on the lead after the fact."""
+    leaks = {}
+    for feature in ts.features.columns:
+        alone = metrics.single_feature_auc(ts.features[feature], ts.kinds[feature], y[~hold], hold, y[hold])
+        if alone is not None and alone >= threshold:
+            leaks[feature] = round(alone, 4)
+    return leaks
+
+
 def threshold_for(target: dict, probabilities: np.ndarray, labels: np.ndarray, days: float) -> tuple[float | None, str]:
     """The probability threshold that meets mql_learned_target on the holdout, and how it was chosen."""
     order = np.argsort(-probabilities, kind="stable")
@@ -138,7 +149,14 @@ def train(
         f"training rows {len(train_y):,} ({int(train_y.sum()):,} converted), holdout {len(hold_y):,} "
         f"({int(hold_y.sum()):,} converted), {ts.features.shape[1]} features"
     )
-    train_x, hold_x = ts.features[~hold].reset_index(drop=True), ts.features[hold].reset_index(drop=True)
+    leaks = leaking_features(ts, y, hold, float(settings.get("learn_leak_auc", 0.98)))
+    for feature, alone in leaks.items():
+        echo(f"  left out {feature}: alone it ranks the holdout at AUC {alone:.3f}, so it likely records the outcome")
+    features = ts.features.drop(columns=list(leaks))
+    kinds = {f: k for f, k in ts.kinds.items() if f not in leaks}
+    if features.shape[1] == 0:
+        raise LearnError("no feature is left to learn from (every one was left out as recording the outcome)")
+    train_x, hold_x = features[~hold].reset_index(drop=True), features[hold].reset_index(drop=True)
     candidates, fitted = {}, {}
     for name in algorithms:
         if name not in CANDIDATES:
@@ -146,7 +164,7 @@ def train(
         started = datetime.now(UTC)
         if train_y.min() == train_y.max():
             raise LearnError("the training rows hold one class only: nothing to learn from")
-        model = CANDIDATES[name](train_x, train_y, ts.kinds)
+        model = CANDIDATES[name](train_x, train_y, kinds)
         proba = model.probability(hold_x)
         fitted[name] = (model, proba)
         candidates[name] = {
@@ -189,6 +207,12 @@ def train(
         message = f"recommended: holdout AUC {holdout_auc:.3f} beats the {baseline_name} ({vs}) on the same rows"
     else:
         message = "not recommended: " + "; ".join(problems)
+    if leaks:
+        message += (
+            "; left out as recording the outcome (alone they rank the holdout at AUC >= learn_leak_auc): "
+            + ", ".join(f"{f} ({a:.3f})" for f, a in leaks.items())
+            + ". If one is known before the outcome, raise learn_leak_auc; else add it to learn_ignored_columns"
+        )
 
     trained_at = datetime.now(UTC)
     model_id = "lm_" + trained_at.strftime("%Y%m%dT%H%M%S%f")[:-3]
