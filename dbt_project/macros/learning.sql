@@ -553,10 +553,11 @@
 {%- endmacro %}
 
 {#
-    Applying a model, step 1: each lead's value of every feature the model uses, as of `cutoffs`, in two
-    arrays in the model's feature order (value_num for numeric features, value_text for categorical ones;
-    null = the lead has no value). The same sources and the same expressions as point_in_time_features,
-    one row per lead instead of one per lead and feature. Defines the CTE feature_vectors.
+    Applying a model, step 1: each lead's value of every feature the model uses, as of `cutoffs`, one
+    column per feature in the model's feature order (feature_1, ...: a number for a numeric feature, text
+    for a categorical one; null = the lead has no value). The same sources and the same expressions as
+    point_in_time_features, one row per lead instead of one per lead and feature. Defines the CTE
+    feature_vectors. (Columns, not arrays: reading element i of an array with nulls walks it from the start.)
 #}
 {% macro learned_feature_vectors(cutoffs, features) -%}
     {%- set lead_extras = learning_extra_columns(source('crm', 'leads'), 'stg_crm__leads') -%}
@@ -589,7 +590,9 @@
         {%- elif parts[0] == 'account' and name[8:] in account_extras -%}
             {%- set expression = learning_extra_value(learning_extra_text('crm_accounts', name[8:]), f['kind']) -%}
         {%- endif -%}
-        {%- do expressions.append([expression if numeric else 'null', 'null' if numeric else expression]) -%}
+        {%- do expressions.append(
+            'cast(' ~ expression ~ ' as ' ~ ('double precision' if numeric else 'text') ~ ')'
+        ) -%}
     {%- endfor -%}
     {{ learning_feature_sources(cutoffs, from_totals=true) }},
 
@@ -648,17 +651,10 @@
     feature_vectors as (
 
         select
-            lead_rows.lead_id,
-            cast(array[
-                {%- for expression in expressions %}
-                {{ expression[0] }}{{ ',' if not loop.last }}
-                {%- endfor %}
-            ] as double precision[]) as value_num,
-            cast(array[
-                {%- for expression in expressions %}
-                {{ expression[1] }}{{ ',' if not loop.last }}
-                {%- endfor %}
-            ] as text[]) as value_text
+            lead_rows.lead_id
+            {%- for expression in expressions %},
+            {{ expression }} as feature_{{ loop.index }}
+            {%- endfor %}
         from lead_rows
         left join signal_wide
             on lead_rows.lead_id = signal_wide.lead_id and lead_rows.cutoff_at = signal_wide.cutoff_at
@@ -679,29 +675,21 @@
     numeric values by the feature's inner edges (bin 1 is below the first; a value equal to an edge belongs
     to the bin it starts), categories by name, any other category to the 'other' bin.
 #}
-{% macro learned_bin(feature, value_num, value_text) -%}
+{% macro learned_bin(feature, value) -%}
     {%- if feature['kind'] == 'numeric' -%}
-        case
-            when {{ value_num }} is not null
-                then 1 {%- if feature['edges'] %} + coalesce(width_bucket(
-                    {{ value_num }}, cast('{{ '{' ~ feature['edges'] | join(',') ~ '}' }}' as double precision[])
-                ), 0) {%- endif %}
-        end
+        case when {{ value }} is not null then 1
+        {%- if feature['edges'] %} + coalesce(width_bucket({{ value }}, cast('{{ '{' ~ feature['edges'] | join(',') ~ '}' }}' as double precision[])), 0)
+        {%- endif %} end
     {%- else -%}
-        case
-            when {{ value_text }} is null then null
-            {%- for category, bin_id in feature['categories'] %}
-            when {{ value_text }} = '{{ category | replace("'", "''") }}' then {{ bin_id }}
-            {%- endfor %}
-            else {{ feature['other_bin'] if feature['other_bin'] is not none else 'null' }}
-        end
+        case when {{ value }} is null then null
+        {%- for category, bin_id in feature['categories'] %} when {{ value }} = '{{ category | replace("'", "''") }}' then {{ bin_id }}
+        {%- endfor %} else {{ feature['other_bin'] if feature['other_bin'] is not none else 'null' }} end
     {%- endif -%}
 {%- endmacro %}
 
 {# Step 3: the points of a feature's bin against a lead without the feature (null: no contribution). #}
 {% macro learned_points(feature, bin) -%}
-    (cast('{{ '{' ~ feature['points'] | join(',') ~ '}' }}' as double precision[]))[{{ bin }}]
-    - cast('{{ feature['missing'] }}' as double precision)
+    (cast('{{ '{' ~ feature['points'] | join(',') ~ '}' }}' as double precision[]))[{{ bin }}] - cast('{{ feature['missing'] }}' as double precision)
 {%- endmacro %}
 
 {#

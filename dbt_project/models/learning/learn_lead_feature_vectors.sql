@@ -1,7 +1,7 @@
 {#
     Applying the active learned model, step 1: every lead's value of each feature the model uses, as of
-    the run, in the model's feature order (value_num for numeric features, value_text for categorical
-    ones; null where the lead has none). One row per lead, computed from the same sources and expressions
+    the run, one column per feature in the model's feature order (feature_1, ...: a number or a category;
+    null where the lead has none). One row per lead, computed from the same sources and expressions
     as the training set (macros/learning.sql). A view: learn_lead_predictions reads it once. Empty while
     no model is active.
 #}
@@ -36,19 +36,11 @@ cutoffs as (
 {% if features -%}
 {{ learned_feature_vectors('cutoffs', features) }}
 
-select
-    lead_id,
-    value_num,
-    value_text
-from feature_vectors
+select * from feature_vectors
 {%- else -%}
 feature_vectors as (
 
-    select
-        lead_id,
-        cast(null as double precision[]) as value_num,
-        cast(null as text[]) as value_text
-    from cutoffs
+    select lead_id from cutoffs
 
 )
 

@@ -9,6 +9,8 @@
     (macros/learning.sql), so applying a model is arithmetic on one row per lead. Null for every lead
     while no model is active. Why, in words: learn_lead_reasons.
 #}
+-- sqlfluff:exclude_rules:layout.indent,structure.column_order,ambiguous.column_count
+-- (the bins below are generated per feature by macros; sqlfluff cannot place the indent of generated CASEs)
 {%- set features = learned_model_features(learned_model_points()) %}
 
 with
@@ -39,7 +41,7 @@ baseline as (
 ),
 
 {% if features -%}
--- materialized: each value_num[i] below would otherwise rebuild the whole array
+-- materialized: every value and bin below is read more than once
 vectors as materialized (
 
     select * from {{ ref('learn_lead_feature_vectors') }}
@@ -50,12 +52,9 @@ binned as materialized (
 
     select
         lead_id,
-        cast(array[
-            {%- for feature in features %}
-            {{ learned_bin(feature, 'value_num[' ~ loop.index ~ ']', 'value_text[' ~ loop.index ~ ']') }}
-            {{- ',' if not loop.last }}
-            {%- endfor %}
-        ] as integer[]) as contribution_bins
+        {%- for feature in features %}
+        {{ learned_bin(feature, 'feature_' ~ loop.index) }} as bin_{{ loop.index }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from vectors
 
 ),
@@ -64,12 +63,20 @@ contributions as (
 
     select
         lead_id,
-        contribution_bins,
         cast(array[
             {%- for feature in features %}
-            {{ learned_points(feature, 'contribution_bins[' ~ loop.index ~ ']') }}{{ ',' if not loop.last }}
+            bin_{{ loop.index }}{{ ',' if not loop.last }}
             {%- endfor %}
-        ] as double precision[]) as contribution_points
+        ] as integer[]) as contribution_bins,
+        cast(array[
+            {%- for feature in features %}
+            {{ learned_points(feature, 'bin_' ~ loop.index) }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        ] as double precision[]) as contribution_points,
+        0
+        {%- for feature in features %}
+        + coalesce({{ learned_points(feature, 'bin_' ~ loop.index) }}, 0)
+        {%- endfor %} as contribution_log_odds
     from binned
 
 ),
@@ -80,7 +87,8 @@ contributions as (
     select
         lead_id,
         cast(null as integer[]) as contribution_bins,
-        cast(null as double precision[]) as contribution_points
+        cast(null as double precision[]) as contribution_points,
+        cast(null as double precision) as contribution_log_odds
     from leads
     where false
 
@@ -94,9 +102,7 @@ scored as (
         baseline.model_id,
         contributions.contribution_bins,
         contributions.contribution_points,
-        baseline.baseline_log_odds + coalesce(
-            (select sum(points.value) from unnest(contributions.contribution_points) as points (value)), 0
-        ) as log_odds
+        baseline.baseline_log_odds + coalesce(contributions.contribution_log_odds, 0) as log_odds
     from leads
     left join baseline
         on true
