@@ -6,9 +6,8 @@ import psycopg
 import pytest
 
 from leadflow.demo.api_server import CrmApiServer
-from leadflow.demo.generator import generate
+from leadflow.demo.generator import NOT_GENERATED, generate
 from leadflow.pull import batch, loader
-from leadflow.demo.generator import NOT_GENERATED
 from leadflow.pull.contract import ENTITIES, SOURCES
 from leadflow.settings import reset_settings
 
