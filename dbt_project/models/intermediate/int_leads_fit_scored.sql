@@ -5,7 +5,8 @@
     Points an analyst gives values of the data: the lead source (seeds/fit_lead_sources.csv, compared
     lower-cased) and the quiz role (seeds/fit_quiz_roles.csv: the first pattern by priority that matches).
     Both seeds ship empty, so they add nothing until an analyst lists values (`leadflow profile` suggests
-    some from the won share of each value).
+    some from the won share of each value); vars fit_lead_source_points and fit_quiz_role_points add or
+    override values for one run (`leadflow run --vars ...`).
 #}
 with
 
@@ -53,19 +54,49 @@ company_size_bands as (
 
 ),
 
-lead_source_points as (
+-- the seed, and for one run var fit_lead_source_points ({value: points}), which wins
+lead_source_settings as (
 
     select
         lower(trim(lead_source)) as lead_source,
-        max(greatest(points, 0)) as points
+        points,
+        1 as precedence
     from {{ ref('fit_lead_sources') }}
-    group by lower(trim(lead_source))
+    {%- for value, points in (var('fit_lead_source_points') or {}).items() %}
+    union all
+    select
+        lower(trim({{ sql_text(value) }})) as lead_source,
+        {{ points | float }} as points,
+        0 as precedence
+    {%- endfor %}
 
 ),
 
+lead_source_points as (
+
+    select distinct on (lead_source)
+        lead_source,
+        greatest(points, 0) as points
+    from lead_source_settings
+    order by lead_source asc, precedence asc, points desc
+
+),
+
+-- the seed, after var fit_quiz_role_points ({pattern: points}, in its order) for one run
 quiz_role_patterns as (
 
-    select * from {{ ref('fit_quiz_roles') }}
+    select
+        priority,
+        pattern,
+        points
+    from {{ ref('fit_quiz_roles') }}
+    {%- for pattern, points in (var('fit_quiz_role_points') or {}).items() %}
+    union all
+    select
+        {{ loop.index - 1000000 }} as priority,
+        {{ sql_text(pattern) }} as pattern,
+        {{ points | float }} as points
+    {%- endfor %}
 
 ),
 
