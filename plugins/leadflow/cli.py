@@ -257,6 +257,7 @@ def print_summary(url: str) -> None:
         synced = conn.execute(
             "select destination, count(*) from ops.sync_ledger where status = 'delivered' group by 1 order by 1"
         ).fetchall()
+        no_email = conn.execute("select count(*) from marts.qualified_leads where email is null").fetchone()[0]
     click.echo("\n=== leadflow summary ===")
     click.echo(f"leads resolved: {leads:,}    qualified (any type): {counts[-1]:,}")
     click.echo(f"ingestion: read {audit[0]:,} = loaded {audit[1]:,} + quarantined {audit[2]:,}")
@@ -273,6 +274,11 @@ def print_summary(url: str) -> None:
         "  marts            marts.qualified_leads, marts.outreach_queue, marts.lead_scores, marts.funnel_daily ..."
     )
     click.echo(f"  delivered        {', '.join(f'{d}: {n:,}' for d, n in synced) or 'nothing yet'}")
+    if no_email:
+        click.echo(
+            f"  not deliverable  {no_email:,} qualified lead(s) without an e-mail: outreach (and the suppression "
+            "check) needs one; they stay in marts.qualified_leads"
+        )
     click.echo(f"  file destination {settings.outbox / 'file'}")
     click.echo(f"  data docs        {settings.home_dir / 'data_docs' / 'index.html'}")
     click.echo(f"  quarantine       ops.quarantine ({audit[2]:,} records, with source, location and reason)")
