@@ -22,8 +22,10 @@ known_topics as (
 topic_keywords as (
 
     select
+        lower(trim(topic)) as topic,
         lower(trim(keyword)) as keyword,
-        lower(trim(topic)) as topic
+        -- the keyword as a regular expression that starts a word, its special characters escaped
+        '\m' || regexp_replace(lower(trim(keyword)), '([.*+?^${}()|\[\]\\])', '\\\1', 'g') as keyword_pattern
     from {{ ref('topic_keywords') }}
 
 ),
@@ -35,14 +37,53 @@ topic_texts as (
         elements.position,
         lower(trim(elements.value)) as topic_text
     from source
-    cross join lateral jsonb_array_elements_text(
-        case jsonb_typeof(source.topics)
-            when 'array' then source.topics
-            when 'string' then jsonb_build_array(source.topics)
-            else '[]'::jsonb
-        end
-    ) with ordinality as elements (value, position)
+    cross join
+        lateral jsonb_array_elements_text(
+            case jsonb_typeof(source.topics)
+                when 'array' then source.topics
+                when 'string' then jsonb_build_array(source.topics)
+                else '[]'::jsonb
+            end
+        ) with ordinality as elements (value, position)
     where nullif(trim(elements.value), '') is not null
+
+),
+
+classified as (
+
+    select
+        topic_texts.conversation_id,
+        topic_texts.position,
+        topic_texts.topic_text,
+        known_topics.topic is not null as is_known
+    from topic_texts
+    left join known_topics
+        on topic_texts.topic_text = known_topics.topic
+
+),
+
+-- free text: every topic one of whose keywords starts a word in it
+keyword_matches as (
+
+    select
+        classified.conversation_id,
+        classified.position,
+        topic_keywords.topic,
+        min(strpos(classified.topic_text, topic_keywords.keyword)) as rank_in_text
+    from classified
+    inner join topic_keywords
+        on classified.topic_text ~ topic_keywords.keyword_pattern
+    where not classified.is_known
+    group by classified.conversation_id, classified.position, topic_keywords.topic
+
+),
+
+matched_texts as (
+
+    select distinct
+        conversation_id,
+        position
+    from keyword_matches
 
 ),
 
@@ -50,43 +91,48 @@ mapped as (
 
     -- a known topic as it is
     select
-        topic_texts.conversation_id,
-        topic_texts.position,
+        conversation_id,
+        position,
         0 as rank_in_text,
-        topic_texts.topic_text as topic
-    from topic_texts
-    inner join known_topics
-        on topic_texts.topic_text = known_topics.topic
+        topic_text as topic
+    from classified
+    where is_known
 
     union all
 
-    -- free text: every topic one of whose keywords starts a word in it (\m: start of a word)
     select
-        topic_texts.conversation_id,
-        topic_texts.position,
-        min(strpos(topic_texts.topic_text, topic_keywords.keyword)) as rank_in_text,
-        topic_keywords.topic
-    from topic_texts
-    inner join topic_keywords
-        on topic_texts.topic_text ~ ('\m' || regexp_replace(topic_keywords.keyword, '([.*+?^${}()|\[\]\\])', '\\\1', 'g'))
-    where not exists (select 1 from known_topics where known_topics.topic = topic_texts.topic_text)
-    group by topic_texts.conversation_id, topic_texts.position, topic_keywords.topic
+        conversation_id,
+        position,
+        rank_in_text,
+        topic
+    from keyword_matches
 
     union all
 
     -- text no keyword matches: kept, lower-cased
     select
-        topic_texts.conversation_id,
-        topic_texts.position,
+        classified.conversation_id,
+        classified.position,
         0 as rank_in_text,
-        topic_texts.topic_text as topic
-    from topic_texts
-    where
-        not exists (select 1 from known_topics where known_topics.topic = topic_texts.topic_text)
-        and not exists (
-            select 1 from topic_keywords
-            where topic_texts.topic_text ~ ('\m' || regexp_replace(topic_keywords.keyword, '([.*+?^${}()|\[\]\\])', '\\\1', 'g'))
-        )
+        classified.topic_text as topic
+    from classified
+    left join matched_texts
+        on
+            classified.conversation_id = matched_texts.conversation_id
+            and classified.position = matched_texts.position
+    where not classified.is_known and matched_texts.conversation_id is null
+
+),
+
+distinct_topics as (
+
+    select
+        conversation_id,
+        topic,
+        min(position) as first_position,
+        min(rank_in_text) as first_rank
+    from mapped
+    group by conversation_id, topic
 
 ),
 
@@ -95,15 +141,7 @@ topics_per_conversation as (
     select
         conversation_id,
         jsonb_agg(topic order by first_position, first_rank, topic) as topics
-    from (
-        select
-            conversation_id,
-            topic,
-            min(position) as first_position,
-            min(rank_in_text) as first_rank
-        from mapped
-        group by conversation_id, topic
-    ) as distinct_topics
+    from distinct_topics
     group by conversation_id
 
 ),

@@ -16,7 +16,7 @@ source as (
 channels as (
 
     select
-        lower(trim(alias)) as alias,
+        lower(trim(export_channel)) as export_channel,
         channel,
         action_prefix
     from {{ ref('marketing_channels') }}
@@ -62,7 +62,7 @@ renamed as (
 
     from normalised
     left join channels
-        on normalised.channel_text = channels.alias
+        on normalised.channel_text = channels.export_channel
 
 )
 
