@@ -211,3 +211,11 @@ def test_the_fit_seeds_ship_empty_so_defaults_do_not_move() -> None:
     for seed in ("fit_lead_sources.csv", "fit_quiz_roles.csv"):
         lines = (REPO / "dbt_project/seeds" / seed).read_text().splitlines()
         assert len(lines) == 1, f"{seed} ships with values: the demo's qualification would change"
+
+
+def test_the_mql_rule_s_unit_tests_hold_when_the_learned_score_drives_mql(built: str) -> None:
+    """`leadflow run --vars '{mql_score: learned}'` is what the run suggests for an export the rules cannot
+    qualify: the rules' own unit tests must not break that build (they pin mql_score: rules)."""
+    from leadflow.transform.dbt import run_dbt
+
+    run_dbt(["test", "--select", "int_rule_hits_mql,test_type:unit"], as_of=AS_OF, extra_vars={"mql_score": "learned"})
