@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import shlex
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -279,12 +281,16 @@ def _count(conn, where: str) -> int:
 
 def _value_lifts(conn, v: dict, column: str, var: str) -> list[dict]:
     """Each value of a dim_leads column with its leads, won share and lift, and the fit points suggested for it
-    (LIFT_POINTS of mql_min_fit_score; values with fewer than MIN_VALUE_LEADS leads get none)."""
+    (LIFT_POINTS of mql_min_fit_score; values with fewer than MIN_VALUE_LEADS leads get none). Values are
+    compared as the fit model compares them: lower-cased, and a quiz role with _ - / read as spaces."""
     fit_min = float(v.get("mql_min_fit_score", 40))
+    value = f"lower(trim(d.{column}))"
+    if column == "quiz_role":
+        value = f"lower(regexp_replace(trim(d.{column}), '[_\\-/]+', ' ', 'g'))"
     rows = conn.execute(
         f"""
         with won as (select distinct lead_id from intermediate.int_opportunities_resolved where is_won)
-        select lower(trim(d.{column})) as value, count(*) as leads, count(won.lead_id) as won
+        select {value} as value, count(*) as leads, count(won.lead_id) as won
         from marts.dim_leads as d left join won on d.lead_id = won.lead_id
         where nullif(trim(d.{column}), '') is not null
         group by 1 order by 2 desc, 1
@@ -293,44 +299,52 @@ def _value_lifts(conn, v: dict, column: str, var: str) -> list[dict]:
     total_leads = _one(conn, "select count(*) from marts.dim_leads")
     total_won = _one(conn, "select count(distinct lead_id) from intermediate.int_opportunities_resolved where is_won")
     base = total_won / total_leads if total_leads else 0
-    out = []
-    for value, n, won in rows:
-        lift = (won / n) / base if base and n else None
-        points = 0
-        if lift is not None and n >= MIN_VALUE_LEADS:
-            points = next((round(fit_min * part) for at_least, part in LIFT_POINTS if lift >= at_least), 0)
-        out.append({"value": value, "leads": n, "won": won, "won_share": round(won / n, 3) if n else None,
-                    "lift": None if lift is None else round(lift, 2), "suggested_points": points})  # fmt: skip
-    return out
+    return [_value_row(value, n, won, base, fit_min) for value, n, won in rows]
+
+
+def _value_row(value: str, n: int, won: int, base: float, fit_min: float) -> dict:
+    lift = (won / n) / base if base and n else None
+    points = 0
+    if lift is not None and n >= MIN_VALUE_LEADS:
+        points = next((round(fit_min * part) for at_least, part in LIFT_POINTS if lift >= at_least), 0)
+    return {"value": value, "leads": n, "won": won, "won_share": round(won / n, 3) if n else None,
+            "lift": None if lift is None else round(lift, 2), "suggested_points": points}  # fmt: skip
 
 
 def how_to_qualify(report: dict, v: dict) -> list[str]:
-    """What to do when the rules qualify nothing (or almost nothing): settings to try for one run, in order."""
-    qualified = sum(r["qualified_now"] for r in report["rules"])
-    if qualified:
+    """What to do when the rules qualify nothing: settings to try for one run (a ready `leadflow run --vars`
+    line), the learned score, or the data the rules read."""
+    if sum(r["qualified_now"] for r in report["rules"]):
         return []
     steps = []
     fit_min = float(v.get("mql_min_fit_score", 40))
+    settings, named = {}, []
     for name, var, seed in (
         ("lead_source", "fit_lead_source_points", "fit_lead_sources.csv"),
         ("quiz_role", "fit_quiz_role_points", "fit_quiz_roles.csv"),
     ):
-        strong = {r["value"]: r["suggested_points"] for r in report["fit_values"][name] if r["suggested_points"]}
-        if not strong:
-            continue
-        engagement = (
-            ""
-            if report["signal_families"]["engagement (marketing, web behaviour)"]
-            else (", mql_min_engagement_score: 0")
-        )
-        pairs = ", ".join(f"{_yaml_key(k)}: {p:g}" for k, p in strong.items())
+        strong = {
+            r["value"]: r["suggested_points"] for r in report["fit_values"].get(name, []) if r["suggested_points"]
+        }
+        if strong:
+            # quiz roles are regular expressions in the fit model: the whole role, its special characters escaped
+            settings[var] = (
+                strong if name == "lead_source" else {f"^{_regex_literal(k)}$": p for k, p in strong.items()}
+            )
+            named.append((name.replace("_", " ") + "s", seed))
+    if settings:
+        no_behaviour = not report["signal_families"]["engagement (marketing, web behaviour)"]
+        text = ", ".join(
+            f"{var}: {{{', '.join(f'{_yaml_key(k)}: {p:g}' for k, p in points.items())}}}"
+            for var, points in settings.items()
+        ) + (", mql_min_engagement_score: 0" if no_behaviour else "")
         steps.append(
-            f"give fit points to the {name.replace('_', ' ')}s that win more often than average (lift >= "
-            f"{LIFT_POINTS[-1][0]}, {MIN_VALUE_LEADS}+ leads; {fit_min:g} points = mql_min_fit_score) and, without "
-            f"behaviour data, let MQL rest on fit alone — for one run:\n"
-            f"      leadflow run --vars '{{{var}: {{{pairs}}}{engagement}}}'\n"
-            f"    then keep what works in dbt_project/seeds/{seed}"
-            + (" and dbt_project.yml (mql_min_engagement_score)" if engagement else "")
+            f"give fit points to the {' and '.join(n for n, _ in named)} that win more often than average (lift >= "
+            f"{LIFT_POINTS[-1][0]}, {MIN_VALUE_LEADS}+ leads; {fit_min:g} points = mql_min_fit_score)"
+            + (" and, without behaviour data, let MQL rest on fit alone" if no_behaviour else "")
+            + f" — for one run:\n      leadflow run --vars {shlex.quote('{' + text + '}')}\n"
+            f"    then keep what works in {' and '.join(f'dbt_project/seeds/{seed}' for _, seed in named)}"
+            + (" and dbt_project.yml (mql_min_engagement_score)" if no_behaviour else "")
         )
     if report["leads_won"]:
         steps.append(
@@ -340,10 +354,14 @@ def how_to_qualify(report: dict, v: dict) -> list[str]:
         )
     else:
         steps.append("load the outcomes (won opportunities, crm.opportunity) so a score can be learned from them")
-    blocked = [r["why"] for r in report["rules"] if not r["can_fire"]]
-    if blocked:
+    if any(not r["can_fire"] for r in report["rules"]):
         steps.append("or bring the data the rules read (see the rules that cannot fire above)")
     return steps
+
+
+def _regex_literal(text: str) -> str:
+    """``text`` as a PostgreSQL regular expression that matches it literally."""
+    return re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", text)
 
 
 def _yaml_key(value: str) -> str:
