@@ -1,6 +1,12 @@
 {# Helpers that turn settings from dbt_project.yml `vars:` into SQL. #}
 
+{# One value of a setting as a SQL string literal: 'o''brien'. #}
+{% macro sql_text(value) -%}
+    '{{ value | string | replace("'", "''") }}'
+{%- endmacro %}
+
 {# A quoted SQL list from a list var: ('a', 'b'). An empty list gives (null), which matches nothing. #}
+
 {% macro sql_list(values) -%}
     {%- if values | length == 0 -%}
         (null)

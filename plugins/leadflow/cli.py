@@ -257,6 +257,7 @@ def print_summary(url: str) -> None:
         synced = conn.execute(
             "select destination, count(*) from ops.sync_ledger where status = 'delivered' group by 1 order by 1"
         ).fetchall()
+        no_email = conn.execute("select count(*) from marts.qualified_leads where email is null").fetchone()[0]
     click.echo("\n=== leadflow summary ===")
     click.echo(f"leads resolved: {leads:,}    qualified (any type): {counts[-1]:,}")
     click.echo(f"ingestion: read {audit[0]:,} = loaded {audit[1]:,} + quarantined {audit[2]:,}")
@@ -273,6 +274,11 @@ def print_summary(url: str) -> None:
         "  marts            marts.qualified_leads, marts.outreach_queue, marts.lead_scores, marts.funnel_daily ..."
     )
     click.echo(f"  delivered        {', '.join(f'{d}: {n:,}' for d, n in synced) or 'nothing yet'}")
+    if no_email:
+        click.echo(
+            f"  not deliverable  {no_email:,} qualified lead(s) without an e-mail: outreach (and the suppression "
+            "check) needs one; they stay in marts.qualified_leads"
+        )
     click.echo(f"  file destination {settings.outbox / 'file'}")
     click.echo(f"  data docs        {settings.home_dir / 'data_docs' / 'index.html'}")
     click.echo(f"  quarantine       ops.quarantine ({audit[2]:,} records, with source, location and reason)")
@@ -402,6 +408,43 @@ def _pipeline_command(keep_warehouse: bool, verbose_dbt: bool):
 
 _KEEP = click.option("--keep-warehouse", is_flag=True, help="Leave the embedded PostgreSQL running afterwards.")
 _AS_OF = click.option("--as-of", "as_of", default=None, help="The run's as-of time (ISO 8601; default: now).")
+_VARS = click.option(
+    "--vars",
+    "dbt_vars",
+    default=None,
+    metavar="YAML",
+    help="Settings for this run only, over dbt_project.yml's vars (dbt's --vars), e.g. "
+    "'{fit_lead_source_points: {referral: 20}, mql_min_engagement_score: 0}'.",
+)
+
+
+def _vars_option(value: str | None) -> dict:
+    import yaml
+
+    if not value:
+        return {}
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        raise click.BadParameter(f"not YAML: {err}", param_hint="--vars") from None
+    if not isinstance(parsed, dict):
+        raise click.BadParameter(f"{value!r} is not a mapping of settings (e.g. '{{mql_min_fit_score: 30}}')",
+                                 param_hint="--vars")  # fmt: skip
+    project = _project_vars()
+    unknown = sorted(k for k in parsed if k not in project)
+    if unknown:
+        raise click.BadParameter(
+            f"unknown setting(s) {', '.join(unknown)}: not a var of dbt_project/dbt_project.yml", param_hint="--vars"
+        )
+    return parsed
+
+
+def _project_vars() -> dict:
+    from leadflow.profile import settings_vars
+
+    return settings_vars(get_settings())
+
+
 _RUN_ID = click.option("--run-id", default=None, help="Run id for ops.* bookkeeping (default: cli-<as-of>).")
 
 
@@ -421,12 +464,15 @@ def pull_cmd(sources: tuple[str, ...], as_of: str | None, run_id: str | None, ke
 @main.command("run")
 @_AS_OF
 @_RUN_ID
+@_VARS
 @_KEEP
-def run_cmd(as_of: str | None, run_id: str | None, keep_warehouse: bool) -> None:
+def run_cmd(as_of: str | None, run_id: str | None, dbt_vars: str | None, keep_warehouse: bool) -> None:
     """Run the pipeline without Airflow: pull every configured source -> dbt build -> quality gate -> sync,
-    through the same functions the DAGs' tasks call."""
+    through the same functions the DAGs' tasks call. Ends with the rules that cannot fire on the data and,
+    when nothing qualifies, how to get leads qualified."""
     from leadflow.pipeline import dbt_build_at, outreach_sync_at, quality_gate_at
 
+    extra_vars = _vars_option(dbt_vars)
     moment = _as_of_option(as_of)
     run_id = run_id or f"cli-{moment:%Y%m%dT%H%M%SZ}"
     started = time.monotonic()
@@ -435,7 +481,9 @@ def run_cmd(as_of: str | None, run_id: str | None, keep_warehouse: bool) -> None
         click.echo("[1/4] pull")
         _pull_stage(_sources_to_pull(()), run_id, moment)
         click.echo("[2/4] dbt build ...")
-        click.echo(f"dbt build: done in {dbt_build_at(moment):.0f}s")
+        if extra_vars:
+            click.echo(f"settings for this run: {json.dumps(extra_vars)}")
+        click.echo(f"dbt build: done in {dbt_build_at(moment, extra_vars):.0f}s")
         click.echo("[3/4] quality gate ...")
         quality_gate_at(run_id, moment, on_result=_print_gate)
         click.echo("[4/4] sync ...")
@@ -445,19 +493,25 @@ def run_cmd(as_of: str | None, run_id: str | None, keep_warehouse: bool) -> None
                 f"unchanged {report.unchanged}, rejected {report.rejected}"
             )
         print_summary(url)
-        _print_blocked_rules(url, moment)
+        _print_blocked_rules(url, moment, extra_vars)
     click.echo(f"done in {time.monotonic() - started:.0f}s")
 
 
-def _print_blocked_rules(url: str, as_of: datetime) -> None:
-    """The qualification rules that cannot fire on this data with today's settings, and why (leadflow profile)."""
+def _print_blocked_rules(url: str, as_of: datetime, extra_vars: dict | None = None) -> None:
+    """The qualification rules that cannot fire on this data with today's settings, and why, and what to do when
+    nothing qualifies (leadflow profile)."""
     from leadflow.profile import build_profile
 
-    blocked = [r for r in build_profile(url, as_of)["rules"] if not r["can_fire"]]
+    report = build_profile(url, as_of, extra_vars=extra_vars)
+    blocked = [r for r in report["rules"] if not r["can_fire"]]
     if blocked:
         click.echo("\nrules that cannot fire on this data with today's settings (details: leadflow profile):")
         for rule in blocked:
             click.echo(f"  {rule['qualification_type']:<24} {rule['why']}")
+    if report["how_to_qualify"]:
+        click.echo("\nnothing qualifies with today's settings; to get leads qualified:")
+        for i, step in enumerate(report["how_to_qualify"], 1):
+            click.echo(f"  {i}. {step}")
 
 
 def _print_gate(result) -> None:
@@ -469,16 +523,20 @@ def _print_gate(result) -> None:
 
 @main.command("profile")
 @_AS_OF
-def profile_cmd(as_of: str | None) -> None:
+@_VARS
+def profile_cmd(as_of: str | None, dbt_vars: str | None) -> None:
     """After a load and a build: per source and signal family what arrived, the score distributions, which
-    rules can fire with today's settings and which cannot (and why), and thresholds for the top x% (printed,
-    and kept in ops.profile_runs)."""
+    rules can fire with today's settings and which cannot (and why), thresholds that would qualify the top
+    x% of leads, each lead source's and quiz role's won share with the fit points it could get, and, when
+    nothing qualifies, how to get leads qualified (printed, and kept in ops.profile_runs). Give --vars as the
+    build had them."""
     from leadflow.profile import build_profile, record_profile, render
 
+    extra_vars = _vars_option(dbt_vars)
     moment = _as_of_option(as_of)
     url = warehouse_url(get_settings())
     try:
-        report = build_profile(url, moment)
+        report = build_profile(url, moment, extra_vars=extra_vars)
     except RuntimeError as err:
         raise click.ClickException(str(err)) from err
     click.echo(render(report))

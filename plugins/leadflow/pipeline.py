@@ -53,10 +53,11 @@ def pull_at(source: str, run_id: str, as_of: datetime) -> dict:
     return pull_source(source, run_id, as_of)
 
 
-def dbt_build_at(as_of: datetime) -> float:
+def dbt_build_at(as_of: datetime, extra_vars: dict | None = None) -> float:
+    """``extra_vars``: settings for this build only (dbt ``--vars``, over dbt_project.yml's)."""
     from leadflow.transform.dbt import run_dbt
 
-    return run_dbt(["build"], as_of=as_of)
+    return run_dbt(["build"], as_of=as_of, extra_vars=extra_vars)
 
 
 def quality_gate_at(run_id: str, as_of: datetime, on_result=None) -> dict:

@@ -10,6 +10,9 @@ leads. The report is printed and kept in ``ops.profile_runs`` (one JSON document
 from __future__ import annotations
 
 import json
+import math
+import re
+import shlex
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -38,6 +41,10 @@ FAMILIES = {  # signal family -> lead_scores column that is > 0 when a lead has 
     "product usage": "product_usage_score",
 }
 TOP_SHARES = (0.01, 0.05, 0.10)
+# Fit points suggested for a value (lead source, quiz role) by its lift (won share / all leads' won share), with
+# at least MIN_VALUE_LEADS leads: a value this strong gets mql_min_fit_score points (it qualifies for fit alone).
+MIN_VALUE_LEADS = 30
+LIFT_POINTS = ((1.5, 1.0), (1.2, 0.5), (1.05, 0.25))  # (lift at least, share of mql_min_fit_score)
 
 
 @dataclass
@@ -63,9 +70,10 @@ def _exists(conn: psycopg.Connection, relation: str) -> bool:
     return _one(conn, "select to_regclass(%s) is not null", (relation,))
 
 
-def build_profile(url: str, as_of: datetime, settings: Settings | None = None) -> dict:
+def build_profile(url: str, as_of: datetime, settings: Settings | None = None, extra_vars: dict | None = None) -> dict:
+    """``extra_vars``: the ``--vars`` the build ran with (they override dbt_project.yml's)."""
     settings = settings or get_settings()
-    v = settings_vars(settings)
+    v = {**settings_vars(settings), **(extra_vars or {})}
     with psycopg.connect(url) as conn:
         for relation in (
             "marts.dim_leads",
@@ -113,8 +121,12 @@ def build_profile(url: str, as_of: datetime, settings: Settings | None = None) -
             _conversation(conn, v, raw, qualified["conversation_qualified"]),
             _hot(conn, v, as_of, qualified["conversion_qualified"]),
         ]
-        top = _top_thresholds(conn, v)
-    return {
+        top = _top_thresholds(conn, v, leads)
+        values = {
+            "lead_source": _value_lifts(conn, v, "lead_source", "fit_lead_source_points"),
+            "quiz_role": _value_lifts(conn, v, "quiz_role", "fit_quiz_role_points"),
+        }
+    report = {
         "as_of": as_of.isoformat(),
         "sources_file": str(settings.sources_path),
         "raw_records": raw,
@@ -125,7 +137,11 @@ def build_profile(url: str, as_of: datetime, settings: Settings | None = None) -
         "score_distributions": distributions,
         "rules": [r.__dict__ for r in rules],
         "mql_thresholds_for_top_share": top,
+        "fit_values": values,
+        "extra_vars": extra_vars or {},
     }
+    report["how_to_qualify"] = how_to_qualify(report, v)
+    return report
 
 
 def _num(value) -> float | None:
@@ -221,17 +237,135 @@ def _hot(conn, v: dict, as_of: datetime, now: int) -> Rule:
     return Rule("conversion_qualified", now, False, why, inputs)
 
 
-def _top_thresholds(conn, v: dict) -> dict:
-    """The engagement threshold that the top x% of leads by engagement reach (with the fit threshold as set)."""
+def _top_thresholds(conn, v: dict, leads: int) -> dict:
+    """For the top 1/5/10% of leads: the MQL thresholds that would qualify about that many, and how many they
+    would (counted, ties included). First the engagement threshold with the fit threshold as set; when
+    engagement does not separate leads (no behaviour loaded, or too few reach the fit threshold), the fit
+    threshold for fit alone (mql_min_engagement_score 0); and the total score the share reaches."""
+    fit_min = float(v.get("mql_min_fit_score", 40))
     out = {}
     for share in TOP_SHARES:
-        value = _one(
-            conn,
-            "select percentile_disc(%s) within group (order by engagement_score) from marts.lead_scores",
-            (1 - share,),
-        )
-        out[f"top {share:.0%}"] = {"mql_min_engagement_score": _num(value)}
+        n = max(1, math.ceil(share * leads)) if leads else 0
+        entry: dict = {"target_leads": n}
+        if n:
+            engagement = _nth(conn, "engagement_score", n, f"fit_score >= {fit_min}")
+            if engagement:
+                entry["mql_min_engagement_score"] = _num(engagement)
+                entry["qualifies"] = _count(conn, f"fit_score >= {fit_min} and engagement_score >= {engagement}")
+            fit = _nth(conn, "fit_score", n)
+            if fit:
+                entry["fit_alone"] = {
+                    "mql_min_fit_score": _num(fit),
+                    "mql_min_engagement_score": 0,
+                    "qualifies": _count(conn, f"fit_score >= {fit}"),
+                }
+            total = _nth(conn, "total_score", n)
+            if total:
+                entry["total_score"] = _num(total)
+        out[f"top {share:.0%}"] = entry
     return out
+
+
+def _nth(conn, column: str, n: int, where: str = "true"):
+    """The n-th highest value of a lead_scores column among the leads ``where`` holds (None if fewer, or 0)."""
+    row = conn.execute(
+        f"select {column} from marts.lead_scores where {where} order by {column} desc offset %s limit 1",  # noqa: S608
+        (n - 1,),
+    ).fetchone()
+    return row[0] if row and row[0] else None
+
+
+def _count(conn, where: str) -> int:
+    return _one(conn, f"select count(*) from marts.lead_scores where {where}")  # noqa: S608
+
+
+def _value_lifts(conn, v: dict, column: str, var: str) -> list[dict]:
+    """Each value of a dim_leads column with its leads, won share and lift, and the fit points suggested for it
+    (LIFT_POINTS of mql_min_fit_score; values with fewer than MIN_VALUE_LEADS leads get none). Values are
+    compared as the fit model compares them: lower-cased, and a quiz role with _ - / read as spaces."""
+    fit_min = float(v.get("mql_min_fit_score", 40))
+    value = f"lower(trim(d.{column}))"
+    if column == "quiz_role":
+        value = f"lower(regexp_replace(trim(d.{column}), '[_\\-/]+', ' ', 'g'))"
+    rows = conn.execute(
+        f"""
+        with won as (select distinct lead_id from intermediate.int_opportunities_resolved where is_won)
+        select {value} as value, count(*) as leads, count(won.lead_id) as won
+        from marts.dim_leads as d left join won on d.lead_id = won.lead_id
+        where nullif(trim(d.{column}), '') is not null
+        group by 1 order by 2 desc, 1
+        """  # noqa: S608
+    ).fetchall()
+    total_leads = _one(conn, "select count(*) from marts.dim_leads")
+    total_won = _one(conn, "select count(distinct lead_id) from intermediate.int_opportunities_resolved where is_won")
+    base = total_won / total_leads if total_leads else 0
+    return [_value_row(value, n, won, base, fit_min) for value, n, won in rows]
+
+
+def _value_row(value: str, n: int, won: int, base: float, fit_min: float) -> dict:
+    lift = (won / n) / base if base and n else None
+    points = 0
+    if lift is not None and n >= MIN_VALUE_LEADS:
+        points = next((round(fit_min * part) for at_least, part in LIFT_POINTS if lift >= at_least), 0)
+    return {"value": value, "leads": n, "won": won, "won_share": round(won / n, 3) if n else None,
+            "lift": None if lift is None else round(lift, 2), "suggested_points": points}  # fmt: skip
+
+
+def how_to_qualify(report: dict, v: dict) -> list[str]:
+    """What to do when the rules qualify nothing: settings to try for one run (a ready `leadflow run --vars`
+    line), the learned score, or the data the rules read."""
+    if sum(r["qualified_now"] for r in report["rules"]):
+        return []
+    steps = []
+    fit_min = float(v.get("mql_min_fit_score", 40))
+    settings, named = {}, []
+    for name, var, seed in (
+        ("lead_source", "fit_lead_source_points", "fit_lead_sources.csv"),
+        ("quiz_role", "fit_quiz_role_points", "fit_quiz_roles.csv"),
+    ):
+        strong = {
+            r["value"]: r["suggested_points"] for r in report["fit_values"].get(name, []) if r["suggested_points"]
+        }
+        if strong:
+            # quiz roles are regular expressions in the fit model: the whole role, its special characters escaped
+            settings[var] = (
+                strong if name == "lead_source" else {f"^{_regex_literal(k)}$": p for k, p in strong.items()}
+            )
+            named.append((name.replace("_", " ") + "s", seed))
+    if settings:
+        no_behaviour = not report["signal_families"]["engagement (marketing, web behaviour)"]
+        text = ", ".join(
+            f"{var}: {{{', '.join(f'{_yaml_key(k)}: {p:g}' for k, p in points.items())}}}"
+            for var, points in settings.items()
+        ) + (", mql_min_engagement_score: 0" if no_behaviour else "")
+        steps.append(
+            f"give fit points to the {' and '.join(n for n, _ in named)} that win more often than average (lift >= "
+            f"{LIFT_POINTS[-1][0]}, {MIN_VALUE_LEADS}+ leads; {fit_min:g} points = mql_min_fit_score)"
+            + (" and, without behaviour data, let MQL rest on fit alone" if no_behaviour else "")
+            + f" — for one run:\n      leadflow run --vars {shlex.quote('{' + text + '}')}\n"
+            f"    then keep what works in {' and '.join(f'dbt_project/seeds/{seed}' for _, seed in named)}"
+            + (" and dbt_project.yml (mql_min_engagement_score)" if no_behaviour else "")
+        )
+    if report["leads_won"]:
+        steps.append(
+            f"learn a score from your {report['leads_won']:,} won leads: `leadflow model train`, "
+            "`leadflow model activate ID`, then `leadflow run --vars '{mql_score: learned}'` "
+            "(or mql_score: learned in dbt_project.yml)"
+        )
+    else:
+        steps.append("load the outcomes (won opportunities, crm.opportunity) so a score can be learned from them")
+    if any(not r["can_fire"] for r in report["rules"]):
+        steps.append("or bring the data the rules read (see the rules that cannot fire above)")
+    return steps
+
+
+def _regex_literal(text: str) -> str:
+    """``text`` as a PostgreSQL regular expression that matches it literally."""
+    return re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", text)
+
+
+def _yaml_key(value: str) -> str:
+    return value if value.replace("_", "").isalnum() else json.dumps(value)
 
 
 def record_profile(url: str, report: dict) -> int:
@@ -267,7 +401,33 @@ def render(report: dict) -> str:
         lines.append(
             f"  {rule['qualification_type']:<24} {verdict:<12} qualified now {rule['qualified_now']:>6,}: {rule['why']}"
         )
-    lines.append("MQL: engagement threshold that the top x% of leads reach (fit threshold unchanged):")
+    lines.append("thresholds that would qualify the top x% of leads (counted on this load):")
     for share, t in report["mql_thresholds_for_top_share"].items():
-        lines.append(f"  {share:<8} mql_min_engagement_score {t['mql_min_engagement_score']}")
+        parts = []
+        if "mql_min_engagement_score" in t:
+            parts.append(f"mql_min_engagement_score {t['mql_min_engagement_score']} (fit as set) -> {t['qualifies']:,}")
+        if "fit_alone" in t:
+            f = t["fit_alone"]
+            parts.append(f"mql_min_fit_score {f['mql_min_fit_score']} with engagement 0 -> {f['qualifies']:,}")
+        if "total_score" in t:
+            parts.append(f"total_score {t['total_score']}")
+        lines.append(
+            f"  {share:<8} ({t['target_leads']:,} leads) "
+            + ("; ".join(parts) or "no threshold: every lead scores 0 on fit, engagement and total")
+        )
+    for name, rows in report["fit_values"].items():
+        if not rows:
+            continue
+        lines.append(f"{name.replace('_', ' ')} values (won share, lift; fit points suggested):")
+        for r in rows[:12]:
+            lift = "-" if r["lift"] is None else f"{r['lift']:.2f}"
+            share = "-" if r["won_share"] is None else f"{r['won_share']:.1%}"
+            lines.append(f"  {r['value']:<28} {r['leads']:>7,} leads, won {share:>6}, lift {lift:>5}: "
+                         f"{r['suggested_points']:g}")  # fmt: skip
+        if len(rows) > 12:
+            lines.append(f"  ... {len(rows) - 12} more (ops.profile_runs)")
+    if report.get("how_to_qualify"):
+        lines.append("nothing qualifies with today's settings; to get leads qualified:")
+        for i, step in enumerate(report["how_to_qualify"], 1):
+            lines.append(f"  {i}. {step}")
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from tests.conftest import DATASETS, scratch_warehouse
 
 REPO = Path(__file__).resolve().parents[2]
 AS_OF = "2026-11-20T12:00:00+00:00"
+WON = {"shoppers": 1908, "olist": 842}
 EXPORTS = {
     "shoppers": ("SHOPPERS_DIR", DATASETS / "online_shoppers_intention", {"crm.lead": 12330, "crm.opportunity": 12330}),
     "olist": ("OLIST_DIR", DATASETS / "olist_marketing_funnel", {"crm.lead": 8000, "crm.opportunity": 842}),
@@ -74,11 +75,51 @@ def test_leadflow_run_takes_a_real_export_to_a_passing_gate_and_a_delivery_and_p
         assert "conversation_qualified   cannot fire" in text and "no conversations were loaded" in text
         assert "conversion_qualified     cannot fire" in text
         assert f"raw records: crm.lead {loaded['crm.lead']:,}" in text
+        assert "top 10%  (" in text and "no threshold: every lead scores 0 on fit, engagement and total" in text
         with psycopg.connect(url) as conn:
             stored = conn.execute(
                 "select report -> 'leads', report -> 'rules' -> 0 ->> 'can_fire' from ops.profile_runs"
             )
             assert stored.fetchall() == [(loaded["crm.lead"], "false")]
+
+        # ... and how to get leads qualified, said by the run itself
+        assert "nothing qualifies with today's settings; to get leads qualified:" in out
+        assert f"learn a score from your {WON[export]:,} won leads: `leadflow model train`" in out
+        if export == "shoppers":  # no lead source in the export: nothing to suggest points for
+            assert "fit_lead_source_points" not in out
+            return
+        # Olist: origin "unknown" wins 16.3% of its leads against 11.7% overall (lift 1.55): 40 points, and MQL
+        # on fit alone; the suggested line, run as printed, qualifies its leads that are not customers yet
+        assert "unknown                        1,099 leads, won  16.3%, lift  1.55: 40" in text
+        [line] = [x.strip() for x in out.splitlines() if x.strip().startswith("leadflow run --vars")]
+        assert line == (
+            "leadflow run --vars '{fit_lead_source_points: {organic_search: 10, paid_search: 10, unknown: 40, "
+            "direct_traffic: 10}, mql_min_engagement_score: 0}'"
+        )
+        settings = line.split("--vars ", 1)[1].strip("'")
+        second = _invoke("run", "--as-of", "2026-11-20T13:00:00+00:00", "--run-id", "second", "--vars", settings)
+        assert second.exit_code == 0, second.output
+        assert "quality gate:" in second.output and "passed" in second.output
+        assert "MQL                              920" in second.output  # 1,099 "unknown" leads, 179 already won
+        assert "why: fit 40 (≥ 40) and engagement ≥ 0" in second.output
+        assert "not deliverable  920 qualified lead(s) without an e-mail" in second.output  # Olist has no contacts
+        assert "nothing qualifies" not in second.output
+        with psycopg.connect(url) as conn:
+            by_source = conn.execute(
+                "select d.lead_source, count(*) from marts.qualified_leads q join marts.dim_leads d using (lead_id) "
+                "where q.is_mql group by 1"
+            ).fetchall()
+        assert by_source == [("unknown", 920)]
+        profile = _invoke("profile", "--as-of", "2026-11-20T13:00:00+00:00", "--vars", settings)
+        assert "mql                      can fire     qualified now    920" in profile.output
+        assert "top 10%  (800 leads) mql_min_fit_score 40.0 with engagement 0 -> 1,099" in profile.output
+
+
+def test_vars_must_be_settings_of_the_project(warehouse: str) -> None:
+    wrong = _invoke("run", "--vars", "{mql_min_fit_scor: 30}")
+    assert wrong.exit_code == 2 and "unknown setting(s) mql_min_fit_scor" in wrong.output
+    not_a_mapping = _invoke("profile", "--vars", "[1, 2]")
+    assert not_a_mapping.exit_code == 2 and "is not a mapping of settings" in not_a_mapping.output
 
 
 def test_pull_names_what_is_wrong_without_a_traceback(warehouse: str, monkeypatch, tmp_path: Path) -> None:

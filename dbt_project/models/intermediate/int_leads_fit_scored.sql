@@ -2,6 +2,11 @@
     Fit attributes and fit score per lead: title seniority (seeds/title_seniority_patterns.csv),
     company size band (CRM employee count, else the quiz team size), ICP industry and country
     (seeds), business email, and a quiz use case. Points: var fit_points, var company_size_bands.
+    Points an analyst gives values of the data: the lead source (seeds/fit_lead_sources.csv, compared
+    lower-cased) and the quiz role (seeds/fit_quiz_roles.csv: the first pattern by priority that matches).
+    Both seeds ship empty, so they add nothing until an analyst lists values (`leadflow profile` suggests
+    some from the won share of each value); vars fit_lead_source_points and fit_quiz_role_points add or
+    override values for one run (`leadflow run --vars ...`).
 #}
 with
 
@@ -49,10 +54,57 @@ company_size_bands as (
 
 ),
 
+-- the seed, and for one run var fit_lead_source_points ({value: points}), which wins
+lead_source_settings as (
+
+    select
+        lower(trim(lead_source)) as lead_source,
+        points,
+        1 as precedence
+    from {{ ref('fit_lead_sources') }}
+    {%- for value, points in (var('fit_lead_source_points') or {}).items() %}
+    union all
+    select
+        lower(trim({{ sql_text(value) }})) as lead_source,
+        {{ points | float }} as points,
+        0 as precedence
+    {%- endfor %}
+
+),
+
+lead_source_points as (
+
+    select distinct on (lead_source)
+        lead_source,
+        greatest(points, 0) as points
+    from lead_source_settings
+    order by lead_source asc, precedence asc, points desc
+
+),
+
+-- the seed, after var fit_quiz_role_points ({pattern: points}, in its order) for one run
+quiz_role_patterns as (
+
+    select
+        priority,
+        pattern,
+        points
+    from {{ ref('fit_quiz_roles') }}
+    {%- for pattern, points in (var('fit_quiz_role_points') or {}).items() %}
+    union all
+    select
+        {{ loop.index - 1000000 }} as priority,
+        {{ sql_text(pattern) }} as pattern,
+        {{ points | float }} as points
+    {%- endfor %}
+
+),
+
 latest_quiz as (
 
     select distinct on (email)
         email,
+        role,
         team_size,
         use_case
     from quiz_responses
@@ -85,6 +137,18 @@ title_seniorities as (
 
 ),
 
+quiz_role_matches as (
+
+    select distinct on (latest_quiz.email)
+        latest_quiz.email,
+        greatest(quiz_role_patterns.points, 0) as points
+    from latest_quiz
+    inner join quiz_role_patterns
+        on lower(regexp_replace(latest_quiz.role, '[_\-/]+', ' ', 'g')) ~* quiz_role_patterns.pattern
+    order by latest_quiz.email, quiz_role_patterns.priority
+
+),
+
 seniority_matches as (
 
     select
@@ -107,8 +171,12 @@ enriched as (
         accounts.industry,
         coalesce(leads.country, accounts.country) as country,
         accounts.employee_count,
+        leads.lead_source,
+        latest_quiz.role as quiz_role,
         latest_quiz.team_size as quiz_team_size,
         latest_quiz.use_case as quiz_use_case,
+        coalesce(lead_source_points.points, 0) as lead_source_points,
+        coalesce(quiz_role_matches.points, 0) as quiz_role_points,
         seniority_matches.seniority,
         coalesce(seniority_matches.points, 0) as seniority_points,
         coalesce(seniority_matches.is_decision_maker, false) as is_decision_maker,
@@ -120,6 +188,10 @@ enriched as (
         on leads.email = latest_quiz.email
     left join seniority_matches
         on leads.lead_id = seniority_matches.lead_id
+    left join lead_source_points
+        on lower(trim(leads.lead_source)) = lead_source_points.lead_source
+    left join quiz_role_matches
+        on leads.email = quiz_role_matches.email
 
 ),
 
@@ -150,6 +222,8 @@ pointed as (
         sized.company_size_band,
         sized.industry,
         sized.country,
+        sized.lead_source,
+        sized.quiz_role,
         sized.quiz_team_size,
         sized.quiz_use_case,
 
@@ -157,6 +231,8 @@ pointed as (
         sized.employee_count,
         sized.seniority_points,
         sized.company_size_points,
+        sized.lead_source_points,
+        sized.quiz_role_points,
         case when icp_industries.industry is not null then {{ var('fit_points')['icp_industry'] }} else 0 end
             as industry_points,
         case when icp_countries.country is not null then {{ var('fit_points')['icp_country'] }} else 0 end
@@ -187,7 +263,7 @@ final as (
         least(
             100,
             seniority_points + company_size_points + industry_points + country_points
-            + business_email_points + quiz_use_case_points
+            + business_email_points + quiz_use_case_points + lead_source_points + quiz_role_points
         ) as fit_score
     from pointed
 

@@ -3,7 +3,8 @@
     qualified_at is when the engagement score last rose through the threshold (start of the current run
     above it); first_qualified_at is the first time it ever did, for leads whose fit qualifies.
     The crossings are rebuilt exactly, point in time, by int_mql_crossings (as_of-independent); here
-    only those up to as_of count.
+    only those up to as_of count. With mql_min_engagement_score 0 (MQL on fit alone: an export without
+    behaviour data) a lead without engagement signals qualifies from its creation.
     With var mql_score = learned and a model active, MQL is instead the active model's conversion
     probability at or above the threshold chosen when it was trained (var mql_learned_target, see
     ops.score_models.threshold_rule); qualified_at is the lead's latest signal up to as_of (else its
@@ -16,6 +17,15 @@ with
 scores as (
 
     select * from {{ ref('int_lead_scores') }}
+
+),
+
+leads as (
+
+    select
+        lead_id,
+        created_at
+    from {{ ref('int_leads_resolved') }}
 
 ),
 
@@ -59,19 +69,20 @@ final as (
         case
             when scores.engagement_score >= {{ threshold }}
                 then format(
-                        'fit %s (≥ %s) and engagement ≥ %s, from %s',
+                        'fit %s (≥ %s) and engagement ≥ %s',
                         trim_scale(scores.fit_score),
                         {{ var('mql_min_fit_score') }},
-                        {{ threshold }},
-                        signal_lists.engagement_signals
-                    )
+                        {{ threshold }}
+                    ) || coalesce(', from ' || signal_lists.engagement_signals, '')
         end as detail,
         case
             when scores.engagement_score >= {{ threshold }}
-                then coalesce(crossings.last_crossed_at, signal_lists.last_engaged_at)
+                then coalesce(crossings.last_crossed_at, signal_lists.last_engaged_at, leads.created_at)
         end as qualified_at,
-        coalesce(crossings.first_crossed_at, signal_lists.last_engaged_at) as first_qualified_at
+        coalesce(crossings.first_crossed_at, signal_lists.last_engaged_at, leads.created_at) as first_qualified_at
     from scores
+    left join leads
+        on scores.lead_id = leads.lead_id
     left join crossings
         on scores.lead_id = crossings.lead_id
     left join signal_lists

@@ -134,7 +134,9 @@ fit_components as (
             ('fit_icp_industry', fit.industry_points),
             ('fit_icp_country', fit.country_points),
             ('fit_business_email', fit.business_email_points),
-            ('fit_quiz_use_case', fit.quiz_use_case_points)
+            ('fit_quiz_use_case', fit.quiz_use_case_points),
+            ('fit_lead_source', fit.lead_source_points),
+            ('fit_quiz_role', fit.quiz_role_points)
         ) as components (signal_name, points)
     where components.points > 0
 

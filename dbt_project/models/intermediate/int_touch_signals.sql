@@ -2,7 +2,8 @@
     Conversation and quiz signals per lead, as of the run (small tables, rebuilt every run, so the
     conversation settings apply without a full refresh): a conversation is 'conversation_meaningful'
     on a qualifying channel with enough visitor messages or minutes (vars conversation_*), else
-    'conversation'; a quiz response is 'quiz_submitted' plus 'quiz_timeline_<timeline>'.
+    'conversation'; a quiz response is 'quiz_submitted' plus 'quiz_timeline_<timeline>'; a web session of an
+    identified visitor is 'web_session', plus 'web_session_engaged' when it was long or deep enough (int_web_sessions).
 #}
 with
 
@@ -91,11 +92,41 @@ quiz_signals as (
 
 ),
 
+session_signals as (
+
+    select
+        'web_session:' || session_id as signal_id,
+        lead_id,
+        cast(null as text) as workspace_id,
+        'web' as source,
+        'web_session' as signal_name,
+        landing_page as signal_detail,
+        started_at as occurred_at
+    from {{ ref('int_web_sessions') }}
+    where lead_id is not null
+
+    union all
+
+    select
+        'web_session:' || session_id || ':engaged' as signal_id,
+        lead_id,
+        cast(null as text) as workspace_id,
+        'web' as source,
+        'web_session_engaged' as signal_name,
+        landing_page as signal_detail,
+        started_at as occurred_at
+    from {{ ref('int_web_sessions') }}
+    where lead_id is not null and is_engaged
+
+),
+
 unioned as (
 
     select * from conversation_signals
     union all
     select * from quiz_signals
+    union all
+    select * from session_signals
 
 )
 

@@ -24,6 +24,18 @@ stages as (
 
 ),
 
+web_sessions as (
+
+    select
+        lead_id,
+        count(*) as web_sessions,
+        round(sum(duration_seconds) / 60.0, 1) as time_on_site_minutes
+    from {{ ref('int_web_sessions') }}
+    where lead_id is not null
+    group by lead_id
+
+),
+
 record_flags as (
 
     select * from {{ ref('stg_ops__record_flags') }}
@@ -100,6 +112,7 @@ final as (
         fit.seniority,
         fit.company_size_band,
         fit.industry,
+        fit.quiz_role,
         fit.quiz_team_size,
         fit.quiz_use_case,
         exclusions.suppression_reason,
@@ -109,6 +122,8 @@ final as (
         -- numerics
         fit.employee_count,
         cast(leads.crm_record_count as bigint) as crm_record_count,
+        coalesce(web_sessions.web_sessions, 0) as web_sessions,
+        web_sessions.time_on_site_minutes,
 
         -- booleans
         leads.has_crm_record,
@@ -135,6 +150,8 @@ final as (
         on leads.lead_id = stages.lead_id
     left join flags_per_lead
         on leads.lead_id = flags_per_lead.lead_id
+    left join web_sessions
+        on leads.lead_id = web_sessions.lead_id
 
 )
 

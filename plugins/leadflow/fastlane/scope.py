@@ -33,6 +33,10 @@ PREDICATES: dict[str, str | None] = {
     "web_events": (
         "r.anonymous_id = any(%(anon)s) or lower(trim(r.email)) = any(%(emails)s) or r.user_id = any(%(users)s)"
     ),
+    "web_sessions": (
+        "r.anonymous_id = any(%(anon)s) or lower(trim(r.email)) = any(%(emails)s) or r.user_id = any(%(users)s) "
+        "or r.lead_id = any(%(crm)s)"
+    ),
     "marketing_engagements": "lower(trim(r.email)) = any(%(emails)s)",
     "product_users": "r.user_id = any(%(users)s) or r.workspace_id = any(%(workspaces)s)",
     "product_events": "r.user_id = any(%(users)s) or r.workspace_id = any(%(workspaces)s)",

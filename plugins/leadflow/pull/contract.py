@@ -151,6 +151,30 @@ ENTITIES: tuple[Entity, ...] = (
         "occurred_at",
         ["event_type"],
     ),
+    # Sessions, for exports that carry time on site (analytics session tables, GA4's engagement time): the
+    # visitor by e-mail, product user id, web anonymous id or CRM lead id, and how long and deep the visit was.
+    # The demo does not generate them; sessions feed engagement signals and a lead's time on site.
+    _entity(
+        "web",
+        "session",
+        {
+            "session_id": TEXT,
+            "anonymous_id": TEXT,
+            "email": EMAIL,
+            "user_id": TEXT,
+            "lead_id": TEXT,
+            "started_at": TIMESTAMP,
+            "ended_at": TIMESTAMP,
+            "duration_seconds": NUMERIC,
+            "page_views": INTEGER,
+            "landing_page": TEXT,
+            "referrer": TEXT,
+            "utm_source": TEXT,
+            "utm_campaign": TEXT,
+        },
+        ["session_id"],
+        "started_at",
+    ),
     _entity(
         "marketing",
         "engagement",

@@ -19,7 +19,7 @@ Reasons are part of the product (``ops.quarantine.reason``; tests assert them ve
 ``timestamp before 2000: <iso>``            observations before 2000 are clock errors
 ``timestamp in the future: <iso>``          later than the run's as-of plus the clock tolerance
 ``not an integer: "<value>"`` / ``not a number: "<value>"`` / ``not a boolean: "<value>"``
-``invalid JSON in field``
+``invalid JSON in field``                   (a column of ``FREE_TEXT_JSON`` keeps such text as a JSON string)
 ==========================================  ==============================================================
 
 Values in reasons are quoted as JSON strings and cut at 80 (e-mail) or 40 characters.
@@ -50,6 +50,9 @@ UNDECLARED_UTC = timezone(timedelta(0), "UTC (undeclared)")
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 # Columns that legitimately hold future dates (plans, expiries); every other timestamp is an observation.
 FUTURE_ALLOWED = {"trial_ends_at", "closed_at"}
+# JSON columns an export often fills with plain text (a CSV column of conversation topics: "asked about pricing"):
+# text that is not JSON is kept as one JSON string, which staging maps to topics (seeds/topic_keywords.csv).
+FREE_TEXT_JSON = {"topics"}
 TRUE = {"true", "t", "1", "yes", "y"}
 FALSE = {"false", "f", "0", "no", "n"}
 BIGINT = (-(2**63), 2**63 - 1)
@@ -223,7 +226,8 @@ def _json(column: str, value) -> str:
         try:
             value = json.loads(value, parse_constant=_no_constants)
         except ValueError:
-            _reject(column, "invalid JSON in field")
+            if column not in FREE_TEXT_JSON:
+                _reject(column, "invalid JSON in field")
     try:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
     except ValueError:
