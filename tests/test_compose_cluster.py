@@ -354,7 +354,10 @@ def both_dags(cluster: Cluster) -> dict:
         failed = [r for r in runs if r[1] == "failed"]
         if failed:
             tis = cluster.metadata("select dag_id, task_id, state, hostname from task_instance order by start_date")
-            raise AssertionError(f"a DAG run failed: {failed}; tasks {tis}\n{_task_logs(cluster)}")
+            raise AssertionError(
+                f"a DAG run failed: {failed}; tasks {tis}\n{_task_logs(cluster)}\n"
+                f"--- {WORKER}:\n{cluster.tail(WORKER, 2500)}"
+            )
         done = {dag_id for dag_id, state in runs if state == "success"}
         busy = [r for r in runs if r[1] in ("queued", "running")]
         # (the scheduler may add the pull's own hourly run: every run must be over, the Celery results stored)
