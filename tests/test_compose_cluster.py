@@ -6,13 +6,15 @@ There is no Docker engine on CI, so the test does what the engine would with the
 * each Airflow service (api-server, scheduler, dag-processor, triggerer, Celery worker) and the demo API is
   one process started with *exactly* the service's ``environment`` after Compose's interpolation, its own
   ``AIRFLOW_HOME`` (a container's own ``/opt/airflow``, where Airflow writes its own ``airflow.cfg``) and
-  nothing inherited from this process but ``PATH``, ``HOME`` and ``LANG``;
+  nothing inherited from this process but ``PATH``, ``HOME``, ``LANG`` and ``HOSTNAME`` (as a container has);
 * container names are what they would be inside the network: every URL naming a service (``postgres:5432``,
   ``redis:6379``, ``airflow-apiserver:8080``, ``leadflow-api:8765``) is rewritten to the host port that
   stands in for it, and ``/opt/airflow`` is a folder holding the service's volumes as symbolic links;
-* each container's own network namespace becomes a free port for what would listen inside it;
-* ``postgres`` is the session's embedded PostgreSQL, prepared as the image's environment and
-  ``docker/init-warehouse.sql`` prepare it; ``redis`` is a private ``redis-server`` (the machine's binary);
+* each container's own network namespace becomes a free port for what would listen inside it (the
+  api-server's port, the log servers', the scheduler's health check: ``AIRFLOW__...PORT`` variables added);
+* ``postgres`` is a private cluster of the project's embedded PostgreSQL, prepared as the postgres image
+  prepares one from its environment, then ``docker/init-warehouse.sql``; ``redis`` is a private
+  ``redis-server`` (the machine's binary: CI installs Debian's);
 * ``airflow-init``'s script runs with bash as written, except ``chown`` (Docker's user mapping) and the
   image's ``/entrypoint`` wrapper.
 
