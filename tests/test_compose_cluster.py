@@ -16,7 +16,9 @@ There is no Docker engine on CI, so the test does what the engine would with the
   prepares one from its environment, then ``docker/init-warehouse.sql``; ``redis`` is a private
   ``redis-server`` (the machine's binary: CI installs Debian's);
 * ``airflow-init``'s script runs with bash as written, except ``chown`` (Docker's user mapping) and the
-  image's ``/entrypoint`` wrapper.
+  image's ``/entrypoint`` wrapper;
+* ``.env`` (``DOT_ENV`` plus what a multi-machine deployment adds: the outbox and Data Docs on an S3 store,
+  a local moto server) feeds the interpolation and, through ``env_file``, the containers.
 
 The DAGs folder holds the two batch DAGs only (the fast lane's watcher and the weekly learner would compete
 for the two cores). Both DAGs must succeed, every task must have run on the Celery worker, and each
@@ -26,6 +28,7 @@ generating its own JWT secret: every task fails with "Invalid auth token") fails
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -53,6 +56,7 @@ WORKER = "airflow-worker"
 DAGS = ("leadflow_pull.py", "leadflow_pipeline.py")
 RUN_TIMEOUT = 600  # seconds for both DAGs; about 3 minutes on an idle 2-core machine
 CONTAINER_ROOT = "/opt/airflow"
+BUCKET = "leadflow-shared"
 BIN = Path(sys.executable).parent
 
 
@@ -82,9 +86,10 @@ def _map_urls(value: str, ports: dict[tuple[str, int], int]) -> str:
 class Cluster:
     """The compose file's services as processes; ``stop()`` ends every process group it started."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, dot_env: dict[str, str]) -> None:
         self.root = root
-        self.config = load_compose(DOT_ENV, profiles=(PROFILE,))
+        self.dot_env = dot_env
+        self.config = load_compose(dot_env, profiles=(PROFILE,))
         self.services = self.config["services"]
         self.logs = root / "service-logs"
         self.logs.mkdir(parents=True)
@@ -143,6 +148,10 @@ class Cluster:
             "LANG": "C.UTF-8",
             "HOSTNAME": socket.gethostname(),
         }
+        for entry in self.services[name].get("env_file") or []:
+            path = entry["path"] if isinstance(entry, dict) else entry
+            assert path == ".env", f"{name}: env_file {path} is not emulated"
+            env.update(self.dot_env)  # .env is this test's DOT_ENV; `environment:` below wins over it
         for key, value in compose_env.items():
             text = _map_urls(str(value), self.ports).replace(CONTAINER_ROOT, str(self.opt))
             env[key] = text
@@ -312,8 +321,37 @@ def _healthcheck(cluster: Cluster, name: str) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory):
-    cluster = Cluster(tmp_path_factory.mktemp("compose"))
+def shared_store():
+    """An S3-compatible store (moto) every service reaches: the outbox and Data Docs of the whole cluster."""
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    credentials = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+    import boto3
+    import fsspec
+
+    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                 region_name="us-east-1").create_bucket(Bucket=BUCKET)  # fmt: skip
+    fs = fsspec.filesystem("s3", endpoint_url=endpoint, key="test", secret="test")
+    try:
+        yield {"fs": fs, "env": {**credentials, "AWS_ENDPOINT_URL": endpoint}}
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory, shared_store: dict):
+    # What a user deploying on several machines adds to .env (README "Deploy"): shared outputs on a store.
+    dot_env = {
+        **DOT_ENV,
+        **shared_store["env"],
+        "LEADFLOW_DATA_DOCS_URL": f"s3://{BUCKET}/data_docs",
+        "AIRFLOW_CONN_LEADFLOW_FILE": json.dumps({"conn_type": "file", "extra": {"path": f"s3://{BUCKET}/outbox"}}),
+    }
+    cluster = Cluster(tmp_path_factory.mktemp("compose"), dot_env)
     cluster.mount_volumes()
     try:
         cluster.start_postgres()
@@ -411,17 +449,26 @@ def test_both_dags_succeed_with_every_task_on_the_celery_worker(cluster: Cluster
     print(f"compose cluster: services up {both_dags['services_up']:.0f}s, both DAGs {both_dags['dags']:.0f}s")
 
 
-def test_the_pipeline_delivered_through_the_shared_folders(cluster: Cluster, both_dags: dict) -> None:
+def test_the_pipeline_delivered_through_the_shared_store_and_folders(
+    cluster: Cluster, both_dags: dict, shared_store: dict
+) -> None:
+    """The worker wrote the outbox and published Data Docs to the store every machine reaches (set in .env),
+    and task logs to the logs volume the api-server reads."""
+    fs = shared_store["fs"]
+    fs.invalidate_cache()
+    batches = fs.glob(f"{BUCKET}/outbox/batch-*.jsonl")
+    assert batches, fs.find(BUCKET)
+    delivered = [json.loads(line) for b in batches for line in fs.cat(b).decode().splitlines()]
     home = cluster.root / "leadflow-home"
-    batches = list((home / "outbox" / "file").glob("batch-*.jsonl"))
-    assert batches, f"no outbox batch under {home}"
-    assert (home / "data_docs" / "index.html").exists()
-    # Task logs land in the shared logs volume, where the api-server reads them.
+    assert not (home / "outbox").exists() or not list((home / "outbox").rglob("batch-*")), "a batch stayed local"
+    assert fs.cat(f"{BUCKET}/data_docs/index.html") == (home / "data_docs" / "index.html").read_bytes()
     assert list((cluster.root / "logs").rglob("*.log")), "no task log in the logs volume"
     warehouse = cluster.services["airflow-scheduler"]["environment"]["LEADFLOW_WAREHOUSE_URL"]
     with psycopg.connect(_map_urls(warehouse, cluster.ports)) as conn:
-        delivered = conn.execute("select count(*) from ops.sync_ledger where status = 'delivered'").fetchone()[0]
-    assert delivered > 0
+        ledger = conn.execute(
+            "select count(*) from ops.sync_ledger where destination = 'file' and status = 'delivered'"
+        ).fetchone()[0]
+    assert ledger == len({d["queue_id"] for d in delivered}) > 0
 
 
 def test_each_service_passes_its_own_healthcheck(cluster: Cluster, both_dags: dict) -> None:

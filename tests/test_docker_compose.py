@@ -135,6 +135,7 @@ def test_init_creates_the_shared_folders_and_hands_them_to_airflow_uid() -> None
         'uid="1234"' in interpolate(raw_compose(), {"AIRFLOW_UID": "1234"})["services"]["airflow-init"]["command"][-1]
     )
     for name in AIRFLOW_SERVICES[:-1]:
+        assert COMPOSE["services"][name]["env_file"] == [{"path": ".env", "required": False}], name
         assert COMPOSE["services"][name]["user"] == "50000:0"
         assert COMPOSE["services"][name]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
 
