@@ -148,7 +148,7 @@ def test_one_image_built_once_from_the_runtime_lock() -> None:
     for name in (*AIRFLOW_SERVICES, "leadflow-api"):
         assert services[name]["image"] == image, name
     dockerfile = (REPO / services["airflow-init"]["build"]["dockerfile"]).read_text()
-    assert "FROM apache/airflow:3.3.2-python3.11" in dockerfile
+    assert "FROM apache/airflow:slim-3.3.2-python3.11" in dockerfile
     assert "pip install --no-cache-dir -r /opt/leadflow/requirements.runtime.lock" in dockerfile
     instructions = [line for line in dockerfile.splitlines() if line and not line.startswith("#")]
     assert not any(re.search(r"requirements\.lock|\[dev\]|--extra", line) for line in instructions), instructions
