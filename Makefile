@@ -59,8 +59,12 @@ format: install  ## apply ruff formatting and sqlfluff fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-lock:  ## re-resolve requirements.lock from pyproject.toml
-	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+# requirements.lock: everything `make install` puts in .venv (runtime, celery, dev). The Docker image installs
+# docker/requirements.runtime.lock: the same pins, without the dev extra (tests, lint, benchmarks).
+lock:  ## re-resolve requirements.lock (and the image's runtime subset) from pyproject.toml
+	$(UV) pip compile pyproject.toml --extra dev --extra celery --python-version 3.11 -o requirements.lock
+	$(UV) pip compile pyproject.toml --extra celery --python-version 3.11 --constraint requirements.lock \
+	    -o docker/requirements.runtime.lock
 
 warehouse-stop: install  ## stop the embedded PostgreSQL
 	$(BIN)/leadflow warehouse stop

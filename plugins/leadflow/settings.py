@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # plugins/leadflow/settings.py -> the repository root (overridable when plugins/ is mounted elsewhere).
@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     api_token: str | None = Field(None, description="Bearer token for the REST API (never logged).")
     lookback_hours: int = Field(72, description="Re-read window behind each cursor for late-arriving records.")
     outbox_dir: Path | None = Field(None, description="Where the file destination writes; default <home>/outbox.")
+    data_docs_url: str | None = Field(
+        None,
+        description="Also publish the Data Docs site here after each gate: an fsspec URL (s3://bucket/docs) that "
+        "every machine can reach; <home>/data_docs stays the local copy.",
+    )
     gate_ratios_warn_only: bool = Field(
         False, description="Quality gate: ratio checks (qualified share, ...) only warn, never fail the run."
     )
@@ -45,6 +50,22 @@ class Settings(BaseSettings):
     sync_max_retry_after_seconds: float = Field(
         900.0, description="Sync: a longer Retry-After stops the destination for this run (the next run resumes)."
     )
+
+    @field_validator("home", "landing_dir", "outbox_dir", mode="before")
+    @classmethod
+    def _local_folder(cls, value, info):
+        """These are local folders (a path would silently turn ``s3://b`` into a folder named ``s3:``); each
+        shared part has its own place for a URL."""
+        if value is not None and "://" in str(value) and not str(value).startswith("file://"):
+            where = {
+                "home": "put the shared parts on URLs instead: sources.yml `location:` (landing zone), the file "
+                "destination's connection `path` (outbox), LEADFLOW_DATA_DOCS_URL (Data Docs)",
+                "landing_dir": "for an object store set `location: <URL>` on the file sources in the sources file",
+                "outbox_dir": "for an object store set the file destination's path: AIRFLOW_CONN_LEADFLOW_FILE="
+                '\'{"conn_type": "file", "extra": {"path": "<URL>"}}\'',
+            }[info.field_name]
+            raise ValueError(f"LEADFLOW_{info.field_name.upper()} must be a local folder, not {value}: {where}")
+        return value
 
     @property
     def home_dir(self) -> Path:

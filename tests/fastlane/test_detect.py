@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+import yaml
 
 from leadflow.fastlane import inject
 from leadflow.fastlane.detect import HotSourceScanner
@@ -90,3 +92,44 @@ def test_cart_abandon_is_due_after_its_grace_unless_completed(warehouse, home) -
     later = datetime.now(UTC) + timedelta(minutes=26)
     assert [c["user_id"] for c in scanner.scan(now=later)] == ["u2"]
     assert scanner.scan(now=later + timedelta(hours=1)) == []
+
+
+def test_the_watcher_reads_a_landing_zone_on_a_url(warehouse, home, monkeypatch) -> None:
+    """Workers on several machines share the landing zone as an object store: the watcher polls it there too
+    (memory:// stands in for s3:// in this process)."""
+    import fsspec
+
+    from leadflow.settings import reset_settings
+
+    url = f"memory://landing-{uuid.uuid4().hex[:8]}"
+    sources = home / "sources.url.yml"
+    sources.write_text(
+        yaml.safe_dump(
+            {
+                "web": {"kind": "files", "format": "jsonl", "location": url,
+                        "entities": {"event": {"pattern": "web/events_*.jsonl"}}},
+                "quiz": {"kind": "files", "format": "csv", "location": url,
+                         "entities": {"response": {"pattern": "quiz/responses_*.csv"}}},
+            }
+        )
+    )  # fmt: skip
+    monkeypatch.setenv("LEADFLOW_SOURCES_FILE", str(sources))
+    reset_settings()
+    fs = fsspec.filesystem("memory")
+    fs.pipe_file(f"{url}/web/events_old.jsonl", b'{"event_id": "w0", "event_type": "page_view"}\n')
+    scanner = _scanner(warehouse)
+    assert scanner.scan() == []
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    hot = {"event_id": "w1", "event_type": "demo_request", "email": "url@example.com", "occurred_at": now}
+    fs.pipe_file(f"{url}/web/events_new.jsonl", (json.dumps(hot) + "\n").encode())
+    fs.pipe_file(
+        f"{url}/quiz/responses_1.csv",
+        f"response_id,email,timeline,submitted_at\nq1,quiz@example.com,this_quarter,{now}\n".encode(),
+    )
+    found = scanner.scan()
+    assert sorted((c["source"], c["email"], c["file"].split(url.split("//")[1])[-1]) for c in found) == [
+        ("quiz", "quiz@example.com", "/quiz/responses_1.csv"),
+        ("web", "url@example.com", "/web/events_new.jsonl"),
+    ]
+    assert all(c["file"].startswith("memory://") for c in found)  # the URL the pull records in ops.loaded_files
+    assert scanner.scan() == []

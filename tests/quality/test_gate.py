@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -145,6 +146,29 @@ def test_clean_marts_pass_and_are_recorded(warehouse: str, home) -> None:
     assert all(r[1] for r in rows)
     [report] = run_sync("clean")
     assert report.sent == QUALIFIED
+
+
+def test_data_docs_are_published_to_a_url_every_machine_can_read(warehouse: str, home, monkeypatch) -> None:
+    import fsspec
+
+    from leadflow.settings import reset_settings
+
+    url = f"memory://docs-{uuid.uuid4().hex[:8]}/site"
+    monkeypatch.setenv("LEADFLOW_DATA_DOCS_URL", url)
+    reset_settings()
+    build_clean_marts(warehouse)
+    result = run_gate("published", AS_OF)
+    assert result.success, [str(f) for f in result.failures]
+    fs = fsspec.filesystem("memory")
+    assert fs.cat(url + "/index.html") == result.docs_index.read_bytes()
+    local = {p.relative_to(result.docs_index.parent).as_posix() for p in result.docs_index.parent.rglob("*.html")}
+    remote = {p.split("/site/", 1)[1] for p in fs.find(url) if p.endswith(".html")}
+    assert local == remote
+
+    monkeypatch.setenv("LEADFLOW_DATA_DOCS_URL", "nosuchstore://bucket/docs")
+    reset_settings()
+    with pytest.raises(RuntimeError, match=r"LEADFLOW_DATA_DOCS_URL.*nosuchstore://bucket/docs"):
+        run_gate("unpublishable", AS_OF)
 
 
 @pytest.mark.parametrize("case", sorted(INJECTIONS))

@@ -226,6 +226,30 @@ def test_file_destination_writes_csv(sync_env, monkeypatch) -> None:
     assert len(lines) == 4 and "lead1@example.com" in lines[2]
 
 
+def test_file_destination_on_a_url_is_shared_by_every_worker(sync_env, monkeypatch) -> None:
+    """The outbox on an fsspec URL (s3:// on a cluster; memory:// here): a second sync, as from another machine
+    with a fresh process, sees the batches already there and writes nothing twice."""
+    import fsspec
+
+    from leadflow.sync.destinations import FileDestination
+
+    url = f"memory://outbox-{os.getpid()}-{id(sync_env)}/file"
+    make_queue(sync_env["url"], [lead(i) for i in range(4)], ("file",))
+    monkeypatch.setenv("AIRFLOW_CONN_LEADFLOW_FILE", json.dumps({"conn_type": "file", "extra": {"path": url}}))
+    use_destinations(monkeypatch, "file")
+    [report] = run_sync("ok")
+    assert report.sent == 4
+    fs = fsspec.filesystem("memory")
+    [batch] = fs.glob(url.removeprefix("memory:/") + "/batch-*.jsonl")
+    lines = fs.cat(batch).decode().splitlines()
+    assert sorted(json.loads(line)["lead_id"] for line in lines) == sorted(lead(i)["lead_id"] for i in range(4))
+    assert not (sync_env["home"] / "outbox" / "file").exists()  # nothing went to the local folder
+    # Another worker's destination over the same URL knows every key: re-sending the records writes nothing.
+    records = [{"idempotency_key": json.loads(line)["idempotency_key"], "queue_id": "q"} for line in lines]
+    FileDestination("file", url).deliver(records)
+    assert fs.glob(url.removeprefix("memory:/") + "/batch-*.jsonl") == [batch]
+
+
 def test_dry_run_sends_nothing_anywhere_and_stores_the_diff(sync_env) -> None:
     leads = [lead(i) for i in range(6)]
     make_queue(sync_env["url"], leads, ALL)

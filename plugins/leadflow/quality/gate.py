@@ -376,8 +376,17 @@ def run_gate(
 
     mark = time.monotonic()
     context.build_data_docs(site_names=["leadflow"]) if specs else None
-    timings["data_docs"] = time.monotonic() - mark
     index = docs_dir / "index.html"
+    if settings.data_docs_url and index.exists():
+        from leadflow.storage import publish_folder
+
+        try:
+            publish_folder(docs_dir, settings.data_docs_url)
+        except RuntimeError as exc:
+            raise RuntimeError(
+                f"quality gate: Data Docs could not be published (LEADFLOW_DATA_DOCS_URL): {exc}"
+            ) from exc
+    timings["data_docs"] = time.monotonic() - mark
     seconds = time.monotonic() - started
     log.info(
         "quality gate: %s suites, %s checks, %s failed in %.1fs against %s; Data Docs: %s; %s",

@@ -118,7 +118,8 @@ def _keys(records: list[dict]) -> list[str]:
 
 
 class FileDestination:
-    """JSONL (default) or CSV batches in a folder; a batch's name is the hash of its content.
+    """JSONL (default) or CSV batches in a folder or under an fsspec URL (the connection's ``path``:
+    ``s3://bucket/outbox/file``, for workers on several machines); a batch's name is the hash of its content.
 
     Writing goes to a temporary file renamed into place, so a reader never sees half a batch. Every
     line carries its idempotency key, and a record whose key is already in the folder is not written
@@ -130,20 +131,34 @@ class FileDestination:
     concurrency = 1
     CSV_FIELDS = ("queue_id", "lead_id", "action", "idempotency_key", "content_hash")
 
-    def __init__(self, name: str, directory: Path, batch_size: int = 5_000, fmt: str = "jsonl"):
+    def __init__(
+        self,
+        name: str,
+        directory: Path | str,
+        batch_size: int = 5_000,
+        fmt: str = "jsonl",
+        storage_options: dict | None = None,
+    ):
+        """``directory``: a local folder, or any fsspec URL (``s3://bucket/outbox/file``) when the workers that
+        deliver run on several machines; ``storage_options`` go to the filesystem (s3fs: ``endpoint_url``, ...)."""
+        from leadflow.storage import filesystem, is_url
+
         if fmt not in ("jsonl", "csv"):
             raise ValueError(f"file destination {name}: format must be jsonl or csv, not {fmt!r}")
         self.name = name
-        self.directory = Path(directory)
+        self.directory = str(directory) if is_url(directory) else Path(directory)
         self.batch_size = batch_size
         self.format = fmt
+        self._local = not is_url(directory)
+        self._fs, self._root = filesystem(directory, storage_options)
         self._written: set[str] | None = None
 
     def _existing_keys(self) -> set[str]:
         if self._written is None:
             keys: set[str] = set()
-            for path in sorted(self.directory.glob(f"batch-*.{self.format}")):
-                with open(path, newline="", encoding="utf-8") as f:
+            self._fs.invalidate_cache()
+            for path in sorted(self._fs.glob(f"{self._root}/batch-*.{self.format}")):
+                with self._fs.open(path, "r", encoding="utf-8", newline="") as f:
                     if self.format == "csv":
                         keys.update(row.get("idempotency_key") or "" for row in csv.DictReader(f))
                     else:
@@ -155,7 +170,7 @@ class FileDestination:
         return self._written
 
     def deliver(self, records: list[dict]) -> Delivery:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self._fs.makedirs(self._root, exist_ok=True)
         written = self._existing_keys()
         fresh = [r for r in records if r.get("idempotency_key") not in written]
         if fresh:
@@ -168,11 +183,14 @@ class FileDestination:
             else:
                 text = "\n".join(json.dumps(r, sort_keys=True, default=str) for r in rows) + "\n"
             digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-            target = self.directory / f"batch-{digest}.{self.format}"
-            if not target.exists():
-                tmp = target.with_suffix(".tmp")
-                tmp.write_text(text, encoding="utf-8")
-                os.replace(tmp, target)
+            target = f"{self._root}/batch-{digest}.{self.format}"
+            if not self._fs.exists(target):
+                if self._local:  # a reader never sees half a batch: write aside, then rename
+                    tmp = Path(target).with_suffix(".tmp")
+                    tmp.write_text(text, encoding="utf-8")
+                    os.replace(tmp, target)
+                else:  # an object store's PUT is atomic
+                    self._fs.pipe_file(target, text.encode("utf-8"))
             written.update(r["idempotency_key"] for r in fresh if r.get("idempotency_key"))
         return Delivery(accepted=_keys(records))
 
@@ -783,8 +801,14 @@ def destination_from_connection(name: str, settings: Any, sleep=time.sleep, tran
     kind = _kind(name, conn)
     extra = conn.extra if conn else {}
     if kind == "file":
-        directory = Path(extra.get("path") or (conn.host if conn and conn.host else "") or settings.outbox / name)
-        return FileDestination(name, directory, int(extra.get("batch_size", 5_000)), str(extra.get("format", "jsonl")))
+        directory = extra.get("path") or (conn.host if conn and conn.host else "") or settings.outbox / name
+        return FileDestination(
+            name,
+            directory,
+            int(extra.get("batch_size", 5_000)),
+            str(extra.get("format", "jsonl")),
+            extra.get("storage_options"),
+        )
     if kind not in KINDS:
         raise ValueError(f"destination {name!r}: unknown kind {kind!r} (one of {', '.join(KINDS)}; set extra.kind)")
     retry = RetryPolicy.from_settings(settings, extra.get("retry"))
