@@ -7,6 +7,7 @@ leadflow sync --dry-run         # the record-level diff the sync would send
 leadflow pull [SOURCE...]       # pull sources into raw, without Airflow (LEADFLOW_SOURCES_FILE: your export)
 leadflow run                    # pull -> dbt build -> quality gate -> sync, without Airflow
 leadflow profile                # after a run: what can and cannot qualify with today's settings, and why
+leadflow report                 # render the lead-qualification report (HTML) into $LEADFLOW_HOME/report/
 """
 
 from __future__ import annotations
@@ -436,17 +437,41 @@ def run_cmd(as_of: str | None, run_id: str | None, keep_warehouse: bool) -> None
         _pull_stage(_sources_to_pull(()), run_id, moment)
         click.echo("[2/4] dbt build ...")
         click.echo(f"dbt build: done in {dbt_build_at(moment):.0f}s")
-        click.echo("[3/4] quality gate ...")
-        quality_gate_at(run_id, moment, on_result=_print_gate)
-        click.echo("[4/4] sync ...")
-        for report in outreach_sync_at(run_id):
-            click.echo(
-                f"  {report.destination}: planned {report.planned}, sent {report.sent}, updated {report.updated}, "
-                f"unchanged {report.unchanged}, rejected {report.rejected}"
-            )
-        print_summary(url)
-        _print_blocked_rules(url, moment)
+        try:
+            click.echo("[3/4] quality gate ...")
+            quality_gate_at(run_id, moment, on_result=_print_gate)
+            click.echo("[4/4] sync ...")
+            for report in outreach_sync_at(run_id):
+                click.echo(
+                    f"  {report.destination}: planned {report.planned}, sent {report.sent}, updated {report.updated}, "
+                    f"unchanged {report.unchanged}, rejected {report.rejected}"
+                )
+            print_summary(url)
+            _print_blocked_rules(url, moment)
+        finally:  # after a failed gate too: the report shows what failed
+            _render_report(url)
     click.echo(f"done in {time.monotonic() - started:.0f}s")
+
+
+def _render_report(url: str) -> None:
+    from leadflow.report import ReportUnavailable, render_report
+
+    try:
+        click.echo(f"report: {render_report(url)}")
+    except ReportUnavailable as err:
+        click.echo(f"report: not rendered: {err}")
+
+
+@main.command("report")
+def report_cmd() -> None:
+    """Render the lead-qualification report (one self-contained HTML file, readable by you only) from the
+    warehouse into $LEADFLOW_HOME/report/ and print its path. Each pipeline run renders it too."""
+    from leadflow.report import ReportUnavailable, render_report
+
+    try:
+        click.echo(render_report(warehouse_url(get_settings())))
+    except ReportUnavailable as err:
+        raise click.ClickException(str(err)) from None
 
 
 def _print_blocked_rules(url: str, as_of: datetime) -> None:

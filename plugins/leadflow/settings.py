@@ -59,6 +59,10 @@ class Settings(BaseSettings):
         return self.outbox_dir or self.home_dir / "outbox"
 
     @property
+    def report_dir(self) -> Path:
+        return self.home_dir / "report"
+
+    @property
     def sources_path(self) -> Path:
         return self.sources_file or self.project_dir / "sources.yml"
 

@@ -53,9 +53,12 @@ def test_pipeline_is_scheduled_on_every_raw_asset_and_gates_the_sync(dagbag) -> 
     schedule = dag.timetable.asset_condition
     assert isinstance(schedule, AssetAll), "the pipeline waits for all sources, not any one"
     assert {a.uri for a in schedule.objects} == {f"leadflow://raw/{s}" for s in SOURCES}
-    assert {t.task_id for t in dag.tasks} == {"dbt_build", "quality_gate", "outreach_sync"}
+    assert {t.task_id for t in dag.tasks} == {"dbt_build", "quality_gate", "outreach_sync", "report"}
     assert dag.get_task("quality_gate").upstream_task_ids == {"dbt_build"}
     assert dag.get_task("outreach_sync").upstream_task_ids == {"quality_gate"}
+    # The report renders at the end of every run, a failed gate included, without deciding the run's state.
+    report = dag.get_task("report")
+    assert report.upstream_task_ids == {"outreach_sync"} and report.is_teardown
     assert [a.uri.rstrip("/") for a in dag.get_task("dbt_build").outlets] == ["leadflow://marts"]
 
 
