@@ -94,3 +94,25 @@ def test_leadflow_report_on_an_empty_warehouse_says_what_to_do(server_url: str, 
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
     assert "has no marts.dim_leads" in result.output and "leadflow run" in result.output
     assert not (tmp_path / "report" / "lead-qualification.html").exists()
+
+
+def test_summary_shows_as_of_gate_and_conversion_figures(demo_run) -> None:
+    result = _invoke("summary")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    with psycopg.connect(demo_run["url"]) as conn:
+        as_of = conn.execute("select max(as_of) from marts.qualification_performance").fetchone()[0]
+        checks = conn.execute("select sum(evaluated) from ops.quality_runs where run_id = 'report-1'").fetchone()[0]
+        sql = conn.execute(
+            "select qualified_count, conversion_rate_qualified, lift from marts.qualification_performance "
+            "where qualification_type = 'sql' and rule = 'any'"
+        ).fetchone()
+        won, leads = conn.execute(
+            "select sum(new_leads_won), sum(new_leads) from marts.funnel_daily where qualification_type = 'any'"
+        ).fetchone()
+    assert f"as of: {as_of:%Y-%m-%d %H:%M} UTC" in out
+    assert f"quality gate: passed, {checks} checks (run report-1)" in out
+    line = next(x for x in out.splitlines() if x.strip().startswith("SQL ") and "%" in x)
+    assert f"{sql[0]:,}" in line and f"{float(sql[1]):.1%}" in line and f"{float(sql[2]):.1f}x" in line
+    assert f"lead-to-customer, every lead: {won:,} of {leads:,} won" in out
+    assert "report           " + str(demo_run["home"] / "report" / "lead-qualification.html") in out
