@@ -1,5 +1,5 @@
 """A demo warehouse for the report tests: generated demo sources, the demo API, and `leadflow run` (pull, dbt
-build, quality gate, sync and the report) against a fresh database, once per module."""
+build, quality gate, sync and the report) against a fresh database, once for the package."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ LEADS = 300
 ARTIFACTS = REPO / ".test-artifacts"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def demo_run(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     from leadflow.cli import main
     from leadflow.demo.api_server import CrmApiServer
