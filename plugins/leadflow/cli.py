@@ -1,7 +1,7 @@
 """leadflow command line: run the demo pipeline, manage the embedded warehouse, inspect results.
 
 leadflow demo --leads 2000      # generate demo sources, run the DAG through Airflow, print a summary
-leadflow warehouse start|stop|url
+leadflow warehouse start|stop|url|env   # env: PG* exports, so dbt and psql run on their own
 leadflow summary                # what the last run qualified, and where the outputs are
 leadflow sync --dry-run         # the record-level diff the sync would send
 leadflow pull [SOURCE...]       # pull sources into raw, without Airflow (LEADFLOW_SOURCES_FILE: your export)
@@ -133,6 +133,31 @@ def warehouse_stop() -> None:
 def warehouse_url_cmd() -> None:
     """Print the warehouse URL the pipeline will use (password hidden)."""
     click.echo(redact(warehouse_url(start_embedded=False)))
+
+
+@warehouse.command("env")
+@click.option("--with-password", is_flag=True, help="Also export PGPASSWORD (it is left out by default).")
+def warehouse_env_cmd(with_password: bool) -> None:
+    """Print the standard PG* exports for the warehouse (starting the embedded server if it is the one in use),
+    so dbt, psql or any libpq tool runs on its own: eval "$(.venv/bin/leadflow warehouse env)"."""
+    import shlex
+    from urllib.parse import urlsplit
+
+    url = warehouse_url(get_settings())
+    parts = urlsplit(url)
+    exports = {
+        "PGHOST": parts.hostname or "127.0.0.1",
+        "PGPORT": str(parts.port or 5432),
+        "PGUSER": parts.username or "postgres",
+        "PGDATABASE": (parts.path or "/postgres").lstrip("/") or "postgres",
+    }
+    if parts.password and with_password:
+        exports["PGPASSWORD"] = parts.password
+    for name, value in exports.items():
+        click.echo(f"export {name}={shlex.quote(value)}")
+    if parts.password and not with_password:
+        click.echo("# the URL holds a password: PGPASSWORD is not printed (--with-password prints it)")
+    click.echo(f"# {redact(url)}; dbt: cd dbt_project && dbt build (profiles.yml reads these)")
 
 
 @main.command("with-warehouse", context_settings={"ignore_unknown_options": True})
