@@ -44,6 +44,10 @@ def test_pull_dag_has_one_parallel_task_per_source_each_updating_its_asset(dagba
         task = dag.get_task(f"pull_{source}")
         assert task.upstream_task_ids == set(), "pulls run in parallel"
         assert [a.uri for a in task.outlets] == [f"leadflow://raw/{source}"]
+        # a readable name and a description in the Assets view, not the URI twice
+        (asset,) = task.outlets
+        assert asset.name != asset.uri and asset.name.startswith("Raw ") and asset.group == "leadflow raw sources"
+        assert asset.extra["description"] and asset.extra["tables"]
 
 
 def test_pipeline_is_scheduled_on_every_raw_asset_and_gates_the_sync(dagbag) -> None:
@@ -60,6 +64,7 @@ def test_pipeline_is_scheduled_on_every_raw_asset_and_gates_the_sync(dagbag) -> 
     report = dag.get_task("report")
     assert report.upstream_task_ids == {"outreach_sync"} and report.is_teardown
     assert [a.uri.rstrip("/") for a in dag.get_task("dbt_build").outlets] == ["leadflow://marts"]
+    assert [a.name for a in dag.get_task("dbt_build").outlets] == ["Lead qualification marts"]
 
 
 def test_parsing_does_no_io() -> None:
