@@ -58,9 +58,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> dict:
             read |= macro_vars(called, set())
         for name in read:
             readers.setdefault(name, set()).add(node["name"])
-    selectors = {
-        s["name"]: s for s in yaml.safe_load((REPO / "dbt_project/selectors.yml").read_text())["selectors"]
-    }
+    selectors = {s["name"]: s for s in yaml.safe_load((REPO / "dbt_project/selectors.yml").read_text())["selectors"]}
     return {"tmp": tmp, "readers": readers, "selectors": selectors}
 
 
@@ -98,8 +96,9 @@ def test_each_selector_lists_exactly_the_models_that_read_its_settings(project) 
 
 def test_dbt_resolves_the_mql_selector_to_the_incremental_crossings_and_everything_downstream(project) -> None:
     listed = set(
-        _dbt(project["tmp"], "ls", "--selector", "settings_mql", "--resource-type", "model", "--output", "name")
-        .stdout.split()
+        _dbt(
+            project["tmp"], "ls", "--selector", "settings_mql", "--resource-type", "model", "--output", "name"
+        ).stdout.split()
     )
     assert {"int_rule_hits_mql", "int_mql_crossings", "qualified_leads", "outreach_queue", "funnel_daily"} <= listed
     assert "stg_crm__leads" not in listed
