@@ -73,19 +73,19 @@ def leads_by_source(rows: list[dict]) -> dict:
     return _spec(chart)
 
 
-def _rule_label(r: dict) -> str:
+def rule_label(r: dict) -> str:
     rule = "all rules" if r["rule"] == "any" else r["rule"]
     return f"{TYPE_LABELS[r['qualification_type']]} · {rule}"
 
 
 def precision_recall(rows: list[dict]) -> dict:
     records = [
-        {"rule": _rule_label(r), "metric": metric, "value": r[metric], "qualified": r["qualified_count"]}
+        {"rule": rule_label(r), "metric": metric, "value": r[metric], "qualified": r["qualified_count"]}
         for r in rows
         for metric in ("precision", "recall")
         if r[metric] is not None
     ]
-    order = [_rule_label(r) for r in rows]
+    order = [rule_label(r) for r in rows]
     chart = (
         alt.Chart(_data(records))
         .mark_bar()
@@ -102,8 +102,8 @@ def precision_recall(rows: list[dict]) -> dict:
 
 
 def lift(rows: list[dict]) -> dict:
-    records = [{"rule": _rule_label(r), "lift": r["lift"]} for r in rows if r["lift"] is not None]
-    order = [_rule_label(r) for r in rows]
+    records = [{"rule": rule_label(r), "lift": r["lift"]} for r in rows if r["lift"] is not None]
+    order = [rule_label(r) for r in rows]
     bars = (
         alt.Chart(_data(records))
         .mark_bar()

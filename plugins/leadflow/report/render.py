@@ -200,7 +200,7 @@ def build_html(conn: psycopg.Connection, bundle: str, generated_at: datetime) ->
                 ("recall", "recall", "pct"),
                 ("conversion_window_days", "window (days)", "n"),
             ],
-            [{**r, "label": charts._rule_label(r)} for r in performance],
+            [{**r, "label": charts.rule_label(r)} for r in performance],
         )
     )
 
