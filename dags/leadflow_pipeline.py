@@ -4,7 +4,8 @@
 Runs when every source has landed (the seven `leadflow://raw/<source>` Assets that `leadflow_pull`
 updates): build the dbt project (staging → scores → qualification marts), validate the marts with
 Great Expectations, and sync qualified leads to the outreach destinations. A failed quality gate
-stops the sync.
+stops the sync. Last, whatever happened, `report` renders the lead-qualification report (the
+"Lead qualification" view in this UI); it is a teardown, so it never changes the run's outcome.
 
 The task bodies live in `plugins/leadflow/pipeline.py`; settings come from the environment
 (`LEADFLOW_*`) and the Airflow connection `leadflow_warehouse`.
@@ -33,7 +34,8 @@ def leadflow_pipeline():
     build = task(task_id="dbt_build", outlets=[MARTS])(pipeline.dbt_build)()
     gate = task(task_id="quality_gate", retries=0)(pipeline.quality_gate)()
     sync = task(task_id="outreach_sync")(pipeline.outreach_sync)()
-    build >> gate >> sync
+    report = task(task_id="report")(pipeline.report)().as_teardown()
+    build >> gate >> sync >> report
 
 
 leadflow_pipeline()

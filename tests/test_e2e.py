@@ -102,6 +102,22 @@ def test_file_destination_received_the_queue_once(pipeline_env, first_run) -> No
     assert not {d["payload"]["email"] for d in delivered if d["payload"]} & suppressed
 
 
+def test_each_dag_run_ends_by_rendering_the_report(pipeline_env, first_run) -> None:
+    import stat
+
+    from leadflow.settings import get_settings
+
+    report = get_settings().report_dir / "lead-qualification.html"
+    assert stat.S_IMODE(report.stat().st_mode) == 0o600
+    for log in ("run1.log", "run2.log"):
+        text = (pipeline_env["root"] / log).read_text()
+        assert "[DAG TEST] end task task_id=report" in text, log
+        assert "report: " in text and str(report) in text
+    with psycopg.connect(pipeline_env["url"]) as conn:
+        leads = conn.execute("select count(*) from marts.dim_leads").fetchone()[0]
+    assert f"<b>{leads:,}</b><span>leads</span>" in report.read_text()
+
+
 def test_second_run_sends_nothing_new(first_run) -> None:
     assert first_run["second"]["files"] == first_run["first"]["files"]
     assert first_run["second"]["delivered"] == first_run["first"]["delivered"]

@@ -1,17 +1,53 @@
 """The Assets the DAGs exchange: one per raw source table group, one for the marts.
 
 `leadflow_pull` updates the raw assets (one task per source); `leadflow_pipeline` is scheduled on all
-of them, so dbt, the quality gate and the sync run once every source of a cycle has landed.
+of them, so dbt, the quality gate and the sync run once every source of a cycle has landed. Each has a
+readable name, a group and a description in its extra (what the Airflow UI's Assets page shows); the URIs
+(`leadflow://raw/<source>`, `leadflow://marts`) stay as they were.
 """
 
 from __future__ import annotations
 
 from airflow.sdk import Asset, AssetAll
 
-from leadflow.pull.contract import SOURCES
+from leadflow.pull.contract import SOURCES, entities_of
 
-RAW: dict[str, Asset] = {source: Asset(f"leadflow://raw/{source}") for source in SOURCES}
-MARTS = Asset("leadflow://marts")
+SOURCE_LABELS = {
+    "crm": "CRM: leads, accounts, opportunities",
+    "web": "Web analytics: page views and events",
+    "marketing": "Marketing engagement: e-mail, forms, webinars",
+    "product": "Product usage: users, events, workspaces",
+    "conversations": "Conversations: chat and calls",
+    "quiz": "Quiz answers",
+    "consent": "Consent and suppression lists",
+}
+
+
+def _raw(source: str) -> Asset:
+    tables = [e.qualified_table for e in entities_of(source)]
+    return Asset(
+        name=f"Raw {SOURCE_LABELS.get(source, source)}",
+        uri=f"leadflow://raw/{source}",
+        group="leadflow raw sources",
+        extra={
+            "description": f"The {source} source pulled into raw by leadflow_pull (task pull_{source}); "
+            "records that break the contract go to ops.quarantine, every load is counted in ops.load_audit.",
+            "tables": tables,
+        },
+    )
+
+
+RAW: dict[str, Asset] = {source: _raw(source) for source in SOURCES}
+MARTS = Asset(
+    name="Lead qualification marts",
+    uri="leadflow://marts",
+    group="leadflow marts",
+    extra={
+        "description": "The dbt marts built by leadflow_pipeline's dbt_build: qualified_leads, outreach_queue, "
+        "lead_scores, funnel_daily, qualification_performance, speed_to_lead, ... (validated by the quality gate "
+        "before the sync sends anything; the report in Browse → Lead qualification is drawn from them).",
+    },
+)
 
 
 def all_raw_sources() -> AssetAll:

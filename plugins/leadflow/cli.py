@@ -1,16 +1,18 @@
 """leadflow command line: run the demo pipeline, manage the embedded warehouse, inspect results.
 
 leadflow demo --leads 2000      # generate demo sources, run the DAG through Airflow, print a summary
-leadflow warehouse start|stop|url
+leadflow warehouse start|stop|url|env   # env: PG* exports, so dbt and psql run on their own
 leadflow summary                # what the last run qualified, and where the outputs are
 leadflow sync --dry-run         # the record-level diff the sync would send
 leadflow pull [SOURCE...]       # pull sources into raw, without Airflow (LEADFLOW_SOURCES_FILE: your export)
 leadflow run                    # pull -> dbt build -> quality gate -> sync, without Airflow
 leadflow profile                # after a run: what can and cannot qualify with today's settings, and why
+leadflow report                 # render the lead-qualification report (HTML) into $LEADFLOW_HOME/report/
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import re
@@ -40,8 +42,71 @@ def _setup_logging(verbose: bool) -> None:
     )
 
 
-@click.group(help=__doc__)
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def _warehouse_origin() -> str:
+    """Which setting chose the warehouse, for a message about it."""
+    from leadflow.settings import env_pg_url
+
+    settings = get_settings()
+    if settings.warehouse_url:
+        return "LEADFLOW_WAREHOUSE_URL"
+    if env_pg_url():
+        return "the PG* variables (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD)"
+    return f"the embedded server (LEADFLOW_EMBEDDED_PORT={settings.embedded_port}, data in {settings.home_dir})"
+
+
+def explain_user_error(err: BaseException) -> str | None:
+    """One or two lines for an error a user's settings, ports, connections or data cause; None for a bug."""
+    import errno
+
+    import psycopg
+
+    from leadflow.settings import explain_settings_error
+    from leadflow.sync.connections import ConnectionMissing
+    from leadflow.sync.destinations import DestinationConfigError
+
+    if not isinstance(err, Exception):
+        return None
+    explained = explain_settings_error(err)
+    if explained:
+        return explained
+    if isinstance(err, psycopg.OperationalError):
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        try:
+            origin = _warehouse_origin()
+        except Exception:  # noqa: BLE001 - the settings themselves may be what is wrong
+            origin = "LEADFLOW_WAREHOUSE_URL, PG* or the embedded server"
+        return f"cannot reach the warehouse: {first}\n  it comes from {origin}"
+    if isinstance(err, OSError) and err.errno == errno.EADDRINUSE:
+        return f"a port is already in use: {err}"
+    if isinstance(err, ConnectionMissing | DestinationConfigError):
+        return f"{err} (destinations come from LEADFLOW_SYNC_DESTINATIONS)"
+    if isinstance(err, _user_errors()):
+        return str(err)
+    return None
+
+
+class LeadflowGroup(click.Group):
+    """The command group: a user's error is one or two lines naming the setting; a traceback only with -v."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as err:
+            if ctx.params.get("verbose"):
+                raise
+            explained = explain_user_error(err)
+            if explained is None:
+                explained = (
+                    f"unexpected {type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+                    "\n  run again as `leadflow -v ...` for the traceback"
+                )
+            raise click.ClickException(explained) from None
+
+
+@click.group(cls=LeadflowGroup, help=__doc__)
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging, and a traceback with every error.")
 def main(verbose: bool) -> None:
     _setup_logging(verbose)
 
@@ -68,6 +133,31 @@ def warehouse_stop() -> None:
 def warehouse_url_cmd() -> None:
     """Print the warehouse URL the pipeline will use (password hidden)."""
     click.echo(redact(warehouse_url(start_embedded=False)))
+
+
+@warehouse.command("env")
+@click.option("--with-password", is_flag=True, help="Also export PGPASSWORD (it is left out by default).")
+def warehouse_env_cmd(with_password: bool) -> None:
+    """Print the standard PG* exports for the warehouse (starting the embedded server if it is the one in use),
+    so dbt, psql or any libpq tool runs on its own: eval "$(.venv/bin/leadflow warehouse env)"."""
+    import shlex
+    from urllib.parse import urlsplit
+
+    url = warehouse_url(get_settings())
+    parts = urlsplit(url)
+    exports = {
+        "PGHOST": parts.hostname or "127.0.0.1",
+        "PGPORT": str(parts.port or 5432),
+        "PGUSER": parts.username or "postgres",
+        "PGDATABASE": (parts.path or "/postgres").lstrip("/") or "postgres",
+    }
+    if parts.password and with_password:
+        exports["PGPASSWORD"] = parts.password
+    for name, value in exports.items():
+        click.echo(f"export {name}={shlex.quote(value)}")
+    if parts.password and not with_password:
+        click.echo("# the URL holds a password: PGPASSWORD is not printed (--with-password prints it)")
+    click.echo(f"# {redact(url)}; dbt: cd dbt_project && dbt build (profiles.yml reads these)")
 
 
 @main.command("with-warehouse", context_settings={"ignore_unknown_options": True})
@@ -167,7 +257,16 @@ def demo(leads: int, seed: int, fresh: bool, keep_warehouse: bool) -> None:
     as_of = ensure_demo_data(leads, seed, fresh)
     port = int(settings.api_url.rsplit(":", 1)[1].split("/")[0])
     with ExitStack() as stack:
-        api = stack.enter_context(CrmApiServer(root=settings.landing, port=port, token=settings.api_token))
+        try:
+            api = stack.enter_context(CrmApiServer(root=settings.landing, port=port, token=settings.api_token))
+        except OSError as err:
+            if err.errno != errno.EADDRINUSE:
+                raise
+            raise click.ClickException(
+                f"port {port} of the demo CRM / conversations API is already in use (LEADFLOW_API_URL="
+                f"{settings.api_url})\n  stop what holds it, or set LEADFLOW_API_URL to a free port, e.g. "
+                f"http://127.0.0.1:{port + 1}"
+            ) from None
         click.echo(f"demo CRM / conversations API: {api.url}")
         if owns_server and not keep_warehouse:
             stack.callback(server.stop)  # started here, so stopped here too (also when the run fails)
@@ -233,24 +332,27 @@ TYPE_COLUMNS = (
 
 
 def print_summary(url: str) -> None:
+    """What the last run qualified: as-of, gate, leads per type, conversion, top leads, where outputs are.
+    A warehouse without marts is one line saying what to run (a ClickException), never a traceback."""
+    from leadflow.report import queries
+    from leadflow.report.render import report_path
     from leadflow.warehouse.db import connect
 
     settings = get_settings()
     with connect(url) as conn:
-        leads = conn.execute("select count(*) from marts.dim_leads").fetchone()[0]
+        try:
+            queries.check_marts(conn)
+        except queries.ReportUnavailable as err:
+            raise click.ClickException(f"{redact(url)}: {err}") from None
+        head = queries.overview(conn)
+        gate = queries.gate_status(conn)
+        performance = [r for r in queries.performance(conn) if r["rule"] == "any"]
+        sources = queries.source_totals(conn)
         counts = conn.execute(
             "select " + ", ".join(f"count(*) filter (where {col})" for _, col in TYPE_COLUMNS) + ", count(*) "
             "from marts.qualified_leads"
         ).fetchone()
-        top = conn.execute(
-            """
-            select lead_id, email, primary_type, total_score, route, reasons_text
-            from marts.qualified_leads
-            order by array_position(array['conversion_qualified','sql','pql','conversation_qualified','mql'],
-                                    primary_type), total_score desc, lead_id
-            limit 10
-            """
-        ).fetchall()
+        top = queries.top_qualified(conn, 10)
         audit = conn.execute(
             "select coalesce(sum(read), 0), coalesce(sum(loaded), 0), coalesce(sum(quarantined), 0) from ops.load_audit"
         ).fetchone()
@@ -259,15 +361,42 @@ def print_summary(url: str) -> None:
         ).fetchall()
         no_email = conn.execute("select count(*) from marts.qualified_leads where email is null").fetchone()[0]
     click.echo("\n=== leadflow summary ===")
-    click.echo(f"leads resolved: {leads:,}    qualified (any type): {counts[-1]:,}")
+    click.echo(f"as of: {queries.as_text(head['as_of']) or 'unknown'}")
+    if gate is None:
+        click.echo("quality gate: not run yet (nothing has been validated or sent)")
+    elif gate["success"]:
+        click.echo(f"quality gate: passed, {gate['evaluated']} checks (run {gate['run_id']})")
+    else:
+        click.echo(f"quality gate: FAILED, {gate['failed']} of {gate['evaluated']} checks (run {gate['run_id']}); "
+                   "nothing is sent")  # fmt: skip
+        for suite in gate["suites"]:
+            for detail in (suite["details"] or [])[:3]:
+                click.echo(f"  {detail}")
+    click.echo(f"leads resolved: {head['leads']:,}    qualified (any type): {counts[-1]:,}")
     click.echo(f"ingestion: read {audit[0]:,} = loaded {audit[1]:,} + quarantined {audit[2]:,}")
     click.echo("\nleads per qualification type (a lead can hold several):")
     for (label, _), n in zip(TYPE_COLUMNS, counts, strict=False):
         click.echo(f"  {label:<28} {n:>7,}")
+    click.echo("\ndo qualified leads convert? (won within the type's window, over all history)")
+    click.echo(f"  {'type':<28} {'qualified':>9} {'converts':>9} {'if not':>9} {'lift':>6} {'recall':>7}")
+    for r in performance:
+        rate = _pct(r["conversion_rate_qualified"])
+        click.echo(
+            f"  {queries.TYPE_LABELS[r['qualification_type']]:<28} {r['qualified_count']:>9,} {rate:>9} "
+            f"{_pct(r['conversion_rate_not_qualified']):>9} "
+            f"{_times(r['lift']):>6} "
+            f"{_pct(r['recall']):>7}"
+        )
+    leads = sum(r["new_leads"] for r in sources)
+    won = sum(r["won"] for r in sources)
+    if leads:
+        click.echo(f"  lead-to-customer, every lead: {won:,} of {leads:,} won ({won / leads:.1%})")
     click.echo("\ntop 10 qualified leads:")
-    for i, (lead_id, email, primary_type, score, route, reasons) in enumerate(top, 1):
-        click.echo(f" {i:>2}. {email or lead_id}  [{primary_type}, score {score}, route {route}]")
-        click.echo(f"     why: {reasons}")
+    for i, r in enumerate(top, 1):
+        click.echo(
+            f" {i:>2}. {r['email'] or r['lead_id']}  [{r['primary_type']}, score {r['total_score']}, route {r['route']}]"
+        )
+        click.echo(f"     why: {r['reasons_text']}")
     click.echo("\noutputs:")
     click.echo(f"  warehouse        {redact(url)}  (schemas raw, staging, intermediate, marts, ops)")
     click.echo(
@@ -280,8 +409,18 @@ def print_summary(url: str) -> None:
             "check) needs one; they stay in marts.qualified_leads"
         )
     click.echo(f"  file destination {settings.outbox / 'file'}")
+    report = report_path(settings)
+    click.echo(f"  report           {report if report.exists() else 'not rendered yet (leadflow report)'}")
     click.echo(f"  data docs        {settings.home_dir / 'data_docs' / 'index.html'}")
     click.echo(f"  quarantine       ops.quarantine ({audit[2]:,} records, with source, location and reason)")
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{float(value):.1%}"
+
+
+def _times(value) -> str:
+    return "-" if value is None else f"{float(value):.1f}x"
 
 
 # -- your own data without Airflow: `leadflow pull [SOURCE...]` and `leadflow run` ---------------------
@@ -484,17 +623,41 @@ def run_cmd(as_of: str | None, run_id: str | None, dbt_vars: str | None, keep_wa
         if extra_vars:
             click.echo(f"settings for this run: {json.dumps(extra_vars)}")
         click.echo(f"dbt build: done in {dbt_build_at(moment, extra_vars):.0f}s")
-        click.echo("[3/4] quality gate ...")
-        quality_gate_at(run_id, moment, on_result=_print_gate)
-        click.echo("[4/4] sync ...")
-        for report in outreach_sync_at(run_id):
-            click.echo(
-                f"  {report.destination}: planned {report.planned}, sent {report.sent}, updated {report.updated}, "
-                f"unchanged {report.unchanged}, rejected {report.rejected}"
-            )
-        print_summary(url)
-        _print_blocked_rules(url, moment, extra_vars)
+        try:
+            click.echo("[3/4] quality gate ...")
+            quality_gate_at(run_id, moment, on_result=_print_gate)
+            click.echo("[4/4] sync ...")
+            for report in outreach_sync_at(run_id):
+                click.echo(
+                    f"  {report.destination}: planned {report.planned}, sent {report.sent}, updated {report.updated}, "
+                    f"unchanged {report.unchanged}, rejected {report.rejected}"
+                )
+            print_summary(url)
+            _print_blocked_rules(url, moment, extra_vars)
+        finally:  # after a failed gate too: the report shows what failed
+            _render_report(url)
     click.echo(f"done in {time.monotonic() - started:.0f}s")
+
+
+def _render_report(url: str) -> None:
+    from leadflow.report import ReportUnavailable, render_report
+
+    try:
+        click.echo(f"report: {render_report(url)}")
+    except ReportUnavailable as err:
+        click.echo(f"report: not rendered: {err}")
+
+
+@main.command("report")
+def report_cmd() -> None:
+    """Render the lead-qualification report (one self-contained HTML file, readable by you only) from the
+    warehouse into $LEADFLOW_HOME/report/ and print its path. Each pipeline run renders it too."""
+    from leadflow.report import ReportUnavailable, render_report
+
+    try:
+        click.echo(render_report(warehouse_url(get_settings())))
+    except ReportUnavailable as err:
+        raise click.ClickException(str(err)) from None
 
 
 def _print_blocked_rules(url: str, as_of: datetime, extra_vars: dict | None = None) -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 log = logging.getLogger("leadflow.pipeline")
 
-STAGE_ORDER = ("pull", "dbt_build", "quality_gate", "outreach_sync")
+STAGE_ORDER = ("pull", "dbt_build", "quality_gate", "outreach_sync", "report")
 
 
 def run_context() -> tuple[str, datetime]:
@@ -44,6 +44,11 @@ def outreach_sync() -> list[dict]:
     from dataclasses import asdict
 
     return [asdict(r) for r in outreach_sync_at(run_context()[0])]
+
+
+def report() -> str | None:
+    """Render the lead-qualification report from whatever the run left (also after a failed gate)."""
+    return report_now()
 
 
 # -- the same stages for an explicit run id and as-of (the tasks above, and `leadflow pull` / `leadflow run`) --
@@ -83,3 +88,14 @@ def outreach_sync_at(run_id: str) -> list:
     from leadflow.sync.engine import run_sync
 
     return run_sync(run_id)
+
+
+def report_now() -> str | None:
+    """The report into $LEADFLOW_HOME/report/; None (with a warning) while the warehouse has no marts yet."""
+    from leadflow.report import ReportUnavailable, render_report
+
+    try:
+        return str(render_report())
+    except ReportUnavailable as err:
+        log.warning("report: not rendered: %s", err)
+        return None

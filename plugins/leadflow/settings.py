@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # plugins/leadflow/settings.py -> the repository root (overridable when plugins/ is mounted elsewhere).
@@ -36,12 +36,27 @@ class Settings(BaseSettings):
     gate_ratios_warn_only: bool = Field(
         False, description="Quality gate: ratio checks (qualified share, ...) only warn, never fail the run."
     )
-    sync_destinations: list[str] = Field(["file"], description="Destinations the sync delivers to (JSON list).")
+    sync_destinations: list[str] = Field(
+        ["file"], description="Destinations the sync delivers to, each an Airflow connection leadflow_<name>."
+    )
     future_tolerance_minutes: int = Field(60, description="Source clocks may run this far ahead of the run's as-of.")
     pull_truncated_grace_minutes: float = Field(
         60,
         description="A file whose last line is cut short fails its unit while it changed less than this long ago "
         "(it may still be being written); after that it loads with that line quarantined.",
+    )
+    pull_workers: int = Field(
+        2, ge=1, description="Loading pipelines (warehouse connections) per entity with several files."
+    )
+    pull_defer_keys: bool = Field(True, description="Build an empty raw table's primary key after its first load.")
+    pull_fast: bool = Field(True, description="The pull's vectorized (Arrow) path for plain CSV/JSONL/SQL rows.")
+    pull_adbc: bool = Field(True, description="Read SQLite sources through ADBC as Arrow batches.")
+    dbt_threads: int | None = Field(None, ge=1, description="dbt threads; default one per core, between 2 and 4.")
+    alert_webhook_url: SecretStr | None = Field(
+        None, description="Slack-compatible webhook the quality gate alerts on failure (never logged)."
+    )
+    sync_failpoint: str | None = Field(
+        None, description="Tests only: 'after_deliver:N' / 'before_deliver:N' kill the sync worker there."
     )
     sync_http_timeout_seconds: float = Field(30.0, description="Sync: timeout of one request to a destination.")
     sync_max_attempts: int = Field(8, description="Sync: attempts per request on 429/5xx/timeouts before giving up.")
@@ -80,6 +95,10 @@ class Settings(BaseSettings):
         return self.outbox_dir or self.home_dir / "outbox"
 
     @property
+    def report_dir(self) -> Path:
+        return self.home_dir / "report"
+
+    @property
     def sources_path(self) -> Path:
         return self.sources_file or self.project_dir / "sources.yml"
 
@@ -94,6 +113,12 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    return Settings()
+
+
+def current_settings() -> Settings:
+    """The settings as the environment holds them right now (uncached): for switches read once per unit of
+    work, which tests flip between calls."""
     return Settings()
 
 
@@ -116,3 +141,57 @@ def env_pg_url() -> str | None:
         port=int(os.environ.get("PGPORT", "5432")),
         database=os.environ.get("PGDATABASE", "postgres"),
     ).render_as_string(hide_password=False)
+
+
+def _expected(field_name: str) -> str:
+    """What a setting takes, in words, from its type and description."""
+    import types
+    import typing
+
+    field = Settings.model_fields[field_name]
+    kind = field.annotation
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):  # X | None
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    origin = typing.get_origin(kind)
+    if origin is list:
+        words = 'a JSON list of names, e.g. ["file", "hubspot"]'
+    elif kind is bool:
+        words = "true or false (1 or 0)"
+    elif kind is int:
+        words = "a whole number" + (
+            " of at least 1" if any(getattr(m, "ge", None) == 1 for m in field.metadata) else ""
+        )
+    elif kind is float:
+        words = "a number"
+    elif kind is Path:
+        words = "a path"
+    else:
+        words = "text"
+    return f"{words} ({field.description.rstrip('.')})" if field.description else words
+
+
+def explain_settings_error(err: Exception) -> str | None:
+    """One or two lines naming the LEADFLOW_* variable(s) that could not be read and what each expects; None
+    when ``err`` is not about the settings."""
+    import re
+
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    if isinstance(err, SettingsError):  # a value pydantic-settings could not even decode (a list that is not JSON)
+        found = re.search(r'field "(\w+)"', str(err))
+        if not found or found.group(1) not in Settings.model_fields:
+            return None
+        name = found.group(1)
+        value = os.environ.get(f"LEADFLOW_{name.upper()}", "")
+        return f"LEADFLOW_{name.upper()}={value!r} cannot be read: expected {_expected(name)}"
+    if isinstance(err, ValidationError) and err.title == Settings.__name__:
+        lines = []
+        for problem in err.errors():
+            name = str(problem["loc"][0]) if problem.get("loc") else ""
+            if name not in Settings.model_fields:
+                continue
+            value = os.environ.get(f"LEADFLOW_{name.upper()}", problem.get("input"))
+            lines.append(f"LEADFLOW_{name.upper()}={value!r} is not valid: expected {_expected(name)}")
+        return "\n".join(lines) or None
+    return None

@@ -44,6 +44,10 @@ def test_pull_dag_has_one_parallel_task_per_source_each_updating_its_asset(dagba
         task = dag.get_task(f"pull_{source}")
         assert task.upstream_task_ids == set(), "pulls run in parallel"
         assert [a.uri for a in task.outlets] == [f"leadflow://raw/{source}"]
+        # a readable name and a description in the Assets view, not the URI twice
+        (asset,) = task.outlets
+        assert asset.name != asset.uri and asset.name.startswith("Raw ") and asset.group == "leadflow raw sources"
+        assert asset.extra["description"] and asset.extra["tables"]
 
 
 def test_pipeline_is_scheduled_on_every_raw_asset_and_gates_the_sync(dagbag) -> None:
@@ -53,10 +57,14 @@ def test_pipeline_is_scheduled_on_every_raw_asset_and_gates_the_sync(dagbag) -> 
     schedule = dag.timetable.asset_condition
     assert isinstance(schedule, AssetAll), "the pipeline waits for all sources, not any one"
     assert {a.uri for a in schedule.objects} == {f"leadflow://raw/{s}" for s in SOURCES}
-    assert {t.task_id for t in dag.tasks} == {"dbt_build", "quality_gate", "outreach_sync"}
+    assert {t.task_id for t in dag.tasks} == {"dbt_build", "quality_gate", "outreach_sync", "report"}
     assert dag.get_task("quality_gate").upstream_task_ids == {"dbt_build"}
     assert dag.get_task("outreach_sync").upstream_task_ids == {"quality_gate"}
+    # The report renders at the end of every run, a failed gate included, without deciding the run's state.
+    report = dag.get_task("report")
+    assert report.upstream_task_ids == {"outreach_sync"} and report.is_teardown
     assert [a.uri.rstrip("/") for a in dag.get_task("dbt_build").outlets] == ["leadflow://marts"]
+    assert [a.name for a in dag.get_task("dbt_build").outlets] == ["Lead qualification marts"]
 
 
 def test_parsing_does_no_io() -> None:

@@ -82,7 +82,9 @@ TEXT_TYPES = {str, type(None)}
 
 
 def enabled() -> bool:
-    return os.environ.get("LEADFLOW_PULL_FAST", "1").strip().lower() not in ("0", "false", "no", "off")
+    from leadflow.settings import current_settings
+
+    return current_settings().pull_fast
 
 
 def applies(sink: Batcher, fmt: str, name: str) -> bool:

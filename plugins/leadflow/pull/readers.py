@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import os
 import queue
 import random
 import re
@@ -554,7 +553,9 @@ ARROW_TABLES: Counter = Counter()  # SQLite tables read whole as Arrow batches (
 
 def _adbc_sqlite():
     """ADBC's SQLite driver (its DB-API module), or None: not installed, or ``LEADFLOW_PULL_ADBC=0``."""
-    if os.environ.get("LEADFLOW_PULL_ADBC", "1").strip().lower() in ("0", "false", "no", "off"):
+    from leadflow.settings import current_settings
+
+    if not current_settings().pull_adbc:
         return None
     try:
         import adbc_driver_sqlite.dbapi as dbapi

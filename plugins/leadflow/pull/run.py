@@ -42,13 +42,12 @@ from leadflow.pull.readers import (
     read_sql,
 )
 from leadflow.pull.validate import IGNORED, UNDECLARED_UTC, Source, parse_template
-from leadflow.settings import Settings, get_settings
+from leadflow.settings import Settings, current_settings, get_settings
 from leadflow.sync.transport import RateLimit
 from leadflow.warehouse.db import connect, ensure_ops_schema, redact, warehouse_url
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WORKERS = 2  # loading pipelines per entity with many files: one per core of the reference machine
 FORMATS = {"csv": read_csv, "jsonl": read_jsonl, "ndjson": read_jsonl, "json": read_jsonl, "parquet": read_parquet}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -610,8 +609,9 @@ def _pull_entity(conn, entity, url, source_cfg, run_id, as_of, settings, toleran
         "select exists (select 1 from ops.load_audit where source = %s and entity = %s and read > 0)",
         (entity.source, entity.name),
     ).fetchone()[0]
-    workers = int(source_cfg.get("workers", os.environ.get("LEADFLOW_PULL_WORKERS", DEFAULT_WORKERS)))
-    defer = bool(jobs) and os.environ.get("LEADFLOW_PULL_DEFER_KEYS", "1") != "0"
+    switches = current_settings()
+    workers = int(source_cfg.get("workers", switches.pull_workers))
+    defer = bool(jobs) and switches.pull_defer_keys
     failed: list[str] = []
     try:
         with deferred_key(conn, entity, run_id, defer, on_conflict(entity, spec, source_cfg)) as keyed:

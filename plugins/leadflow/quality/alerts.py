@@ -19,9 +19,11 @@ log = logging.getLogger(__name__)
 
 
 def alert_webhook_url() -> str | None:
-    url = os.environ.get("LEADFLOW_ALERT_WEBHOOK_URL")
+    from leadflow.settings import current_settings
+
+    url = current_settings().alert_webhook_url
     if url:
-        return url
+        return url.get_secret_value()
     raw = os.environ.get("AIRFLOW_CONN_LEADFLOW_ALERTS")
     if raw:
         try:

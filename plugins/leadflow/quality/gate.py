@@ -376,6 +376,10 @@ def run_gate(
 
     mark = time.monotonic()
     context.build_data_docs(site_names=["leadflow"]) if specs else None
+    if specs:
+        from leadflow.quality.docs_offline import make_offline
+
+        make_offline(docs_dir, settings.home_dir / "cache")  # viewable offline: no CDN
     index = docs_dir / "index.html"
     if settings.data_docs_url and index.exists():
         from leadflow.storage import publish_folder

@@ -87,6 +87,10 @@ class Delivery:
         return self
 
 
+class DestinationConfigError(ValueError):
+    """A destination's connection does not say what the destination needs (a user's configuration error)."""
+
+
 class BatchRejected(Exception):
     """The destination refused the whole batch because of its content (400/413/422).
 
@@ -810,7 +814,9 @@ def destination_from_connection(name: str, settings: Any, sleep=time.sleep, tran
             extra.get("storage_options"),
         )
     if kind not in KINDS:
-        raise ValueError(f"destination {name!r}: unknown kind {kind!r} (one of {', '.join(KINDS)}; set extra.kind)")
+        raise DestinationConfigError(
+            f"destination {name!r}: unknown kind {kind!r} (one of {', '.join(KINDS)}; set extra.kind)"
+        )
     retry = RetryPolicy.from_settings(settings, extra.get("retry"))
     limit = RateLimit.parse(extra.get("rate_limit"), DEFAULT_LIMITS.get(kind))
     concurrency = int(extra.get("concurrency", {"hubspot": 2, "outreach": 2, "webhook": 2}.get(kind, 1)))
@@ -821,7 +827,9 @@ def destination_from_connection(name: str, settings: Any, sleep=time.sleep, tran
         elif secret:
             url = conn.base_url(DEFAULT_HOSTS["slack"]) + "/" + secret.strip("/")
         else:
-            raise ValueError(f"destination {name!r}: the Slack connection needs the webhook URL or token as password")
+            raise DestinationConfigError(
+                f"destination {name!r}: the Slack connection needs the webhook URL or token as password"
+            )
         register_secret(url)
         sender = HttpSender(name, "", rate_limit=limit, retry=retry, sleep=sleep, transport=transport)
         return SlackDestination(name, sender, url)
@@ -830,7 +838,9 @@ def destination_from_connection(name: str, settings: Any, sleep=time.sleep, tran
     token = conn.password or extra.get("token")
     if kind in ("hubspot", "outreach"):
         if not token:
-            raise ValueError(f"destination {name!r}: connection leadflow_{name} needs the API token as its password")
+            raise DestinationConfigError(
+                f"destination {name!r}: connection leadflow_{name} needs the API token as its password"
+            )
         headers["Authorization"] = f"Bearer {token}"
     sender = HttpSender(name, base, headers, limit, retry, sleep=sleep, transport=transport, concurrency=concurrency)
     if kind == "hubspot":
@@ -839,7 +849,7 @@ def destination_from_connection(name: str, settings: Any, sleep=time.sleep, tran
         )
     if kind == "outreach":
         if extra.get("mailbox_id") in (None, ""):  # Outreach enrols a prospect only with the mailbox that sends
-            raise ValueError(
+            raise DestinationConfigError(
                 f"destination {name!r}: connection leadflow_{name} needs extra.mailbox_id (the Outreach mailbox the "
                 "sequences send from; Outreach refuses a sequence state without one)"
             )
@@ -854,7 +864,9 @@ def destination_from_connection(name: str, settings: Any, sleep=time.sleep, tran
         )
     secret = extra.get("hmac_secret") or extra.get("secret") or conn.password
     if not secret:
-        raise ValueError(f"destination {name!r}: the webhook connection needs extra.hmac_secret (or a password)")
+        raise DestinationConfigError(
+            f"destination {name!r}: the webhook connection needs extra.hmac_secret (or a password)"
+        )
     register_secret(str(secret))
     url = base + ("/" + str(conn.schema or extra.get("path")).strip("/") if (conn.schema or extra.get("path")) else "")
     return WebhookDestination(name, sender, url, str(secret), int(extra.get("batch_size", 100)), concurrency)

@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 import psycopg
 from psycopg.rows import dict_row
 
-from leadflow.settings import Settings, get_settings
+from leadflow.settings import Settings, current_settings, get_settings
 from leadflow.sync.connections import redact
 from leadflow.sync.destinations import BatchRejected, Delivery, Destination, destination_from_connection
 from leadflow.sync.transport import DestinationError
@@ -50,7 +50,7 @@ from leadflow.warehouse.db import connect, ensure_ops_schema
 log = logging.getLogger(__name__)
 
 SEND_ACTIONS = ("create", "update", "retry", "remove")
-FAILPOINT_ENV = "LEADFLOW_SYNC_FAILPOINT"  # tests: "after_deliver:N" / "before_deliver:N" kill -9 the worker
+FAILPOINT_ENV = "LEADFLOW_SYNC_FAILPOINT"  # (settings.sync_failpoint) tests: "after_deliver:N" / "before_deliver:N" kill -9 the worker
 
 
 class SyncRefused(RuntimeError):
@@ -306,7 +306,7 @@ _failpoint_counts: dict[str, int] = {}
 
 
 def _failpoint(name: str) -> None:
-    spec = os.environ.get(FAILPOINT_ENV)
+    spec = current_settings().sync_failpoint
     if not spec:
         return
     point, _, nth = spec.partition(":")

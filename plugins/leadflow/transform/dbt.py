@@ -83,6 +83,7 @@ def run_dbt(
         command += ["--vars", json.dumps(dbt_vars)]
     log.info("running: dbt %s", " ".join(args))
     started = time.monotonic()
+    wall_started = time.time() - 1  # run_results.json's mtime is compared with it (1 s for coarse clocks)
     process = subprocess.Popen(
         command, cwd=settings.dbt_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -95,5 +96,32 @@ def run_dbt(
     code = process.wait()
     seconds = time.monotonic() - started
     if code != 0:
-        raise DbtFailed(f"dbt {' '.join(args)} failed (exit {code}) after {seconds:.0f}s:\n" + "\n".join(tail))
+        failed = failed_nodes(dbt_target_dir(settings), since=wall_started)
+        for node in failed:  # the task log ends with what failed, not with dbt's summary lines
+            log.error("dbt failed node: %s", node)
+        summary = f"\n{len(failed)} dbt node(s) failed:\n" + "\n".join(f"  {node}" for node in failed) if failed else ""
+        raise DbtFailed(
+            f"dbt {' '.join(args)} failed (exit {code}) after {seconds:.0f}s:\n" + "\n".join(tail) + summary
+        )
     return seconds
+
+
+FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
+
+
+def failed_nodes(target_dir: Path, since: float) -> list[str]:
+    """``<unique_id> (<status>): <message>`` for each node that failed in the run_results.json this dbt
+    invocation wrote (none when it wrote none, e.g. a parse error: then dbt's own output says why)."""
+    path = target_dir / "run_results.json"
+    try:
+        if path.stat().st_mtime < since:
+            return []  # a previous invocation's results
+        results = json.loads(path.read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        return []
+    out = []
+    for result in results:
+        if str(result.get("status")) in FAILED_STATUSES:
+            message = " ".join(str(result.get("message") or "").split())
+            out.append(f"{result.get('unique_id')} ({result.get('status')}): {message[:500]}")
+    return out

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from leadflow.settings import Settings, env_pg_url, get_settings
+from leadflow.settings import Settings, current_settings, env_pg_url, get_settings
 from leadflow.warehouse.embedded import EmbeddedPostgres
 
 log = logging.getLogger(__name__)
@@ -265,5 +265,5 @@ def dbt_env(url: str) -> dict[str, str]:
         "LEADFLOW_PG_PASSWORD": parts.password or "",
         "LEADFLOW_PG_DATABASE": (parts.path or "/postgres").lstrip("/") or "postgres",
         # One dbt thread per core (2–4): more only queue in PostgreSQL and each holds its own work_mem.
-        "LEADFLOW_DBT_THREADS": os.environ.get("LEADFLOW_DBT_THREADS", str(min(4, max(2, os.cpu_count() or 2)))),
+        "LEADFLOW_DBT_THREADS": str(current_settings().dbt_threads or min(4, max(2, os.cpu_count() or 2))),
     }
