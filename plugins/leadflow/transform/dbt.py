@@ -83,7 +83,7 @@ def run_dbt(
         command += ["--vars", json.dumps(dbt_vars)]
     log.info("running: dbt %s", " ".join(args))
     started = time.monotonic()
-    wall_started = time.time() - 1  # run_results.json's mtime is compared with it (1 s for coarse clocks)
+    previous_results = _results_stamp(dbt_target_dir(settings))  # to tell this invocation's results from older ones
     process = subprocess.Popen(
         command, cwd=settings.dbt_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -96,7 +96,7 @@ def run_dbt(
     code = process.wait()
     seconds = time.monotonic() - started
     if code != 0:
-        failed = failed_nodes(dbt_target_dir(settings), since=wall_started)
+        failed = failed_nodes(dbt_target_dir(settings), previous=previous_results)
         for node in failed:  # the task log ends with what failed, not with dbt's summary lines
             log.error("dbt failed node: %s", node)
         summary = f"\n{len(failed)} dbt node(s) failed:\n" + "\n".join(f"  {node}" for node in failed) if failed else ""
@@ -109,12 +109,23 @@ def run_dbt(
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 
 
-def failed_nodes(target_dir: Path, since: float) -> list[str]:
+def _results_stamp(target_dir: Path) -> tuple | None:
+    """run_results.json's identity (inode, size, mtime in ns), or None when there is none."""
+    try:
+        stat = (target_dir / "run_results.json").stat()
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def failed_nodes(target_dir: Path, previous: tuple | None) -> list[str]:
     """``<unique_id> (<status>): <message>`` for each node that failed in the run_results.json this dbt
-    invocation wrote (none when it wrote none, e.g. a parse error: then dbt's own output says why)."""
+    invocation wrote (none when it wrote none, e.g. a parse error: then dbt's own output says why).
+    ``previous``: the file's stamp before the invocation; unchanged, the results are an earlier run's (a
+    time comparison misreads two runs within the file system's clock resolution)."""
     path = target_dir / "run_results.json"
     try:
-        if path.stat().st_mtime < since:
+        if _results_stamp(target_dir) == previous:
             return []  # a previous invocation's results
         results = json.loads(path.read_text())["results"]
     except (OSError, ValueError, KeyError):
