@@ -77,6 +77,25 @@
 
     ),
 
+    session_features as (
+
+        select
+            session_totals.lead_id,
+            session_totals.cutoff_at,
+            measures.feature,
+            measures.value_num,
+            cast(null as text) as value_text
+        from session_totals
+        cross join lateral (
+            values
+            {%- for measure in learning_session_measures() %}
+            ('{{ measure[0] }}', session_totals.session_measure_{{ loop.index }}){{ ',' if not loop.last }}
+            {%- endfor %}
+        ) as measures (feature, value_num)
+        where measures.value_num is not null
+
+    ),
+
     quiz_features as (
 
         select
@@ -172,6 +191,8 @@
         union all
         select * from conversation_features
         union all
+        select * from session_features
+        union all
         select * from quiz_features
         union all
         select * from attribute_features
@@ -184,8 +205,8 @@
 {#
     What the features are read from, per lead and cutoff (`cutoffs`: a CTE of lead_id, cutoff_at; with
     from_totals, scoring, every cutoff is the run's as-of and signal_totals may hold leads beyond them): CTEs
-    signal_totals (lead, signal: count and last time, up to the cutoff), conversation_rows, latest_quiz and
-    lead_rows (the lead's CRM and fit attributes). Shared by the long form (point_in_time_features: training,
+    signal_totals (lead, signal: count and last time, up to the cutoff), conversation_rows, session_totals
+    (time on site), latest_quiz and lead_rows (the lead's CRM and fit attributes). Shared by the long form (point_in_time_features: training,
     and learn_lead_features) and the wide form (learned_feature_vectors: applying the active model).
 #}
 {% macro learning_feature_sources(cutoffs, from_totals=false) -%}
@@ -200,23 +221,7 @@
             signal_name,
             signal_count,
             last_occurred_at
-        from {{ ref('int_lead_signal_totals') }}
-        where signal_count > 0 and last_occurred_at <= {{ as_of() }}
-        union all
-        select
-            totals.lead_id,
-            {{ as_of() }} as cutoff_at,
-            totals.signal_name,
-            count(*) as signal_count,
-            max(events.occurred_at) as last_occurred_at
-        from {{ ref('int_lead_signal_totals') }} as totals
-        inner join {{ ref('int_lead_events') }} as events
-            on
-                totals.lead_id = events.lead_id
-                and totals.signal_name = events.signal_name
-                and events.occurred_at <= {{ as_of() }}
-        where totals.last_occurred_at > {{ as_of() }}
-        group by totals.lead_id, totals.signal_name
+        from ({{ event_signal_totals_as_of() }}) as event_totals
         union all
         select
             lead_id,
@@ -305,6 +310,23 @@
 
     ),
 
+    -- visits with their time on site (web sessions, an optional entity), up to the cutoff
+    session_totals as (
+
+        select
+            {{ cutoffs }}.lead_id,
+            {{ cutoffs }}.cutoff_at
+            {%- for measure in learning_session_measures() %},
+            cast({{ measure[1] }} as double precision) as session_measure_{{ loop.index }}
+            {%- endfor %}
+        from {{ cutoffs }}
+        inner join {{ ref('int_web_sessions') }} as sessions
+            on {{ cutoffs }}.lead_id = sessions.lead_id
+        where sessions.started_at <= {{ cutoffs }}.cutoff_at
+        group by {{ cutoffs }}.lead_id, {{ cutoffs }}.cutoff_at
+
+    ),
+
     lead_rows as (
 
         select
@@ -337,6 +359,45 @@
     {%- else -%}
         date_part('epoch', {{ totals }}.cutoff_at - {{ totals }}.last_occurred_at) / 86400.0
     {%- endif -%}
+{%- endmacro %}
+
+{# A lead's web sessions up to the cutoff: [feature, aggregate over its sessions]. #}
+{% macro learning_session_measures() -%}
+    {{ return([
+        ['web:minutes_on_site', 'sum(sessions.duration_seconds) / 60.0'],
+        ['web:longest_session_minutes', 'max(sessions.duration_seconds) / 60.0'],
+        ['web:session_page_views', 'sum(sessions.page_views)'],
+    ]) }}
+{%- endmacro %}
+
+{#
+    Each lead's event signals (int_lead_events) as of the run: per pair, how many and when the last one,
+    from the incremental per-pair totals of int_lead_signal_totals; a pair whose last event is after the
+    as-of (a run for an earlier day) is recounted from its events. Columns lead_id, signal_name,
+    signal_count, last_occurred_at. Applying a learned model and MQL by learned score read it.
+#}
+{% macro event_signal_totals_as_of() -%}
+    select
+        lead_id,
+        signal_name,
+        signal_count,
+        last_occurred_at
+    from {{ ref('int_lead_signal_totals') }}
+    where signal_count > 0 and last_occurred_at <= {{ as_of() }}
+    union all
+    select
+        totals.lead_id,
+        totals.signal_name,
+        count(*) as signal_count,
+        max(events.occurred_at) as last_occurred_at
+    from {{ ref('int_lead_signal_totals') }} as totals
+    inner join {{ ref('int_lead_events') }} as events
+        on
+            totals.lead_id = events.lead_id
+            and totals.signal_name = events.signal_name
+            and events.occurred_at <= {{ as_of() }}
+    where totals.signal_count > 0 and totals.last_occurred_at > {{ as_of() }}
+    group by totals.lead_id, totals.signal_name
 {%- endmacro %}
 
 {# The lead's and its account's attributes: [feature, number, text] over lead_rows (one of the two is null). #}
@@ -471,6 +532,7 @@
             {'model_id': 'lint', 'feature': 'conversation:max_minutes', 'bin_id': 1, 'bin_kind': 'range', 'lower_bound': none, 'category': none, 'points': '0.3'},
             {'model_id': 'lint', 'feature': 'conversation:channel:chat', 'bin_id': 1, 'bin_kind': 'range', 'lower_bound': none, 'category': none, 'points': '0.3'},
             {'model_id': 'lint', 'feature': 'conversation:topic:pricing', 'bin_id': 1, 'bin_kind': 'range', 'lower_bound': none, 'category': none, 'points': '0.3'},
+            {'model_id': 'lint', 'feature': 'web:minutes_on_site', 'bin_id': 1, 'bin_kind': 'range', 'lower_bound': none, 'category': none, 'points': '0.3'},
             {'model_id': 'lint', 'feature': 'quiz:role', 'bin_id': 1, 'bin_kind': 'other', 'lower_bound': none, 'category': none, 'points': '0.3'},
             {'model_id': 'lint', 'feature': 'signal:page_view:count', 'bin_id': 1, 'bin_kind': 'range', 'lower_bound': none, 'category': none, 'points': '0.3'},
         ]) }}
@@ -566,6 +628,10 @@
     {%- for item in learning_lead_attributes() + learning_quiz_answers() -%}
         {%- do attributes.update({item[0]: item}) -%}
     {%- endfor -%}
+    {%- set session_measures = {} -%}
+    {%- for measure in learning_session_measures() -%}
+        {%- do session_measures.update({measure[0]: loop.index}) -%}
+    {%- endfor -%}
     {%- set signals = [] -%}
     {%- set conversation = [] -%}
     {%- set expressions = [] -%}
@@ -585,6 +651,8 @@
             'conversation:max_visitor_messages', 'conversation:max_minutes')) -%}
             {%- do conversation.append([column, parts]) -%}
             {%- set expression = 'conversation_wide.' ~ column -%}
+        {%- elif name in session_measures and numeric -%}
+            {%- set expression = 'session_totals.session_measure_' ~ session_measures[name] -%}
         {%- elif parts[0] == 'crm' and name[4:] in lead_extras -%}
             {%- set expression = learning_extra_value(learning_extra_text('crm_leads', name[4:]), f['kind']) -%}
         {%- elif parts[0] == 'account' and name[8:] in account_extras -%}
@@ -662,6 +730,8 @@
             on lead_rows.lead_id = conversation_wide.lead_id and lead_rows.cutoff_at = conversation_wide.cutoff_at
         left join latest_quiz
             on lead_rows.lead_id = latest_quiz.lead_id and lead_rows.cutoff_at = latest_quiz.cutoff_at
+        left join session_totals
+            on lead_rows.lead_id = session_totals.lead_id and lead_rows.cutoff_at = session_totals.cutoff_at
         left join {{ source('crm', 'leads') }} as crm_leads
             on lead_rows.crm_lead_id = crm_leads.lead_id
         left join {{ source('crm', 'accounts') }} as crm_accounts

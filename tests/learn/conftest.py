@@ -19,7 +19,7 @@ SEGMENT_LOGIT = {"enterprise": 1.6, "mid": 0.0, "small": -1.6}
 def seed_export(url: str, leads: int = 600, seed: int = 11) -> None:
     """Leads created over six months before AS_OF - 100 days (every label window has elapsed), with
     extra columns `segment` (category) and `budget` (number, as text) that decide who converts; page
-    views and pricing views, conversations, quiz answers and accounts (with an extra column `tier`) at
+    views and pricing views, web sessions, conversations, quiz answers and accounts (with an extra column `tier`) at
     random, so the rules' scores carry no signal and every feature family has values to apply."""
     rng = random.Random(seed)
     create_raw_tables(url)
@@ -28,7 +28,7 @@ def seed_export(url: str, leads: int = 600, seed: int = 11) -> None:
         conn.execute("alter table raw.crm_leads add column if not exists segment text")
         conn.execute("alter table raw.crm_leads add column if not exists budget text")
         conn.execute("alter table raw.crm_accounts add column if not exists tier text")
-        lead_rows, event_rows, opp_rows, chat_rows, quiz_rows = [], [], [], [], []
+        lead_rows, event_rows, opp_rows, chat_rows, quiz_rows, visit_rows = [], [], [], [], [], []
         account_rows = [
             (f"A{k}", f"company{k}.com", rng.choice(["saas", "retail", None]), rng.choice([5, 80, 900]), f"T{k % 3}")
             for k in range(50)
@@ -58,6 +58,9 @@ def seed_export(url: str, leads: int = 600, seed: int = 11) -> None:
                         rng.choice(["resolved", "demo_booked", None]),
                     )
                 )
+            for k in range(rng.randrange(0, 3)):  # visits with their time on site, some of it unknown
+                duration = rng.choice([None, 30, 300, 1800])
+                visit_rows.append((f"S{i}-{k}", email, created + timedelta(hours=4 + k), duration, rng.randrange(1, 9)))
             if rng.random() < 0.3:
                 quiz_rows.append(
                     (
@@ -93,6 +96,11 @@ def seed_export(url: str, leads: int = 600, seed: int = 11) -> None:
                 " visitor_message_count, topics, outcome, updated_at, _batch_id, _loaded_at)"
                 " values (%s, %s, %s, %s, %s, %s, %s, %s, now(), 'b1', now())",
                 chat_rows,
+            )
+            cur.executemany(
+                "insert into raw.web_sessions (session_id, email, started_at, duration_seconds, page_views,"
+                " _batch_id, _loaded_at) values (%s, %s, %s, %s, %s, 'b1', now())",
+                visit_rows,
             )
             cur.executemany(
                 "insert into raw.quiz_responses (response_id, email, submitted_at, role, team_size, timeline, score,"

@@ -116,8 +116,9 @@ def test_a_model_that_learns_the_export_is_proposed_activated_and_applied_by_dbt
 
     # every feature family reaches the model, so the parity check below covers each way dbt reads one
     families = {f.split(":")[0] for f in card.row["features"].obj}
-    assert {"signal", "conversation", "quiz", "lead", "account", "crm"} <= families, families
-    assert "account:tier" in card.row["features"].obj and "conversation:topic:pricing" in card.row["features"].obj
+    assert {"signal", "conversation", "quiz", "lead", "account", "crm", "web"} <= families, families
+    for feature in ("account:tier", "conversation:topic:pricing", "web:minutes_on_site", "web:session_page_views"):
+        assert feature in card.row["features"].obj, feature
     activate(url, card.model_id, by="test")
     run_dbt([*BUILD, "--vars", '{"mql_score": "learned"}'], as_of=AS_OF)
     model = load_model(psycopg.connect(url), card.model_id)

@@ -100,27 +100,10 @@ final as (
 
 ),
 
--- each lead's last signal up to the as-of, from the per-pair totals; a pair whose last event is later
--- (a run for an earlier as-of) is read from its events
+-- each lead's last signal up to the as-of, from the per-pair totals (macros/learning.sql)
 signal_lasts as (
 
-    select
-        lead_id,
-        last_occurred_at
-    from {{ ref('int_lead_signal_totals') }}
-    where signal_count > 0 and last_occurred_at <= {{ as_of() }}
-    union all
-    select
-        events.lead_id,
-        max(events.occurred_at) as last_occurred_at
-    from {{ ref('int_lead_signal_totals') }} as totals
-    inner join {{ ref('int_lead_events') }} as events
-        on
-            totals.lead_id = events.lead_id
-            and totals.signal_name = events.signal_name
-            and events.occurred_at <= {{ as_of() }}
-    where totals.signal_count > 0 and totals.last_occurred_at > {{ as_of() }}
-    group by events.lead_id
+    {{ event_signal_totals_as_of() }}
 
 ),
 

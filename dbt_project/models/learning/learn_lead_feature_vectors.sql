@@ -11,6 +11,7 @@
 -- depends_on: {{ ref('int_lead_identities') }}
 -- depends_on: {{ ref('stg_conversations__conversations') }}
 -- depends_on: {{ ref('stg_quiz__responses') }}
+-- depends_on: {{ ref('int_web_sessions') }}
 -- depends_on: {{ ref('int_leads_fit_scored') }}
 -- depends_on: {{ ref('stg_crm__leads') }}
 -- depends_on: {{ ref('stg_crm__accounts') }}
