@@ -12,15 +12,11 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from leadflow.sync.destinations import TYPE_LABELS as SYNC_TYPE_LABELS
+
 TYPE_ORDER = ("conversion_qualified", "sql", "pql", "conversation_qualified", "mql")
-TYPE_LABELS = {
-    "conversion_qualified": "conversion-qualified (hot)",
-    "sql": "SQL",
-    "pql": "PQL",
-    "conversation_qualified": "conversation-qualified",
-    "mql": "MQL",
-    "any": "any type",
-}
+# the qualification types' names as the sync's messages give them, plus the report's "any type" row
+TYPE_LABELS = {**SYNC_TYPE_LABELS, "any": "any type"}
 REQUIRED_MARTS = ("dim_leads", "qualified_leads", "funnel_daily", "qualification_performance", "speed_to_lead")
 
 
