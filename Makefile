@@ -38,11 +38,12 @@ lint-python: install
 # the demo's or $$LEADFLOW_WAREHOUSE_URL, where is_incremental() would pick the branch), and lints twice:
 # as a full build, then with every incremental branch forced on (macros/is_incremental.sql).
 SQL_PATHS ?= dbt_project/models dbt_project/snapshots
+LINT_PORT ?= 54359
 SQLFLUFF  := $(abspath $(BIN))/sqlfluff lint $(SQL_PATHS)
 lint-sql: install
 	@scratch=$$(mktemp -d); trap 'rm -rf "$$scratch"' EXIT; \
 	env -u LEADFLOW_WAREHOUSE_URL -u PGHOST -u PGDATABASE -u PGPORT -u AIRFLOW_CONN_LEADFLOW_WAREHOUSE \
-	    LEADFLOW_HOME="$$scratch" LEADFLOW_EMBEDDED_PORT=54359 \
+	    LEADFLOW_HOME="$$scratch" LEADFLOW_EMBEDDED_PORT=$(LINT_PORT) \
 	    $(BIN)/leadflow with-warehouse -- sh -c \
 	    'echo "==> sqlfluff: full builds" && $(SQLFLUFF) && echo "==> sqlfluff: incremental branches" && LEADFLOW_LINT_INCREMENTAL=1 $(SQLFLUFF)'
 
