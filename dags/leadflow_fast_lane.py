@@ -13,13 +13,13 @@ Logic: `plugins/leadflow/fastlane/`. README: "Fast lane (speed to lead)".
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, AssetWatcher, dag, task
+from airflow.sdk import AssetWatcher, dag, task
 
+from leadflow import assets
 from leadflow.fastlane import lane
 from leadflow.fastlane.trigger import HotEventTrigger
 
-hot_events = Asset(
-    lane.HOT_EVENTS_URI,
+hot_events = assets.hot_events(
     watchers=[AssetWatcher(name="leadflow_hot_events", trigger=HotEventTrigger(poll_interval=1.0))],
 )
 

@@ -219,7 +219,6 @@ def _finish(url: str, result: LaneResult, error: str | None = None) -> None:
         log.exception("fast lane %s: could not record the run", result.run_id)
 
 
-HOT_EVENTS_URI = "leadflow://fastlane/hot_events"
 EVENTS_DDL = """
 create table if not exists ops.fastlane_asset_events (
     event_id bigint primary key,
@@ -238,6 +237,7 @@ def qualify_and_deliver() -> dict:
     """
     from airflow.sdk import Asset, get_current_context
 
+    from leadflow.assets import HOT_EVENTS_URI
     from leadflow.warehouse.db import connect, ensure_ops_schema, warehouse_url
 
     context = get_current_context()
@@ -253,7 +253,7 @@ def qualify_and_deliver() -> dict:
             )
         }
     since = (datetime.now(UTC) - LOOKBACK).isoformat()
-    events = list(context["inlet_events"][Asset(HOT_EVENTS_URI)].after(since))
+    events = list(context["inlet_events"][Asset.ref(uri=HOT_EVENTS_URI)].after(since))
     pending = [e for e in events if e.id not in done]
     candidates: list[dict] = []
     for event in pending:
