@@ -7,7 +7,7 @@ watcher in the triggerer polls the hot-event sources every second; each batch of
 asset event that starts this DAG. Its one task pulls what arrived, builds the batch's own dbt models
 for just those people, runs their data tests, and delivers through the batch's sync ledger.
 
-Logic: `plugins/leadflow/fastlane/`. README: "Fast lane (speed to lead)".
+Logic: `plugins/leadflow/fastlane/`. Docs: docs/fast-lane.md.
 """
 
 from __future__ import annotations
