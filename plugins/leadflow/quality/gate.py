@@ -1,5 +1,16 @@
 """The quality gate: run the Great Expectations suites in ``expectations/`` against the warehouse.
 
+Who owns which check (keep it so; tests/quality/test_ownership.py holds the split):
+
+- **dbt owns every constraint on a model's columns and rows**: its contract (columns and types), keys, not
+  null, accepted values, ranges, patterns, and rules within a row or a model (``expression_is_true``), in the
+  model's YAML. They run inside ``dbt build``: a failure stops the run there, so the gate never records a
+  pass and the sync refuses.
+- **Great Expectations owns what dbt does not**: volume against the last good run (``row_count_tolerance``),
+  freshness and checks relative to the run's as-of (``freshness``, ``${as_of}``), checks on the raw layer
+  (suites on ``raw.*``, and mart checks against raw tables as they are at gate time), and ratio checks
+  judged against history (``ratio_checks``). A suite never restates a dbt test on the same model and column.
+
 Suites are reviewable JSON files (``expectations/<name>.json``): a table, its key columns and a list of
 GX Core 1.x expectations. Every check is pushed down to PostgreSQL as SQL by GX's SQL data source;
 nothing pulls a table into memory. Two checks depend on history and are computed per run:
