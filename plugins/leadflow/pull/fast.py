@@ -14,8 +14,9 @@ this module handles a block of input (4 MB) at a time instead:
    sends the block the careful way.
 3. **Check whole columns** with ``pyarrow.compute``: required fields present and not blank, e-mails
    (without surrounding spaces, as stored), timestamps in the canonical ``YYYY-MM-DDTHH:MM:SSZ`` form between 2000 and the run's as-of, integers.
-   The checks are the validator's fast path, column at a time, and conservative: a row they cannot pass
-   as it is goes the careful way (which accepts it, normalised, or quarantines it with the reason).
+   The checks are the validator's fast path, column at a time, rendered from the same rule objects
+   (``pull/rules.py``), and conservative: a row they cannot pass as it is goes the careful way (which
+   accepts it, normalised, or quarantines it with the reason).
 4. **Duplicates** are decided in line order over the block's good rows from both ways, against every
    key the unit has seen, as the per-record path does: the first occurrence wins.
 5. **Render** the good rows in key order in COPY's text format (Arrow's CSV writer, in C), the chunks
