@@ -35,7 +35,7 @@ from leadflow.pull import fast
 from leadflow.pull.batch import Batcher, drift_column
 from leadflow.pull.contract import INTEGER
 from leadflow.pull.validate import COPY_ESCAPE, MAX_FIELD_CHARS
-from leadflow.sync.transport import RateLimit, TokenBucket
+from leadflow.http import RateLimit, TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -717,7 +717,7 @@ class Pacer:
     """Client-side pacing of one API: a token bucket under the configured quota, or under the one it learns.
 
     With ``rate_limit`` configured (``"100/10s"``, ``"50/s"``) the bucket keeps every window of the
-    quota under it (see ``leadflow.sync.transport.RateLimit``), so the API never has to answer 429.
+    quota under it (see ``leadflow.http.RateLimit``), so the API never has to answer 429.
     Without one, requests go as fast as the API answers until its first 429: from then on the pacer
     holds the rate it had just seen, less a tenth, and a quarter less at every further 429;
     ``Retry-After`` pauses every fetch of the source. Shared by all entities of a source in a pull.
