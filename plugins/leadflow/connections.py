@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from leadflow.settings import Settings, current_settings
+
 log = logging.getLogger(__name__)
 
 SECRET_EXTRA_KEYS = ("secret", "token", "password", "key", "webhook_url", "hmac")
@@ -197,7 +199,7 @@ def _airflow_warehouse_url() -> str | None:
     return conn.get_uri().replace("postgres://", "postgresql://", 1) if conn is not None else None
 
 
-def configured_warehouse_url(settings: Any) -> str | None:
+def configured_warehouse_url(settings: Settings) -> str | None:
     """Explicit URL > PG* variables > Airflow connection; None means no warehouse is configured."""
     return settings.warehouse_url or env_pg_url() or _airflow_warehouse_url()
 
@@ -207,8 +209,6 @@ def configured_warehouse_url(settings: Any) -> str | None:
 
 def alert_webhook_url() -> str | None:
     """``LEADFLOW_ALERT_WEBHOOK_URL``, else the connection ``leadflow_alerts`` (JSON whose host is the URL, or the URL)."""
-    from leadflow.settings import current_settings
-
     url = current_settings().alert_webhook_url
     if url:
         return url.get_secret_value()

@@ -195,7 +195,7 @@ class SendStats:
 RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
 
 
-def client(
+def new_client(
     base_url: str = "",
     headers: dict[str, str] | None = None,
     timeout: float = 30.0,
@@ -240,7 +240,7 @@ class HttpSender:
         self.sleep = sleep
         self.bucket = TokenBucket(rate_limit, clock=clock, sleep=sleep)
         self.stats = SendStats()
-        self.client = client(base_url, headers, self.retry.timeout_seconds, transport, concurrency)
+        self.client = new_client(base_url, headers, self.retry.timeout_seconds, transport, concurrency)
 
     @property
     def rate_limit(self) -> RateLimit | None:
