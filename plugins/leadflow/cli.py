@@ -25,8 +25,9 @@ from pathlib import Path
 
 import click
 
+from leadflow.connections import redact
 from leadflow.settings import get_settings
-from leadflow.warehouse.db import embedded, redact, warehouse_url
+from leadflow.warehouse.db import embedded, warehouse_url
 
 log = logging.getLogger("leadflow")
 
@@ -44,7 +45,7 @@ def _setup_logging(verbose: bool) -> None:
 
 def _warehouse_origin() -> str:
     """Which setting chose the warehouse, for a message about it."""
-    from leadflow.settings import env_pg_url
+    from leadflow.connections import env_pg_url
 
     settings = get_settings()
     if settings.warehouse_url:
@@ -60,8 +61,8 @@ def explain_user_error(err: BaseException) -> str | None:
 
     import psycopg
 
+    from leadflow.connections import ConnectionMissing
     from leadflow.settings import explain_settings_error
-    from leadflow.sync.connections import ConnectionMissing
     from leadflow.sync.destinations import DestinationConfigError
 
     if not isinstance(err, Exception):

@@ -127,22 +127,6 @@ def reset_settings() -> None:
     get_settings.cache_clear()
 
 
-def env_pg_url() -> str | None:
-    """A URL built from the standard libpq PG* variables, when PGHOST or PGDATABASE is set."""
-    if not (os.environ.get("PGHOST") or os.environ.get("PGDATABASE")):
-        return None
-    from sqlalchemy.engine import URL
-
-    return URL.create(
-        "postgresql",
-        username=os.environ.get("PGUSER", "postgres"),
-        password=os.environ.get("PGPASSWORD"),
-        host=os.environ.get("PGHOST", "127.0.0.1"),
-        port=int(os.environ.get("PGPORT", "5432")),
-        database=os.environ.get("PGDATABASE", "postgres"),
-    ).render_as_string(hide_password=False)
-
-
 def _expected(field_name: str) -> str:
     """What a setting takes, in words, from its type and description."""
     import types

@@ -16,8 +16,8 @@ import json
 import psycopg
 import pytest
 
-from leadflow.pull import fast, readers
-from leadflow.pull.readers import SourceError
+from leadflow.pull import fast
+from leadflow.pull.readers import SourceError, files, sql
 
 from ..conftest import scratch_warehouse
 from .conftest import AS_OF
@@ -155,7 +155,7 @@ def assert_same(fast_way: dict, careful_way: dict) -> None:
 
 
 def test_the_corpus_loads_the_same_both_ways(env, server_url, monkeypatch) -> None:
-    monkeypatch.setattr(readers, "READ_BYTES", 2048)  # files of many blocks
+    monkeypatch.setattr(files, "READ_BYTES", 2048)  # files of many blocks
     env.configure(CONFIG)
     corpus_files(env)
     fast_way, careful_way, rows = pull_both_ways(env, server_url, monkeypatch, list(CONFIG))
@@ -346,7 +346,7 @@ def sql_corpus(env, extra_column: bool = False) -> None:
 
 
 def test_a_sql_source_loads_the_same_both_ways(env, server_url, monkeypatch) -> None:
-    monkeypatch.setattr(readers, "FETCH_ROWS", 37)  # many fetches: duplicates cross them
+    monkeypatch.setattr(sql, "FETCH_ROWS", 37)  # many fetches: duplicates cross them
     sql_corpus(env)
     fast_way, careful_way, rows = pull_both_ways(env, server_url, monkeypatch, ["product"])
     assert_same(fast_way, careful_way)
@@ -387,8 +387,8 @@ def test_a_generated_app_db_loads_the_same_both_ways(env, server_url, monkeypatc
 def test_duplicates_across_the_two_ways_in_every_order(env, server_url, monkeypatch) -> None:
     """A key first seen on a fast row, then on a careful one, or the other way round, in the same block or
     blocks apart, three times, with a one-part and a composite key, is decided as row by row."""
-    monkeypatch.setattr(readers, "READ_BYTES", 2048)  # ~10 lines a block
-    monkeypatch.setattr(readers, "FETCH_ROWS", 10)
+    monkeypatch.setattr(files, "READ_BYTES", 2048)  # ~10 lines a block
+    monkeypatch.setattr(sql, "FETCH_ROWS", 10)
     env.configure({k: CONFIG[k] for k in ("web", "consent")})
 
     def careful_event(i: int) -> str:
@@ -431,7 +431,7 @@ def test_duplicates_across_the_two_ways_in_every_order(env, server_url, monkeypa
 
 
 def test_sql_duplicates_across_the_two_ways_in_every_order(env, server_url, monkeypatch) -> None:
-    monkeypatch.setattr(readers, "FETCH_ROWS", 10)  # duplicates cross fetches
+    monkeypatch.setattr(sql, "FETCH_ROWS", 10)  # duplicates cross fetches
     users = [app_user(i) for i in range(40)]
     users += [app_user(3, plan="a\tb")]  # fast, then careful fetches later
     users += [app_user(500, plan="a\tb")] + [app_user(i) for i in range(40, 70)] + [app_user(500)]  # the other way

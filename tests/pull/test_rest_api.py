@@ -74,7 +74,7 @@ def test_timeouts_give_up_cleanly_and_the_retry_loads_everything_once(env, api, 
     api.faults.update(delay_seconds=0.5)
     with pytest.raises(SourceError, match="page 1: gave up after 3 attempts"):
         env.pull("crm")
-    retries = [r for r in caplog.records if r.name == "leadflow.pull.readers" and "retrying after" in r.message]
+    retries = [r for r in caplog.records if r.name == "leadflow.pull.readers.rest" and "retrying after" in r.message]
     assert len(retries) == 2  # the first try timed out, and so did both retries
     assert env.one("select count(*) from raw.crm_leads") == 0
     assert env.audit() == []

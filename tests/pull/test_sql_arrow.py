@@ -1,4 +1,4 @@
-"""SQLite read as Arrow record batches (ADBC, ``readers._read_sqlite_arrow``) loads exactly what the
+"""SQLite read as Arrow record batches (ADBC, ``readers/sql.py: _read_sqlite_arrow``) loads exactly what the
 standard library's sqlite3 and the per-record path load.
 
 Each application database is pulled three ways into fresh warehouses: Arrow batches through the fast
@@ -21,10 +21,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from leadflow.pull import fast, readers
+from leadflow.pull import fast
 from leadflow.pull.batch import Batcher
 from leadflow.pull.contract import BY_KEY
-from leadflow.pull.readers import SourceError
+from leadflow.pull.readers import SourceError, base, sql
 
 from ..conftest import scratch_warehouse
 from .conftest import AS_OF
@@ -46,7 +46,7 @@ def pull_three_ways(env, server_url, monkeypatch) -> tuple[dict, dict, dict]:
     for way, variables in WAYS.items():
         for name, value in variables.items():
             monkeypatch.setenv(name, value)
-        tables, fast_rows = dict(readers.ARROW_TABLES), dict(fast.ROWS)
+        tables, fast_rows = dict(sql.ARROW_TABLES), dict(fast.ROWS)
         with scratch_warehouse(server_url, f"sql_arrow_{way}") as url:
             try:
                 summary = {
@@ -55,7 +55,7 @@ def pull_three_ways(env, server_url, monkeypatch) -> tuple[dict, dict, dict]:
             except SourceError as err:
                 summary = str(err)
             results[way] = {"summary": summary, **snapshot(url)}
-        arrow[way] = {t for t, n in readers.ARROW_TABLES.items() if n > tables.get(t, 0)}
+        arrow[way] = {t for t, n in sql.ARROW_TABLES.items() if n > tables.get(t, 0)}
         rows[way] = {k: v - fast_rows.get(k, 0) for k, v in fast.ROWS.items() if v - fast_rows.get(k, 0)}
     for way in ("sqlite3", "careful"):
         for part in results["careful"]:
@@ -153,7 +153,7 @@ def text_corpus(env, leading_nulls: bool = False) -> None:
 def test_text_tables_read_as_arrow_load_the_same_as_sqlite3_and_the_careful_way(
     env, server_url, monkeypatch, caplog, leading_nulls
 ) -> None:
-    monkeypatch.setattr(readers, "FETCH_ROWS", 37)  # many fetches: duplicates cross them
+    monkeypatch.setattr(sql, "FETCH_ROWS", 37)  # many fetches: duplicates cross them
     text_corpus(env, leading_nulls)
     with caplog.at_level(logging.INFO, logger="leadflow.pull.readers"):
         careful, arrow, rows = pull_three_ways(env, server_url, monkeypatch)
@@ -191,7 +191,7 @@ def test_a_value_that_is_not_text_sends_the_table_the_sqlite3_way(env, server_ur
     """In a column without a declared type, one value of another type, fetches after the first: ADBC
     would turn it into text silently (SQLite writes 0.1 + 0.2 as 0.3 and 1e20 as 1.0e+20; Python's
     str does not). The whole table goes through sqlite3, as ever."""
-    monkeypatch.setattr(readers, "FETCH_ROWS", 37)
+    monkeypatch.setattr(sql, "FETCH_ROWS", 37)
     text_corpus(env)
     with sqlite3.connect(env.landing / "app.db") as db:
         db.execute("create table odd as select * from events")
@@ -206,7 +206,7 @@ def test_a_value_that_is_not_text_sends_the_table_the_sqlite3_way(env, server_ur
 
 @needs_adbc
 def test_the_mixed_type_corpus_goes_the_sqlite3_way_and_loads_the_same(env, server_url, monkeypatch) -> None:
-    monkeypatch.setattr(readers, "FETCH_ROWS", 37)
+    monkeypatch.setattr(sql, "FETCH_ROWS", 37)
     sql_corpus(env)  # untyped columns: integers, reals and BLOBs among the text
     careful, arrow, _ = pull_three_ways(env, server_url, monkeypatch)
     assert arrow["arrow"] == set()
@@ -218,7 +218,7 @@ def read_table(url: str, table: str, entity: str, since, fetch: int) -> tuple:
     sink = Batcher(BY_KEY[entity], AS_OF, chunks.append)
     error = None
     try:
-        readers.read_sql(url, table, sink.entity.cursor, since, sink, "product", fetch)
+        sql.read_sql(url, table, sink.entity.cursor, since, sink, "product", fetch)
     except SourceError as err:
         error = str(err)
     summary = sink.finish()
@@ -239,9 +239,9 @@ def test_the_cursor_filter_and_the_row_numbers_are_the_same(env, monkeypatch, si
     out = {}
     for way in ("arrow", "sqlite3"):
         monkeypatch.setenv("LEADFLOW_PULL_ADBC", "1" if way == "arrow" else "0")
-        before = readers.ARROW_TABLES["events"]
+        before = sql.ARROW_TABLES["events"]
         out[way] = [read_table(url, t, f"product.{e}", since, 23) for t, e in PRODUCT.items()]
-        assert (readers.ARROW_TABLES["events"] > before) == (way == "arrow")
+        assert (sql.ARROW_TABLES["events"] > before) == (way == "arrow")
     assert out["arrow"] == out["sqlite3"]
     events = out["arrow"][1]
     assert (events[1].read < 300) == (since is not None)  # the filter took rows out
@@ -277,7 +277,7 @@ def test_a_batch_of_integers_loads_as_the_same_rows_as_tuples() -> None:
         chunks = []
         sink = Batcher(BY_KEY["product.workspace"], AS_OF, chunks.append)
         sink.layout(fields)
-        reader = fast.Rows(sink, "workspaces row ", fields, readers._row_clean)
+        reader = fast.Rows(sink, "workspaces row ", fields, base.row_clean)
         if way == "rows":
             reader.rows(rows, 0)
         else:

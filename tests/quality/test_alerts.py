@@ -18,3 +18,18 @@ def test_the_alert_webhook_url_never_reaches_the_logs(monkeypatch, caplog) -> No
     assert [m["text"] for m in hook.messages] == ["*gate failed*\n• marts.lead_scores.total_score out of range"]
     assert "HTTP Request: POST" in caplog.text  # httpx did log the request,
     assert "alert-secret-4242" not in caplog.text  # without the URL's secret
+
+
+def test_a_busy_channel_is_retried_and_a_wrong_one_is_not(monkeypatch, caplog) -> None:
+    secret_path = "/services/T0ALERT/B0ALERT/alert-secret-5353"
+    with SlackWebhook(0, path=secret_path, rate_limit=None) as hook:
+        hook.faults.update(fail_next=1, reset_next=1)  # a 503, then a dropped connection: both worth a retry
+        monkeypatch.setenv("LEADFLOW_ALERT_WEBHOOK_URL", hook.url + secret_path)
+        assert send_alert("gate failed", ["one"])
+        assert [m["text"] for m in hook.messages] == ["*gate failed*\n• one"]
+        monkeypatch.setenv("LEADFLOW_ALERT_WEBHOOK_URL", hook.url + "/services/T0ALERT/B0ALERT/revoked-4545")
+        before = len(hook.exchanges)
+        with caplog.at_level(logging.ERROR):
+            assert not send_alert("gate failed", ["two"])
+        assert len(hook.exchanges) == before + 1  # Slack's 404 "no_service" is an answer, not a hiccup
+        assert "HTTP 404" in caplog.text and "revoked-4545" not in caplog.text

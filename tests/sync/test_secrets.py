@@ -63,7 +63,7 @@ def test_tokens_never_reach_logs_tables_or_errors(sync_env, monkeypatch, caplog,
 
 
 def test_connection_repr_hides_secrets(sync_env) -> None:
-    from leadflow.sync.connections import resolve_connection
+    from leadflow.connections import resolve_connection
 
     spec = resolve_connection("leadflow_slack")
     assert "demo-secret" not in repr(spec) and "demo-secret" not in str(spec)

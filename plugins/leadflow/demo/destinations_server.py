@@ -1212,7 +1212,7 @@ class DestinationServers:
 def main(host: str, base_port: int, token: str, webhook_secret: str, rate_scale: float, limits_given) -> None:
     """Serve fake Outreach, HubSpot, Slack and webhook APIs; print the AIRFLOW_CONN_* lines to use them."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    from leadflow.sync.transport import RateLimit
+    from leadflow.http import RateLimit
 
     def scaled(requests: int, per: float) -> tuple[int, float]:
         return max(1, round(requests * rate_scale)), per

@@ -1,6 +1,6 @@
 """The vectorized fast path for CSV and JSON Lines files (and SQL rows): Arrow checks and renders whole blocks.
 
-The per-record path (``pull/readers.py`` → ``Batcher`` → ``Validator``) costs about 4 µs of Python per
+The per-record path (``pull/readers/`` → ``Batcher`` → ``Validator``) costs about 4 µs of Python per
 record. For the files of entities whose columns are all text, e-mail, timestamp (and, in CSV, integer),
 this module handles a block of input (4 MB) at a time instead:
 
@@ -25,10 +25,10 @@ this module handles a block of input (4 MB) at a time instead:
 SQL tables (``Rows``) share steps 3–5 (``Columns``), one fetch of rows at a time: rows holding only
 text become Arrow columns in one call (an INTEGER column's integers as text); a row with another type
 (a BLOB too), a control character, DEL or backslash, or more text than the field limit goes the
-careful way, ``Batcher.check`` on the row as ``readers._add_rows`` calls it. JSON columns are checked
+careful way, ``Batcher.check`` on the row as ``readers/sql.py``'s ``_add_rows`` calls it. JSON columns are checked
 with the validator's own test, once per distinct value. A SQLite table whose values are all text (or
 integers in INTEGER columns) comes as Arrow record batches instead (ADBC, ``Rows.batch``): no Python
-tuple per row, only for the careful and duplicate rows (``readers._read_sqlite_arrow`` says when).
+tuple per row, only for the careful and duplicate rows (``readers/sql.py``'s ``_read_sqlite_arrow`` says when).
 
 So raw rows, quarantine rows and reasons and the audit are the same whichever way a line or row went
 (``tests/pull/test_fast_path_parity.py`` pulls the bad-input corpus, a SQLite database of bad rows and
@@ -70,7 +70,7 @@ if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
         pa.set_memory_pool(pa.system_memory_pool())
 ROWS: Counter = Counter()  # rows loaded through the fast path in this process, per entity (tests, benchmark)
 _ROWS_LOCK = threading.Lock()
-# The csv module's default field limit (131,072) raised for every reader here (pull/readers.py says why).
+# The csv module's default field limit (131,072) raised for every reader here (pull/readers/files.py says why).
 CSV_FIELD_LIMIT = 64 << 20
 csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
 SMALLEST = 64  # a refused piece of this many lines or fewer goes the careful way line by line
@@ -486,7 +486,7 @@ class Rows(Columns):
     written as ``str`` does, which is what the validator stores) without control characters, backslash,
     DEL or surrogates, and the row's text is within the field limit: what the per-record path calls a
     clean row. Any other row — another type, a dirty or long value — and any row the column checks
-    cannot pass goes the careful way: ``Batcher.check`` on the row, as ``readers._add_rows`` calls it.
+    cannot pass goes the careful way: ``Batcher.check`` on the row, as ``readers/sql.py``'s ``_add_rows`` calls it.
     """
 
     def __init__(self, sink: Batcher, prefix: str, fields: list[str], careful):
@@ -528,7 +528,7 @@ class Rows(Columns):
         return True
 
     def batch(self, batch: pa.RecordBatch, number: int, integers: dict | None = None) -> None:
-        """Rows ``number + 1``, … of the table as an Arrow record batch (ADBC, pull/readers.py), columns in
+        """Rows ``number + 1``, … of the table as an Arrow record batch (ADBC, pull/readers/sql.py), columns in
         ``fields`` order, of the types ``takes`` accepts: the same as ``rows`` on the same rows as tuples. Text
         is as the tuples' ``str``; an INTEGER column's integers are written as ``str`` writes them (Arrow's
         cast does the same), or come as that text already, marked in ``integers`` (column index -> per row);

@@ -26,6 +26,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import psycopg
 import yaml
 
+from leadflow.connections import redact
+from leadflow.http import RateLimit
 from leadflow.pull.batch import Batcher, Chunk, Summary, drift_column
 from leadflow.pull.contract import BY_KEY, SOURCES, Entity, ensure_raw_tables, entities_of
 from leadflow.pull.loader import ON_CONFLICT, LoadResult, RawLoad, Unit, deferred_key, ensure_pull_schema
@@ -43,8 +45,7 @@ from leadflow.pull.readers import (
 )
 from leadflow.pull.validate import IGNORED, UNDECLARED_UTC, Source, parse_template
 from leadflow.settings import Settings, current_settings, get_settings
-from leadflow.sync.transport import RateLimit
-from leadflow.warehouse.db import connect, ensure_ops_schema, redact, warehouse_url
+from leadflow.warehouse.db import connect, ensure_ops_schema, warehouse_url
 
 log = logging.getLogger(__name__)
 

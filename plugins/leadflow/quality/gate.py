@@ -55,9 +55,10 @@ from pathlib import Path
 
 import psycopg
 
+from leadflow.connections import redact
 from leadflow.quality.runs import record
 from leadflow.settings import Settings, get_settings
-from leadflow.warehouse.db import connect, ensure_ops_schema, redact
+from leadflow.warehouse.db import connect, ensure_ops_schema
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ A record (built by the engine) is a dict::
 
 ``deliver`` returns a :class:`Delivery`; a batch the destination refuses as a whole because of its
 content raises :class:`BatchRejected` (the engine splits it until the bad records are isolated); a
-destination that cannot take anything now raises ``DestinationUnavailable``/``DestinationMisconfigured``
+destination that cannot take anything now raises ``leadflow.http.ServiceUnavailable``/``ServiceMisconfigured``
 with ``partial`` set to what it settled before.
 
 Optional attributes the engine reads: ``concurrency`` (batches in flight, default 1), ``idempotent``
@@ -37,15 +37,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from leadflow.sync.connections import ConnectionSpec, register_secret, resolve_connection
-from leadflow.sync.transport import (
-    DestinationError,
-    DestinationMisconfigured,
-    DestinationUnavailable,
+from leadflow import slack
+from leadflow.connections import ConnectionSpec, register_secret, resolve_connection
+from leadflow.http import (
     HttpSender,
     RateLimit,
     RetryPolicy,
     SendStats,
+    ServiceError,
+    ServiceMisconfigured,
     short_body,
 )
 
@@ -53,9 +53,6 @@ __all__ = [
     "BatchRejected",
     "Delivery",
     "Destination",
-    "DestinationError",
-    "DestinationMisconfigured",
-    "DestinationUnavailable",
     "FileDestination",
     "HubSpotDestination",
     "OutreachDestination",
@@ -308,7 +305,7 @@ class HubSpotDestination(_HttpDestination):
         if response.status_code in (200, 201, 207):
             return self._settle(records, names, response, body)
         if response.status_code == 404:
-            raise DestinationMisconfigured(f"{self.name}: HTTP 404 for the batch upsert endpoint — check the host")
+            raise ServiceMisconfigured(f"{self.name}: HTTP 404 for the batch upsert endpoint — check the host")
         body = body if isinstance(body, dict) else {}
         reason = f"HubSpot HTTP {response.status_code}: {body.get('message') or short_body(response)}"
         errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
@@ -432,7 +429,7 @@ class OutreachDestination(_HttpDestination):
                 state = self._remove(r) if r["action"] == "remove" else self._upsert(r)
             except RecordRejected as exc:
                 delivery.rejected[r["queue_id"]] = str(exc)
-            except DestinationError as exc:
+            except ServiceError as exc:
                 exc.partial = delivery
                 raise
             else:
@@ -639,32 +636,18 @@ class SlackDestination(_HttpDestination):
             pass
         why = (p.get("reasons_text") or "no reason recorded")[:2900]
         header = f"Hot lead: {who} — {company}"[:150]
-        text = f"{header} ({kind}). Why: {why[:500]}. SLA: {sla_text}."
-        return {
-            "text": text,
-            "blocks": [
-                {"type": "header", "text": {"type": "plain_text", "text": header}},
-                {
-                    "type": "section",
-                    "fields": [
-                        {"type": "mrkdwn", "text": f"*Who*\n{who}{title}\n{record['email']}"[:2000]},
-                        {"type": "mrkdwn", "text": f"*Company*\n{company}"[:2000]},
-                        {"type": "mrkdwn", "text": f"*Qualified as*\n{kind}"},
-                        {"type": "mrkdwn", "text": f"*SLA*\n{sla_text}"},
-                    ],
-                },
-                {"type": "section", "text": {"type": "mrkdwn", "text": f"*Why*\n{why}"}},
-                {
-                    "type": "context",
-                    "elements": [
-                        {
-                            "type": "mrkdwn",
-                            "text": f"leadflow · lead {record['lead_id']} · ref {record['idempotency_key']}",
-                        }
-                    ],
-                },
+        return slack.message(
+            f"{header} ({kind}). Why: {why[:500]}. SLA: {sla_text}.",
+            header=header,
+            fields=[
+                ("Who", f"{who}{title}\n{record['email']}"),
+                ("Company", company),
+                ("Qualified as", kind),
+                ("SLA", sla_text),
             ],
-        }
+            sections=[("Why", why)],
+            context=f"leadflow · lead {record['lead_id']} · ref {record['idempotency_key']}",
+        )
 
     def deliver(self, records: list[dict]) -> Delivery:
         delivery = Delivery()
@@ -674,7 +657,7 @@ class SlackDestination(_HttpDestination):
                 continue
             try:
                 response = self.sender.request("POST", self.path, json_body=self.message(r))
-            except DestinationError as exc:
+            except ServiceError as exc:
                 exc.partial = delivery
                 raise
             text = short_body(response)
@@ -688,7 +671,7 @@ class SlackDestination(_HttpDestination):
                 "invalid_token",
                 "no_team",
             ):
-                exc = DestinationMisconfigured(f"{self.name}: Slack HTTP {response.status_code} {text}")
+                exc = ServiceMisconfigured(f"{self.name}: Slack HTTP {response.status_code} {text}")
                 exc.partial = delivery
                 raise exc
             else:
@@ -760,7 +743,7 @@ class WebhookDestination(_HttpDestination):
                     )
             return delivery
         if response.status_code == 404:
-            raise DestinationMisconfigured(f"{self.name}: HTTP 404 — check the webhook URL")
+            raise ServiceMisconfigured(f"{self.name}: HTTP 404 — check the webhook URL")
         hints = {}
         for item in (body or {}).get("results") or (body or {}).get("errors") or []:
             if (
@@ -799,6 +782,21 @@ def _kind(name: str, conn: ConnectionSpec | None) -> str:
     return base if base in KINDS else name
 
 
+def retry_policy(settings: Any, overrides: dict | None = None) -> RetryPolicy:
+    """The sync's retry settings (``LEADFLOW_SYNC_*``), with a connection's ``extra.retry`` over them."""
+    values = {
+        "max_attempts": settings.sync_max_attempts,
+        "base_seconds": settings.sync_backoff_base_seconds,
+        "max_backoff_seconds": settings.sync_backoff_max_seconds,
+        "max_retry_after_seconds": settings.sync_max_retry_after_seconds,
+        "timeout_seconds": settings.sync_http_timeout_seconds,
+    }
+    for key, value in (overrides or {}).items():
+        if key in values:
+            values[key] = type(values[key])(value)
+    return RetryPolicy(**values)
+
+
 def destination_from_connection(name: str, settings: Any, sleep=time.sleep, transport=None) -> Destination:
     """The destination ``name`` as its Airflow connection ``leadflow_<name>`` describes it."""
     conn = resolve_connection(f"leadflow_{name}", required=name != "file")
@@ -817,7 +815,7 @@ def destination_from_connection(name: str, settings: Any, sleep=time.sleep, tran
         raise DestinationConfigError(
             f"destination {name!r}: unknown kind {kind!r} (one of {', '.join(KINDS)}; set extra.kind)"
         )
-    retry = RetryPolicy.from_settings(settings, extra.get("retry"))
+    retry = retry_policy(settings, extra.get("retry"))
     limit = RateLimit.parse(extra.get("rate_limit"), DEFAULT_LIMITS.get(kind))
     concurrency = int(extra.get("concurrency", {"hubspot": 2, "outreach": 2, "webhook": 2}.get(kind, 1)))
     if kind == "slack":

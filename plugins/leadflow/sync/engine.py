@@ -41,10 +41,10 @@ from datetime import UTC, datetime
 import psycopg
 from psycopg.rows import dict_row
 
+from leadflow.connections import redact
+from leadflow.http import ServiceError
 from leadflow.settings import Settings, current_settings, get_settings
-from leadflow.sync.connections import redact
 from leadflow.sync.destinations import BatchRejected, Delivery, Destination, destination_from_connection
-from leadflow.sync.transport import DestinationError
 from leadflow.warehouse.db import connect, ensure_ops_schema
 
 log = logging.getLogger(__name__)
@@ -597,7 +597,7 @@ def _deliver_isolating(destination: Destination, records: list[dict]) -> Deliver
                 continue
             try:
                 out.merge(_deliver_isolating(destination, part))
-            except DestinationError as inner:
+            except ServiceError as inner:
                 inner.partial = out.merge(inner.partial)
                 raise
         return out
@@ -609,7 +609,7 @@ def _settle(
     failure: BaseException | None = None
     try:
         delivery = future.result()
-    except DestinationError as exc:
+    except ServiceError as exc:
         delivery, failure = exc.partial or Delivery(), exc
     except Exception as exc:  # a bug in a destination: stop it, keep the batch pending (uncertain)
         log.exception("destination %s failed", report.destination)

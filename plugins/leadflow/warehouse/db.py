@@ -8,12 +8,11 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from leadflow.settings import Settings, current_settings, env_pg_url, get_settings
+from leadflow.connections import configured_warehouse_url
+from leadflow.settings import Settings, current_settings, get_settings
 from leadflow.warehouse.embedded import EmbeddedPostgres
 
 log = logging.getLogger(__name__)
-
-AIRFLOW_CONN_ID = "leadflow_warehouse"
 
 OPS_DDL = """
 create schema if not exists raw;
@@ -212,36 +211,14 @@ def embedded(settings: Settings | None = None) -> EmbeddedPostgres:
     return EmbeddedPostgres(settings.home_dir / "pgdata", settings.embedded_port)
 
 
-def _airflow_connection_url() -> str | None:
-    """The Airflow connection ``leadflow_warehouse``, when Airflow can resolve one."""
-    if not any(k.startswith("AIRFLOW_CONN_") for k in os.environ) and "AIRFLOW_HOME" not in os.environ:
-        return None
-    try:
-        from airflow.sdk import Connection
-
-        conn = Connection.get(AIRFLOW_CONN_ID)
-    except Exception:  # not defined, or not inside an Airflow context
-        return None
-    return conn.get_uri().replace("postgres://", "postgresql://", 1)
-
-
 def warehouse_url(settings: Settings | None = None, start_embedded: bool = True) -> str:
-    """Explicit URL > PG* variables > Airflow connection > the embedded server (started on demand)."""
+    """The configured warehouse (``leadflow.connections``), else the embedded server (started on demand)."""
     settings = settings or get_settings()
-    url = settings.warehouse_url or env_pg_url() or _airflow_connection_url()
+    url = configured_warehouse_url(settings)
     if url:
         return url
     server = embedded(settings)
     return server.start() if start_embedded else server.url
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for logs."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return parts._replace(netloc=netloc).geturl()
-    return url
 
 
 def connect(url: str | None = None, autocommit: bool = False) -> psycopg.Connection:

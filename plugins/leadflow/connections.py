@@ -1,17 +1,23 @@
-"""Destination credentials: Airflow connections, read from ``AIRFLOW_CONN_<ID>`` or Airflow itself.
+"""Every connection leadflow makes, resolved in one place, and the secrets they carry kept out of logs.
 
-A destination ``name`` uses the connection ``leadflow_<name>``. It is resolved, in order, from
+* Destinations and other APIs: the Airflow connection ``leadflow_<name>`` (:func:`resolve_connection`),
+  resolved, in order, from
 
-1. the environment variable ``AIRFLOW_CONN_LEADFLOW_<NAME>`` (Airflow's own convention, so the same
-   variable works inside a task, in the CLI and in tests), as JSON
-   (``{"conn_type": "http", "host": "...", "password": "...", "extra": {...}}``) or as a URI
-   (``https://:token@api.example.com?__extra__=<json>`` or plain ``?key=value`` extras);
-2. Airflow's connection store (``airflow.sdk.Connection.get``), when running inside Airflow.
+  1. the environment variable ``AIRFLOW_CONN_LEADFLOW_<NAME>`` (Airflow's own convention, so the same
+     variable works inside a task, in the CLI and in tests), as JSON
+     (``{"conn_type": "http", "host": "...", "password": "...", "extra": {...}}``) or as a URI
+     (``https://:token@api.example.com?__extra__=<json>`` or plain ``?key=value`` extras);
+  2. Airflow's connection store (``airflow.sdk.Connection.get``), when running inside Airflow.
+* The warehouse (:func:`configured_warehouse_url`): ``LEADFLOW_WAREHOUSE_URL`` > the libpq ``PG*`` variables >
+  the Airflow connection ``leadflow_warehouse``; with none of them, ``warehouse/db.py`` starts the embedded server.
+* The quality alert webhook (:func:`alert_webhook_url`): ``LEADFLOW_ALERT_WEBHOOK_URL`` or the connection
+  ``leadflow_alerts`` (its host is the webhook URL).
 
 Secrets (password, login for token-style APIs, and extra keys that look like secrets) are
 registered with :func:`register_secret`: they are masked in Airflow's task logs and redacted from
 ``httpx`` log lines (a Slack webhook URL *is* a secret), and :class:`ConnectionSpec`'s ``repr`` never
-shows them.
+shows them. :func:`redact` is the one way to make a text safe to log or store: registered secrets and
+the password of any URL in it become ``***``.
 """
 
 from __future__ import annotations
@@ -19,11 +25,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from leadflow.settings import Settings, current_settings
 
 log = logging.getLogger(__name__)
 
@@ -123,15 +132,22 @@ def parse_connection(conn_id: str, value: str) -> ConnectionSpec:
     )
 
 
+def _airflow_store(conn_id: str):
+    """The connection as Airflow's ``Connection.get`` finds it, or None (not defined, or no Airflow context)."""
+    try:
+        from airflow.sdk import Connection
+
+        return Connection.get(conn_id)
+    except Exception:
+        return None
+
+
 def _from_airflow(conn_id: str) -> ConnectionSpec | None:
     """Airflow's connection store — only when Airflow is already loaded (a task), never imported for it."""
     if "airflow.sdk" not in sys.modules:
         return None
-    try:
-        from airflow.sdk import Connection
-
-        conn = Connection.get(conn_id)
-    except Exception:  # not defined, or no Airflow context
+    conn = _airflow_store(conn_id)
+    if conn is None:
         return None
     extra = conn.extra_dejson if hasattr(conn, "extra_dejson") else {}
     return ConnectionSpec(
@@ -152,6 +168,57 @@ def resolve_connection(conn_id: str, required: bool = True) -> ConnectionSpec | 
     for secret in spec.secrets():
         register_secret(secret)
     return spec
+
+
+# --- the warehouse ----------------------------------------------------------------------------------
+
+WAREHOUSE_CONN_ID = "leadflow_warehouse"
+
+
+def env_pg_url() -> str | None:
+    """A URL built from the standard libpq PG* variables, when PGHOST or PGDATABASE is set."""
+    if not (os.environ.get("PGHOST") or os.environ.get("PGDATABASE")):
+        return None
+    from sqlalchemy.engine import URL
+
+    return URL.create(
+        "postgresql",
+        username=os.environ.get("PGUSER", "postgres"),
+        password=os.environ.get("PGPASSWORD"),
+        host=os.environ.get("PGHOST", "127.0.0.1"),
+        port=int(os.environ.get("PGPORT", "5432")),
+        database=os.environ.get("PGDATABASE", "postgres"),
+    ).render_as_string(hide_password=False)
+
+
+def _airflow_warehouse_url() -> str | None:
+    """The Airflow connection ``leadflow_warehouse``, when Airflow can resolve one."""
+    if not any(k.startswith("AIRFLOW_CONN_") for k in os.environ) and "AIRFLOW_HOME" not in os.environ:
+        return None
+    conn = _airflow_store(WAREHOUSE_CONN_ID)
+    return conn.get_uri().replace("postgres://", "postgresql://", 1) if conn is not None else None
+
+
+def configured_warehouse_url(settings: Settings) -> str | None:
+    """Explicit URL > PG* variables > Airflow connection; None means no warehouse is configured."""
+    return settings.warehouse_url or env_pg_url() or _airflow_warehouse_url()
+
+
+# --- the quality alert webhook ----------------------------------------------------------------------
+
+
+def alert_webhook_url() -> str | None:
+    """``LEADFLOW_ALERT_WEBHOOK_URL``, else the connection ``leadflow_alerts`` (JSON whose host is the URL, or the URL)."""
+    url = current_settings().alert_webhook_url
+    if url:
+        return url.get_secret_value()
+    raw = os.environ.get("AIRFLOW_CONN_LEADFLOW_ALERTS")
+    if raw:
+        try:
+            return json.loads(raw).get("host")
+        except json.JSONDecodeError:
+            return raw
+    return None
 
 
 # --- keeping secrets out of logs -------------------------------------------------------------------
@@ -179,7 +246,13 @@ class RedactSecrets(logging.Filter):
 _FILTER = RedactSecrets()
 
 
+# The password of a URL (``scheme://user:password@host``): up to the netloc's last "@", as urlsplit reads it.
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/?#@\s:]*:)[^/?#\s]+(?=@)", re.IGNORECASE)
+
+
 def redact(text: str) -> str:
+    """``text`` with every registered secret and every URL's password replaced by ``***``."""
+    text = _URL_PASSWORD.sub(r"\1***", text)
     for secret in sorted(_SECRETS, key=len, reverse=True):
         text = text.replace(secret, "***")
     return text

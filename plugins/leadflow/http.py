@@ -1,14 +1,14 @@
-"""HTTP plumbing shared by the API destinations.
+"""HTTP transport shared by every step that calls an API: the pull's REST sources, the sync's destinations, alerts.
 
 * :class:`RateLimit` — a documented quota ("190 requests per 10 s") and the client-side token bucket
   that stays under it: capacity ``C = max(1, floor(5% of N))`` and rate ``(N - C) / T``, so that in
   any window of T seconds at most ``C + rate·T = N`` requests leave, while the long-run throughput is
   95% of the quota.
-* :class:`TokenBucket` — thread-safe; a 429's ``Retry-After`` pauses every sender of the destination.
-* :class:`HttpSender` — one ``httpx`` client per destination; retries 429, 408, 5xx, timeouts and
+* :class:`TokenBucket` — thread-safe; a 429's ``Retry-After`` pauses every sender of the API.
+* :class:`HttpSender` — one ``httpx`` client per API; retries (``tenacity``) 429, 408, 5xx, timeouts and
   broken connections with exponential backoff and full jitter (or exactly the ``Retry-After`` the
   server asked for, plus a little jitter), up to ``max_attempts``. 401/403 mean the connection is
-  wrong: no point retrying. Every other response goes back to the destination, which knows what a
+  wrong: no point retrying. Every other response goes back to the caller, which knows what a
   400 or 422 means for its records.
 
 Errors never quote the URL (a Slack webhook URL is itself the secret) or the request headers.
@@ -17,6 +17,7 @@ Errors never quote the URL (a Slack webhook URL is itself the secret) or the req
 from __future__ import annotations
 
 import email.utils
+import json
 import math
 import random
 import re
@@ -27,21 +28,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 
-class DestinationError(RuntimeError):
-    """The destination cannot take more records in this run; carries what it did accept first."""
+class ServiceError(RuntimeError):
+    """The API cannot take more requests in this run; ``partial`` carries what the caller had settled before."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.partial: Any = None  # a Delivery of the records settled before the failure
+        self.partial: Any = None  # e.g. the sync's Delivery of the records settled before the failure
 
 
-class DestinationUnavailable(DestinationError):
-    """Retries exhausted on 429/5xx/timeouts/connection errors: stop this destination for this run."""
+class ServiceUnavailable(ServiceError):
+    """Retries exhausted on 429/5xx/timeouts/connection errors: stop calling this API for this run."""
 
 
-class DestinationMisconfigured(DestinationError):
+class ServiceMisconfigured(ServiceError):
     """401/403 or an unknown endpoint: the connection is wrong; nothing is gained by retrying."""
 
 
@@ -143,26 +145,12 @@ class RetryPolicy:
     max_attempts: int = 8
     base_seconds: float = 0.5
     max_backoff_seconds: float = 60.0
-    max_retry_after_seconds: float = 900.0  # a longer Retry-After ends this destination's run (next run resumes)
+    max_retry_after_seconds: float = 900.0  # a longer Retry-After ends this API's run (next run resumes)
     timeout_seconds: float = 30.0
 
-    @classmethod
-    def from_settings(cls, settings: Any, overrides: dict | None = None) -> RetryPolicy:
-        values = {
-            "max_attempts": settings.sync_max_attempts,
-            "base_seconds": settings.sync_backoff_base_seconds,
-            "max_backoff_seconds": settings.sync_backoff_max_seconds,
-            "max_retry_after_seconds": settings.sync_max_retry_after_seconds,
-            "timeout_seconds": settings.sync_http_timeout_seconds,
-        }
-        for key, value in (overrides or {}).items():
-            if key in values:
-                values[key] = type(values[key])(value)
-        return cls(**values)
-
-    def backoff(self, attempt: int) -> float:
-        """Full jitter: uniform in [0, min(cap, base·2^attempt)] (attempt counts from 0)."""
-        return random.uniform(0, min(self.max_backoff_seconds, self.base_seconds * 2**attempt))
+    def backoff(self) -> wait_random_exponential:
+        """Full jitter: uniform in [0, min(cap, base·2^retry)] (the first retry is retry 0)."""
+        return wait_random_exponential(multiplier=self.base_seconds, max=self.max_backoff_seconds)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -207,8 +195,33 @@ class SendStats:
 RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
 
 
+def new_client(
+    base_url: str = "",
+    headers: dict[str, str] | None = None,
+    timeout: float = 30.0,
+    transport: httpx.BaseTransport | None = None,
+    concurrency: int | None = None,
+) -> httpx.Client:
+    """The ``httpx`` client every caller uses: a base URL, default headers, one timeout, and — for a caller
+    that sends from ``concurrency`` threads — a connection pool sized to them."""
+    extra: dict[str, Any] = {}
+    if concurrency is not None:
+        extra["limits"] = httpx.Limits(
+            max_connections=max(2, concurrency * 2), max_keepalive_connections=max(2, concurrency)
+        )
+    return httpx.Client(base_url=base_url, headers=headers or {}, timeout=timeout, transport=transport, **extra)
+
+
+class _Retryable(Exception):
+    """One attempt's outcome worth another try: why, and how long the server asked us to wait."""
+
+    def __init__(self, problem: str, retry_after: float | None = None) -> None:
+        super().__init__(problem)
+        self.problem, self.retry_after = problem, retry_after
+
+
 class HttpSender:
-    """Sends one request with the destination's rate limit and retry policy; returns the final response."""
+    """Sends one request with the API's rate limit and retry policy; returns the final response."""
 
     def __init__(
         self,
@@ -227,13 +240,7 @@ class HttpSender:
         self.sleep = sleep
         self.bucket = TokenBucket(rate_limit, clock=clock, sleep=sleep)
         self.stats = SendStats()
-        self.client = httpx.Client(
-            base_url=base_url,
-            headers=headers or {},
-            timeout=self.retry.timeout_seconds,
-            transport=transport,
-            limits=httpx.Limits(max_connections=max(2, concurrency * 2), max_keepalive_connections=max(2, concurrency)),
-        )
+        self.client = new_client(base_url, headers, self.retry.timeout_seconds, transport, concurrency)
 
     @property
     def rate_limit(self) -> RateLimit | None:
@@ -255,58 +262,79 @@ class HttpSender:
     ) -> httpx.Response:
         """``sign(body)`` returns extra headers computed per attempt (e.g. a timestamped HMAC signature)."""
         if json_body is not None:
-            import json
-
             content = json.dumps(json_body, separators=(",", ":"), default=str).encode()
             headers = {"Content-Type": "application/json", **(headers or {})}
         policy = self.retry
-        problem = ""
-        for attempt in range(policy.max_attempts):
-            self.bucket.acquire()
-            attempt_headers = dict(headers or {})
-            if sign is not None:
-                attempt_headers.update(sign(content or b""))
-            self.stats.add(requests=1)
-            retry_after = None
-            try:
-                response = self.client.request(method, path, content=content, params=params, headers=attempt_headers)
-            except httpx.TimeoutException as exc:
-                self.stats.add(timeouts=1)
-                problem = f"timed out ({type(exc).__name__})"
-            except httpx.TransportError as exc:
-                self.stats.add(connection_errors=1)
-                problem = f"connection failed ({type(exc).__name__})"
-            else:
-                status = response.status_code
-                if status in (401, 403):
-                    raise DestinationMisconfigured(
-                        f"{self.label}: HTTP {status} {short_body(response)} — check the connection's credentials"
-                    )
-                if status not in RETRY_STATUSES:
-                    return response
-                problem = f"HTTP {status} {short_body(response)}".strip()
-                if status == 429:
-                    self.stats.add(rate_limited=1)
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                else:
-                    self.stats.add(server_errors=1)
-                    if status == 503:
-                        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if attempt + 1 >= policy.max_attempts:
-                break
-            if retry_after is not None:
-                if retry_after > policy.max_retry_after_seconds:
-                    raise DestinationUnavailable(
-                        f"{self.label}: {problem}; Retry-After {retry_after:.0f}s exceeds "
+        backoff = policy.backoff()
+
+        def wait(state: RetryCallState) -> float:
+            retry_after = state.outcome.exception().retry_after
+            if retry_after is None:
+                return backoff(state)
+            return retry_after + random.uniform(0, min(1.0, 0.1 * retry_after))
+
+        def before_sleep(state: RetryCallState) -> None:
+            failed = state.outcome.exception()
+            if failed.retry_after is not None:
+                if failed.retry_after > policy.max_retry_after_seconds:
+                    raise ServiceUnavailable(
+                        f"{self.label}: {failed.problem}; Retry-After {failed.retry_after:.0f}s exceeds "
                         f"{policy.max_retry_after_seconds:.0f}s — the next run resumes"
                     )
-                delay = retry_after + random.uniform(0, min(1.0, 0.1 * retry_after))
-                self.bucket.pause(delay)
-            else:
-                delay = policy.backoff(attempt)
+                self.bucket.pause(state.upcoming_sleep)
             self.stats.add(retries=1)
-            self.sleep(delay)
-        raise DestinationUnavailable(f"{self.label}: {problem} after {policy.max_attempts} attempts")
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(_Retryable),
+            stop=stop_after_attempt(policy.max_attempts),
+            wait=wait,
+            before_sleep=before_sleep,
+            sleep=self.sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(self._attempt, method, path, content, params, headers, sign)
+        except _Retryable as last:
+            raise ServiceUnavailable(f"{self.label}: {last.problem} after {policy.max_attempts} attempts") from None
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        content: bytes | None,
+        params: dict | None,
+        headers: dict[str, str] | None,
+        sign: Callable[[bytes], dict[str, str]] | None,
+    ) -> httpx.Response:
+        """One try: the response, or :class:`_Retryable` saying why another try may do better."""
+        self.bucket.acquire()
+        attempt_headers = dict(headers or {})
+        if sign is not None:
+            attempt_headers.update(sign(content or b""))
+        self.stats.add(requests=1)
+        try:
+            response = self.client.request(method, path, content=content, params=params, headers=attempt_headers)
+        except httpx.TimeoutException as exc:
+            self.stats.add(timeouts=1)
+            raise _Retryable(f"timed out ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            self.stats.add(connection_errors=1)
+            raise _Retryable(f"connection failed ({type(exc).__name__})") from None
+        status = response.status_code
+        if status in (401, 403):
+            raise ServiceMisconfigured(
+                f"{self.label}: HTTP {status} {short_body(response)} — check the connection's credentials"
+            )
+        if status not in RETRY_STATUSES:
+            return response
+        problem = f"HTTP {status} {short_body(response)}".strip()
+        if status == 429:
+            self.stats.add(rate_limited=1)
+        else:
+            self.stats.add(server_errors=1)
+        if status in (429, 503):
+            raise _Retryable(problem, parse_retry_after(response.headers.get("Retry-After")))
+        raise _Retryable(problem)
 
 
 def short_body(response: httpx.Response, limit: int = 300) -> str:

@@ -1,8 +1,7 @@
-"""Rate limits, retries and connections — without a network (httpx.MockTransport) and without a real clock."""
+"""leadflow.http: rate limits and retries — without a network (httpx.MockTransport) and without a real clock."""
 
 from __future__ import annotations
 
-import json
 import math
 
 import httpx
@@ -10,13 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leadflow.sync.connections import ConnectionMissing, parse_connection, resolve_connection
-from leadflow.sync.transport import (
-    DestinationMisconfigured,
-    DestinationUnavailable,
+from leadflow.http import (
     HttpSender,
     RateLimit,
     RetryPolicy,
+    ServiceMisconfigured,
+    ServiceUnavailable,
     TokenBucket,
     parse_retry_after,
 )
@@ -121,20 +119,32 @@ def test_5xx_timeouts_and_resets_back_off_exponentially_with_jitter() -> None:
     assert (stats["server_errors"], stats["timeouts"], stats["connection_errors"], stats["retries"]) == (2, 1, 1, 4)
 
 
+def test_503_waits_its_retry_after_and_500_backs_off() -> None:
+    clock = FakeClock()
+    sender, _ = mock_sender([httpx.Response(503, headers={"Retry-After": "5"}), httpx.Response(200)], clock)
+    assert sender.request("GET", "/x").status_code == 200
+    assert 5 <= clock.slept[0] <= 5.5  # the server's wait, plus at most a tenth of it as jitter
+    assert sender.bucket.paused_until >= 1005  # ... for every sender of the API, not only this request
+    clock = FakeClock()
+    sender, _ = mock_sender([httpx.Response(500, headers={"Retry-After": "50"}), httpx.Response(200)], clock)
+    assert sender.request("GET", "/x").status_code == 200
+    assert clock.slept[0] <= 1.0  # a 500's Retry-After is not a promise: the first backoff's cap (base 1 s)
+
+
 def test_retries_end_and_say_why() -> None:
     clock = FakeClock()
     sender, _ = mock_sender([httpx.Response(500, text="boom")] * 3, clock, max_attempts=3)
-    with pytest.raises(DestinationUnavailable, match="HTTP 500 boom after 3 attempts"):
+    with pytest.raises(ServiceUnavailable, match="HTTP 500 boom after 3 attempts"):
         sender.request("GET", "/x")
     sender, _ = mock_sender([httpx.Response(429, headers={"Retry-After": "3600"})], clock)
-    with pytest.raises(DestinationUnavailable, match="Retry-After 3600s exceeds"):
+    with pytest.raises(ServiceUnavailable, match="Retry-After 3600s exceeds"):
         sender.request("GET", "/x")
 
 
 def test_auth_failures_are_not_retried() -> None:
     clock = FakeClock()
     sender, seen = mock_sender([httpx.Response(401, json={"message": "bad token"})], clock)
-    with pytest.raises(DestinationMisconfigured):
+    with pytest.raises(ServiceMisconfigured):
         sender.request("GET", "/x")
     assert len(seen) == 1 and clock.slept == []
 
@@ -152,21 +162,18 @@ def test_retry_after_formats() -> None:
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
 
 
-def test_connections_from_json_and_uri(monkeypatch) -> None:
-    spec = parse_connection(
-        "leadflow_hubspot",
-        json.dumps({"conn_type": "hubspot", "host": "api.hubapi.com", "password": "pat-secret", "extra": {"a": 1}}),
-    )
-    assert spec.base_url() == "https://api.hubapi.com" and spec.password == "pat-secret" and spec.extra == {"a": 1}
-    assert "pat-secret" not in repr(spec)
-    uri = parse_connection(
-        "leadflow_outreach",
-        "http://:tok%2Fen@127.0.0.1:8790?__extra__=%7B%22sequences%22%3A%20%7B%22sdr_nurture%22%3A%204%7D%7D",
-    )
-    assert uri.base_url() == "http://127.0.0.1:8790" and uri.password == "tok/en"
-    assert uri.extra == {"sequences": {"sdr_nurture": 4}}
-    plain = parse_connection("leadflow_webhook", "https://hooks.example.com/in/leadflow?hmac_secret=abc123")
-    assert plain.extra == {"hmac_secret": "abc123"} and plain.schema == "in/leadflow"
-    monkeypatch.delenv("AIRFLOW_CONN_LEADFLOW_NOPE", raising=False)
-    with pytest.raises(ConnectionMissing, match="AIRFLOW_CONN_LEADFLOW_NOPE"):
-        resolve_connection("leadflow_nope")
+def test_a_long_retry_after_on_the_last_attempt_is_just_the_last_failure() -> None:
+    clock = FakeClock()
+    sender, seen = mock_sender([httpx.Response(429, headers={"Retry-After": "3600"})] * 2, clock, max_attempts=1)
+    with pytest.raises(ServiceUnavailable, match="HTTP 429 +after 1 attempts"):
+        sender.request("GET", "/x")
+    assert len(seen) == 1 and clock.slept == []
+
+
+def test_every_attempt_is_signed_afresh_and_json_is_sent_compact() -> None:
+    clock = FakeClock()
+    sender, seen = mock_sender([httpx.Response(502), httpx.Response(200)], clock)
+    stamps = iter(["t1", "t2"])
+    sender.request("POST", "/x", json_body={"a": [1, 2]}, sign=lambda body: {"X-Signature": f"{next(stamps)}:{body!r}"})
+    assert [r.headers["X-Signature"] for r in seen] == ["t1:b'{\"a\":[1,2]}'", "t2:b'{\"a\":[1,2]}'"]
+    assert seen[0].headers["Content-Type"] == "application/json"
