@@ -162,7 +162,7 @@ def resolve_connection(conn_id: str, required: bool = True) -> ConnectionSpec | 
         if required:
             raise ConnectionMissing(
                 f"no Airflow connection {conn_id!r}: define it in Airflow or set {_env_name(conn_id)} "
-                "(JSON or URI; see README 'Sync destinations')"
+                "(JSON or URI; see docs/sync.md)"
             )
         return None
     for secret in spec.secrets():
