@@ -108,9 +108,9 @@ def admin(base: str, path: str, body: dict | None = None) -> dict:
 def synthesise(url: str, leads: int, outreach_leads: int, slack_leads: int) -> None:
     """outreach_queue rows shaped like the dbt model's, for file/hubspot/webhook (all), outreach and slack (some)."""
     with psycopg.connect(url, autocommit=True) as conn:
-        from leadflow.warehouse.db import ensure_ops_schema
+        from leadflow.warehouse.ops import ensure_ops
 
-        ensure_ops_schema(conn)
+        ensure_ops(conn)
         conn.execute("create schema if not exists marts")
         conn.execute("drop table if exists marts.outreach_queue")
         conn.execute(

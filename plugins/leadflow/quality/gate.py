@@ -44,7 +44,8 @@ from pathlib import Path
 import psycopg
 
 from leadflow.settings import Settings, get_settings
-from leadflow.warehouse.db import connect, ensure_ops_schema, redact
+from leadflow.warehouse.db import connect, redact
+from leadflow.warehouse.ops import ensure_ops
 
 log = logging.getLogger(__name__)
 
@@ -336,7 +337,7 @@ def run_gate(
     evaluated = 0
     counts: dict[str, int] = {}
     with connect(url, autocommit=True) as conn:
-        ensure_ops_schema(conn)
+        ensure_ops(conn)
         existing = _existing_tables(conn, specs)
         for spec in [s for s in specs if s["table"] not in existing]:
             failures.append(Failure(spec["name"], spec["table"], "table_exists", None, "table does not exist"))
@@ -359,7 +360,6 @@ def run_gate(
         timings["validate"] = time.monotonic() - mark
 
         mark = time.monotonic()
-        _ensure_warnings_column(conn)
         for spec in specs:
             result = results[spec["name"]]
             suite_failures = [_describe(spec, exp, conn) for exp in result.results if not exp.success]
@@ -471,16 +471,6 @@ def _validate_all(runs, run_identifier, timings: dict[str, float]) -> dict:
         for part in pool.map(lane, runs):
             results.update(part)
     return results
-
-
-def _ensure_warnings_column(conn: psycopg.Connection) -> None:
-    """ops.quality_runs.warnings on a warehouse created before it existed (ALTER only when needed)."""
-    have = conn.execute(
-        "select 1 from information_schema.columns where table_schema = 'ops' and table_name = 'quality_runs' "
-        "and column_name = 'warnings'"
-    ).fetchone()
-    if not have:
-        conn.execute("alter table ops.quality_runs add column if not exists warnings jsonb not null default '[]'")
 
 
 def _record(

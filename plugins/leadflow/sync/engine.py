@@ -45,7 +45,8 @@ from leadflow.settings import Settings, current_settings, get_settings
 from leadflow.sync.connections import redact
 from leadflow.sync.destinations import BatchRejected, Delivery, Destination, destination_from_connection
 from leadflow.sync.transport import DestinationError
-from leadflow.warehouse.db import connect, ensure_ops_schema
+from leadflow.warehouse.db import connect
+from leadflow.warehouse.ops import ensure_ops
 
 log = logging.getLogger(__name__)
 
@@ -788,7 +789,7 @@ def run_sync(
     reports: list[SyncReport] = []
     failures: list[str] = []
     with connect(autocommit=True) as conn:
-        ensure_ops_schema(conn)
+        ensure_ops(conn)
         if require_gate and not gate_passed(conn, run_id):
             raise SyncRefused(f"run {run_id}: the quality gate has not passed; nothing is sent")
         for name in settings.sync_destinations if destinations is None else destinations:
