@@ -9,6 +9,7 @@ migration exactly once. New DDL goes into a new file, never into an applied one.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -32,6 +33,7 @@ class Migration:
     sql: str
 
 
+@functools.cache
 def migrations() -> tuple[Migration, ...]:
     """Every migration shipped in ``leadflow/warehouse/migrations``, by version."""
     found = []
