@@ -109,9 +109,9 @@ def synthesise(url: str, leads: int, outreach_leads: int, slack_leads: int) -> N
     """outreach_queue rows shaped like the dbt model's, for file/hubspot/webhook (all), outreach and slack (some)."""
     with psycopg.connect(url, autocommit=True) as conn:
         from leadflow.quality import record
-        from leadflow.warehouse.db import ensure_ops_schema
+        from leadflow.warehouse.ops import ensure_ops
 
-        ensure_ops_schema(conn)
+        ensure_ops(conn)
         conn.execute("create schema if not exists marts")
         conn.execute("drop table if exists marts.outreach_queue")
         conn.execute(

@@ -292,11 +292,12 @@ def summary() -> None:
 def sync(dry_run: bool, run_id: str | None) -> None:
     """Deliver new and changed qualified leads (or show what would be delivered)."""
     from leadflow.sync.engine import SyncFailed, SyncRefused, build_destination, run_sync, sync_destination
-    from leadflow.warehouse.db import connect, ensure_ops_schema
+    from leadflow.warehouse.db import connect
+    from leadflow.warehouse.ops import ensure_ops
 
     settings = get_settings()
     with connect(autocommit=True) as conn:
-        ensure_ops_schema(conn)
+        ensure_ops(conn)
         latest = conn.execute("select run_id from ops.quality_runs order by validated_at desc limit 1").fetchone()
         run_id = run_id or (latest[0] if latest else None)
         if not dry_run:

@@ -21,18 +21,8 @@ import psycopg
 from leadflow.pull.contract import ENTITIES
 from leadflow.settings import Settings, get_settings
 from leadflow.transform.dbt import project_vars
+from leadflow.warehouse.ops import ensure_ops
 
-PROFILE_DDL = """
-create table if not exists ops.profile_runs (
-    profile_id bigserial primary key,
-    profiled_at timestamptz not null default now(),
-    as_of timestamptz not null,
-    sources_file text,
-    report jsonb not null
-);
-comment on table ops.profile_runs is
-    'leadflow profile: per load, what can and cannot qualify with the settings of the time, and why.';
-"""
 SCORES = ("fit_score", "engagement_score", "intent_score", "product_usage_score", "total_score")
 FAMILIES = {  # signal family -> lead_scores column that is > 0 when a lead has it
     "fit (role, company, country, e-mail)": "fit_score",
@@ -364,7 +354,7 @@ def _yaml_key(value: str) -> str:
 
 def record_profile(url: str, report: dict) -> int:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(PROFILE_DDL)
+        ensure_ops(conn)
         return _one(
             conn,
             "insert into ops.profile_runs (as_of, sources_file, report) values (%s, %s, %s) returning profile_id",

@@ -27,10 +27,10 @@ def _product_db(landing: Path) -> Path:
 
 
 def _scanner(warehouse: str) -> HotSourceScanner:
-    from leadflow.warehouse.db import ensure_ops_schema
+    from leadflow.warehouse.ops import ensure_ops
 
     with psycopg.connect(warehouse, autocommit=True) as conn:
-        ensure_ops_schema(conn)
+        ensure_ops(conn)
     scanner = HotSourceScanner()
     scanner.start()
     return scanner
@@ -44,9 +44,9 @@ def test_new_hot_rows_become_candidates_once_and_others_never(warehouse, home) -
     old = landing / "web" / "events_2026-01-01.jsonl"
     old.write_text(json.dumps({"event_id": "w0", "event_type": "demo_request", "email": "old@example.com"}) + "\n")
     with psycopg.connect(warehouse, autocommit=True) as conn:
-        from leadflow.warehouse.db import ensure_ops_schema
+        from leadflow.warehouse.ops import ensure_ops
 
-        ensure_ops_schema(conn)
+        ensure_ops(conn)
         from leadflow.pull.readers import list_files
 
         ref = list_files(str(landing), "web/events_*.jsonl")[0]

@@ -7,7 +7,7 @@ import json
 import psycopg
 
 from leadflow.quality import record
-from leadflow.warehouse.db import ensure_ops_schema
+from leadflow.warehouse.ops import ensure_ops
 
 
 def _queue(conn: psycopg.Connection, table: str, lead_ids: list[str]) -> None:
@@ -41,7 +41,7 @@ def test_scoped_sync_delivers_its_leads_and_removes_no_other(warehouse, home) ->
     from leadflow.sync.engine import run_sync
 
     with psycopg.connect(warehouse, autocommit=True) as conn:
-        ensure_ops_schema(conn)
+        ensure_ops(conn)
         conn.execute("create schema if not exists raw")
         conn.execute("create table raw.consent_suppressions (email text, reason text)")
         conn.execute("insert into raw.consent_suppressions values ('l4@example.com', 'unsubscribed')")

@@ -25,12 +25,11 @@ from .test_rest_api import configure, lead, serve
 
 
 def load_unit(url: str, records: list[dict], run_id: str):
-    from leadflow.pull.loader import RawLoad, Unit, ensure_pull_schema
-    from leadflow.warehouse.db import ensure_ops_schema
+    from leadflow.pull.loader import RawLoad, Unit
+    from leadflow.warehouse.ops import ensure_ops
 
     with psycopg.connect(url, autocommit=True) as conn:
-        ensure_ops_schema(conn)
-        ensure_pull_schema(conn)
+        ensure_ops(conn)
         conn.execute(ENTITY.ddl())
         job = RawLoad(conn, ENTITY, run_id, AS_OF, Unit(label=f"{run_id}.csv"))
         sink = Batcher(ENTITY, AS_OF, job.add_chunk)

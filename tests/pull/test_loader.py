@@ -9,8 +9,8 @@ import pytest
 
 from leadflow.pull.batch import Batcher
 from leadflow.pull.contract import BY_KEY
-from leadflow.pull.loader import RawLoad, Unit, ensure_pull_schema
-from leadflow.warehouse.db import ensure_ops_schema
+from leadflow.pull.loader import RawLoad, Unit
+from leadflow.warehouse.ops import ensure_ops
 
 AS_OF = datetime(2026, 11, 20, 12, tzinfo=UTC)
 ENTITY = BY_KEY["marketing.engagement"]
@@ -30,8 +30,7 @@ def engagement(i: int, **overrides) -> dict:
 
 def load(url: str, records: list[dict], run_id: str = "run-1", crash: bool = False) -> dict:
     with psycopg.connect(url, autocommit=True) as conn:
-        ensure_ops_schema(conn)
-        ensure_pull_schema(conn)
+        ensure_ops(conn)
         conn.execute(ENTITY.ddl())
         job = RawLoad(conn, ENTITY, run_id, AS_OF, Unit(label="engagements.csv"))
         sink = Batcher(ENTITY, AS_OF, job.add_chunk)

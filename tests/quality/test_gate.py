@@ -24,7 +24,7 @@ from leadflow.quality.alerts import send_alert
 from leadflow.quality.gate import QualityGateFailed, raise_if_failed, run_gate
 from leadflow.sync.engine import SyncRefused, run_sync
 from leadflow.transform.dbt import DbtFailed, run_dbt
-from leadflow.warehouse.db import ensure_ops_schema
+from leadflow.warehouse.ops import ensure_ops
 
 AS_OF = datetime(2026, 11, 20, 12, tzinfo=UTC)
 LEADS, QUALIFIED = 100, 10
@@ -46,7 +46,7 @@ def create_contract_tables(conn: psycopg.Connection) -> None:
 
 def build_clean_marts(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        ensure_ops_schema(conn)
+        ensure_ops(conn)
         create_contract_tables(conn)
         for key in ("web.event", "consent.suppression"):
             conn.execute(BY_KEY[key].ddl())

@@ -116,3 +116,21 @@ def test_summary_shows_as_of_gate_and_conversion_figures(demo_run) -> None:
     assert f"{sql[0]:,}" in line and f"{float(sql[1]):.1%}" in line and f"{float(sql[2]):.1f}x" in line
     assert f"lead-to-customer, every lead: {won:,} of {leads:,} won" in out
     assert "report           " + str(demo_run["home"] / "report" / "lead-qualification.html") in out
+
+
+def test_speed_to_lead_shows_each_delivery_from_the_ledger_without_a_build(demo_run) -> None:
+    """`leadflow run` syncs after its dbt build; speed_to_lead (a view) already shows what that sync delivered."""
+    with psycopg.connect(demo_run["url"]) as conn:
+        kind = conn.execute("select relkind from pg_class where oid = 'marts.speed_to_lead'::regclass").fetchone()[0]
+        rows = conn.execute(
+            """
+            select s.synced_at, d.first_delivered
+            from marts.speed_to_lead as s
+            inner join (
+                select lead_id, qualified_at, min(qualification_delivered_at) as first_delivered
+                from ops.sync_ledger group by lead_id, qualified_at
+            ) as d on s.lead_id = d.lead_id and date_trunc('second', s.qualifying_event_at) = d.qualified_at
+            """
+        ).fetchall()
+    assert kind == "v"
+    assert rows and all(synced is not None and synced == first for synced, first in rows)

@@ -16,7 +16,7 @@ import pytest
 
 from leadflow.demo.destinations_server import DestinationServers, SlackWebhook
 from leadflow.quality import record
-from leadflow.warehouse.db import ensure_ops_schema
+from leadflow.warehouse.ops import ensure_ops
 
 ROUTES = {
     "account_executive": "conversion_qualified",
@@ -75,7 +75,7 @@ def make_queue(
 ) -> None:
     """(Re)build marts.outreach_queue like the dbt model: one row per lead × destination of its route."""
     with psycopg.connect(url, autocommit=True) as conn:
-        ensure_ops_schema(conn)
+        ensure_ops(conn)
         conn.execute("create schema if not exists marts")
         conn.execute("drop table if exists marts.outreach_queue")
         conn.execute(

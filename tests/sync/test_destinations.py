@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import math
 import os
+from datetime import timedelta
 
 import psycopg
 import pytest
 
 from leadflow.sync.engine import SyncFailed, run_sync
 from tests.sync.conftest import (
+    QUALIFIED_AT,
     assert_exactly_once,
     dead_letters,
     held,
@@ -268,33 +270,46 @@ def test_dry_run_sends_nothing_anywhere_and_stores_the_diff(sync_env) -> None:
     assert diff == [("L0000", "update", "dry run: changed title"), ("L0005", "remove", "dry run")]
 
 
-def test_delivery_times_fill_speed_to_lead(sync_env, monkeypatch) -> None:
+def test_the_ledger_keeps_each_qualifications_first_delivery_and_the_sync_writes_only_ops(
+    sync_env, monkeypatch
+) -> None:
     leads = [lead(i) for i in range(3)]
     make_queue(sync_env["url"], leads, ("file", "webhook"))
     use_destinations(monkeypatch, "file", "webhook")
     with psycopg.connect(sync_env["url"], autocommit=True) as conn:
+        # a dbt table: the sync must not write it (marts.speed_to_lead reads the ledger instead)
         conn.execute(
             "create table marts.speed_to_lead as select lead_id, max(qualified_at) as qualifying_event_at, "
             "cast(null as timestamptz) as synced_at from marts.outreach_queue group by lead_id"
         )
+
+    def deliveries() -> dict:
+        with psycopg.connect(sync_env["url"]) as conn:
+            return {
+                (r[0], r[1]): r[2:]
+                for r in conn.execute(
+                    "select lead_id, destination, qualified_at, qualification_delivered_at, delivered_at "
+                    "from ops.sync_ledger"
+                )
+            }
+
     run_sync("ok")
-    with psycopg.connect(sync_env["url"]) as conn:
-        first = dict(conn.execute("select lead_id, synced_at from marts.speed_to_lead").fetchall())
-        earliest = dict(
-            conn.execute(
-                "select lead_id, min(qualification_delivered_at) from ops.sync_ledger group by lead_id"
-            ).fetchall()
-        )
-    assert first == earliest and all(first.values())
-    # new content, same qualification: synced_at stays the first delivery of that qualification
+    first = deliveries()
+    assert len(first) == 6 and all(q == QUALIFIED_AT and at == d for q, at, d in first.values())
+    # new content, same qualification: its first delivery stays
     make_queue(sync_env["url"], [dict(r, title="CTO") for r in leads], ("file", "webhook"))
     run_sync("ok")
+    second = deliveries()
+    assert {k: v[:2] for k, v in second.items()} == {k: v[:2] for k, v in first.items()}
+    assert all(d > at for _, at, d in second.values())
+    # qualified again at a new time: delivered again, and that is the new qualification's first delivery
+    later = QUALIFIED_AT + timedelta(hours=1)
+    make_queue(sync_env["url"], [dict(r, title="CTO", qualified_at=later) for r in leads], ("file", "webhook"))
+    run_sync("ok")
+    third = deliveries()
+    assert all(q == later and at == d and at > second[k][1] for k, (q, at, d) in third.items())
     with psycopg.connect(sync_env["url"]) as conn:
-        assert dict(conn.execute("select lead_id, synced_at from marts.speed_to_lead").fetchall()) == first
-        changed = conn.execute(
-            "select count(*) from ops.sync_ledger where delivered_at > qualification_delivered_at"
-        ).fetchone()[0]
-    assert changed == 6
+        assert conn.execute("select count(*) from marts.speed_to_lead where synced_at is not null").fetchone() == (0,)
 
 
 def test_hubspot_properties_are_strings_even_when_a_field_is_missing(sync_env, monkeypatch) -> None:

@@ -11,12 +11,12 @@ from leadflow.quality import record
 from leadflow.settings import get_settings
 from leadflow.sync.destinations import Delivery
 from leadflow.sync.engine import SyncRefused, run_sync, sync_destination
-from leadflow.warehouse.db import ensure_ops_schema
+from leadflow.warehouse.ops import ensure_ops
 
 
 def make_queue(url: str, rows: list[tuple[str, str, str]], suppressed: tuple[str, ...] = ()) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        ensure_ops_schema(conn)
+        ensure_ops(conn)
         conn.execute("create schema if not exists marts")
         conn.execute("drop table if exists marts.outreach_queue")
         conn.execute(

@@ -1,8 +1,13 @@
 {#
     Speed to lead per qualified lead: the qualifying event, its SLA due time, when the sync first
-    delivered it to any destination (ops.sync_ledger, as of the previous sync) and the CRM's first sales
-    touch. is_sla_met is null while the lead has not been touched and the SLA is not yet due.
+    delivered that qualification to any destination and the CRM's first sales touch. is_sla_met is null
+    while the lead has not been touched and the SLA is not yet due.
+
+    A view: synced_at is read from the sync's ledger (ops.sync_ledger) when queried, so a delivery shows
+    as soon as the sync has settled it, without a dbt build; the sync itself writes only ops.
 #}
+{{ config(materialized='view') }}
+
 with
 
 qualified as (
@@ -17,13 +22,15 @@ leads as (
 
 ),
 
+-- first delivery of each qualification (a lead qualifying again at a new time is delivered again)
 deliveries as (
 
     select
         lead_id,
-        min(first_delivered_at) as synced_at
+        qualified_at,
+        min(qualification_delivered_at) as synced_at
     from {{ ref('stg_ops__sync_deliveries') }}
-    group by lead_id
+    group by lead_id, qualified_at
 
 ),
 
@@ -37,10 +44,14 @@ final as (
         qualified.primary_type,
 
         -- numerics
-        round(cast(extract(epoch from leads.first_touch_at - qualified.qualifying_event_at) / 60 as numeric), 1)
-            as minutes_to_first_touch,
-        round(cast(extract(epoch from deliveries.synced_at - qualified.qualifying_event_at) / 60 as numeric), 1)
-            as minutes_to_sync,
+        cast(
+            round(cast(extract(epoch from leads.first_touch_at - qualified.qualifying_event_at) / 60 as numeric), 1)
+            as numeric(14, 1)
+        ) as minutes_to_first_touch,
+        cast(
+            round(cast(extract(epoch from deliveries.synced_at - qualified.qualifying_event_at) / 60 as numeric), 1)
+            as numeric(14, 1)
+        ) as minutes_to_sync,
 
         -- booleans
         case
@@ -58,7 +69,9 @@ final as (
     inner join leads
         on qualified.lead_id = leads.lead_id
     left join deliveries
-        on qualified.lead_id = deliveries.lead_id
+        on
+            qualified.lead_id = deliveries.lead_id
+            and date_trunc('second', qualified.qualifying_event_at) = deliveries.qualified_at
 
 )
 

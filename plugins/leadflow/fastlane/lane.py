@@ -32,22 +32,6 @@ QUEUE = "fastlane_marts.outreach_queue"
 SUITE = "fastlane_dbt_tests"
 FIRST_DESTINATIONS = ("slack", "outreach")  # the alert first: a person acts on it
 
-RUNS_DDL = """
-create table if not exists ops.fastlane_runs (
-    run_id text primary key,
-    started_at timestamptz not null,
-    finished_at timestamptz,
-    status text not null,
-    candidates integer not null,
-    people integer not null default 0,
-    queued integer not null default 0,
-    delivered jsonb not null default '{}'::jsonb,
-    seconds jsonb not null default '{}'::jsonb,
-    first_detected_at timestamptz,
-    error text
-)
-"""
-
 
 @dataclass
 class LaneResult:
@@ -100,7 +84,8 @@ def run_fast_lane(candidates: list[dict], run_id: str, settings: Settings | None
     from leadflow.pull.run import pull_source
     from leadflow.sync.engine import run_sync
     from leadflow.transform.dbt import DbtFailed, run_dbt
-    from leadflow.warehouse.db import connect, ensure_ops_schema, warehouse_url
+    from leadflow.warehouse.db import connect, warehouse_url
+    from leadflow.warehouse.ops import ensure_ops
 
     settings = settings or get_settings()
     url = warehouse_url(settings)
@@ -117,8 +102,7 @@ def run_fast_lane(candidates: list[dict], run_id: str, settings: Settings | None
         clock = now
 
     with connect(url, autocommit=True) as conn:
-        ensure_ops_schema(conn)
-        conn.execute(RUNS_DDL)
+        ensure_ops(conn)
         conn.execute(
             "insert into ops.fastlane_runs (run_id, started_at, status, candidates, first_detected_at) "
             "values (%s, %s, 'running', %s, %s) on conflict (run_id) do update set started_at = excluded.started_at, "
@@ -205,13 +189,6 @@ def _finish(url: str, result: LaneResult, error: str | None = None) -> None:
         log.exception("fast lane %s: could not record the run", result.run_id)
 
 
-EVENTS_DDL = """
-create table if not exists ops.fastlane_asset_events (
-    event_id bigint primary key,
-    run_id text not null,
-    processed_at timestamptz not null default now()
-)
-"""
 LOOKBACK = timedelta(hours=6)  # asset events older than this are the batch's
 
 
@@ -224,14 +201,14 @@ def qualify_and_deliver() -> dict:
     from airflow.sdk import Asset, get_current_context
 
     from leadflow.assets import HOT_EVENTS_URI
-    from leadflow.warehouse.db import connect, ensure_ops_schema, warehouse_url
+    from leadflow.warehouse.db import connect, warehouse_url
+    from leadflow.warehouse.ops import ensure_ops
 
     context = get_current_context()
     run_id = context["dag_run"].run_id
     url = warehouse_url()
     with connect(url, autocommit=True) as conn:
-        ensure_ops_schema(conn)
-        conn.execute(EVENTS_DDL)
+        ensure_ops(conn)
         done = {
             r[0]
             for r in conn.execute(

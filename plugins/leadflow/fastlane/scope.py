@@ -1,7 +1,7 @@
 """Scope a fast-lane run to the people the hot events are about.
 
 Every identifier of those people is resolved through the batch warehouse's identity map
-(``intermediate.int_lead_identities``: emails, CRM lead ids, product user ids, web anonymous ids) plus the
+(``marts.lead_identities``, a contracted mart: emails, CRM lead ids, product user ids, web anonymous ids) plus the
 identifiers on the new events themselves, and every raw row of theirs is copied into ``fastlane_raw`` — the
 schema the dbt target ``fastlane`` reads its sources from. Dimension-sized tables the rules read across
 people (accounts, the consent list) are copied whole, so customer, competitor and suppression exclusions
@@ -23,7 +23,7 @@ from leadflow.pull.rules import EMAIL_RULE
 log = logging.getLogger(__name__)
 
 SCHEMA = "fastlane_raw"
-IDENTITIES = "intermediate.int_lead_identities"
+IDENTITIES = "marts.lead_identities"  # its dbt contract holds the columns resolve() reads
 
 
 def predicates() -> dict[str, str | None]:

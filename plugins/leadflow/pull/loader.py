@@ -44,83 +44,9 @@ from leadflow.pull.validate import COPY_ESCAPE
 
 log = logging.getLogger(__name__)
 
-PULL_DDL = """
-create table if not exists ops.record_flags (
-    source text not null,
-    entity text not null,
-    record_key text not null,
-    flag text not null,
-    location text,
-    run_id text not null,
-    flagged_at timestamptz not null,
-    primary key (source, entity, record_key, flag)
-);
-comment on table ops.record_flags is
-    'Loaded records that a configured check flags as dirty (e.g. won before first contact): flagged, not dropped.';
-create table if not exists ops.pull_windows (
-    run_id text not null,
-    source text not null,
-    entity text not null,
-    since timestamptz,
-    primary key (run_id, source, entity)
-);
-comment on table ops.pull_windows is
-    'The updated-since window each run read per API / SQL entity, so that re-running a run reads the same window.';
-create table if not exists ops.deferred_keys (
-    source text not null,
-    entity text not null,
-    constraint_name text not null,
-    key_columns text[] not null,
-    run_id text not null,
-    deferred_at timestamptz not null default now(),
-    primary key (source, entity)
-);
-comment on table ops.deferred_keys is
-    'Raw tables whose primary key a first load dropped, to build it once at the end; a row left here means '
-    'that pull died, and the next pull of the entity rebuilds the key before it loads.';
-create index if not exists quarantine_same_record on ops.quarantine
-    (source, entity, reason, (coalesce('k:' || record_key, 'p:' || md5(payload))));
-"""
-# ops.quarantine keeps a bad record once: a later run that reads it again (a look-back window, a changed
-# file) marks the existing row seen instead of adding another. Added here, where the pull needs them.
-QUARANTINE_COLUMNS = {
-    "last_seen_run_id": "text",
-    "last_seen_at": "timestamptz",
-    "times_seen": "integer not null default 1",
-    # the input exactly as it arrived, when ``payload`` (text) could not hold it: not UTF-8, a NUL, or cut
-    "payload_bytes": "bytea",
-}
-
-
 # What became of the loaded (accepted) records of a unit, in ops.load_audit: loaded = the sum of the four.
 AUDIT_OUTCOMES = ("inserted", "updated", "unchanged", "older_than_stored")
 ON_CONFLICT = ("newer_cursor_wins", "last_file_wins")
-
-
-def ensure_pull_schema(conn: psycopg.Connection) -> None:
-    with conn.transaction():
-        conn.execute("select pg_advisory_xact_lock(hashtext('leadflow.pull_schema'))")
-        have = {
-            r[0]
-            for r in conn.execute(
-                "select column_name from information_schema.columns "
-                "where table_schema = 'ops' and table_name = 'quarantine'"
-            )
-        }
-        for name, kind in QUARANTINE_COLUMNS.items():
-            if name not in have:  # ALTER only when needed: it locks the table other pulls write to
-                conn.execute(f"alter table ops.quarantine add column if not exists {name} {kind}")
-        audit = {
-            r[0]
-            for r in conn.execute(
-                "select column_name from information_schema.columns "
-                "where table_schema = 'ops' and table_name = 'load_audit'"
-            )
-        }
-        for name in AUDIT_OUTCOMES:
-            if name not in audit:
-                conn.execute(f"alter table ops.load_audit add column if not exists {name} bigint not null default 0")
-        conn.execute(PULL_DDL)
 
 
 @dataclass

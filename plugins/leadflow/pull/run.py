@@ -30,7 +30,7 @@ from leadflow.connections import redact
 from leadflow.http import RateLimit
 from leadflow.pull.batch import Batcher, Chunk, Summary, drift_column
 from leadflow.pull.contract import BY_KEY, SOURCES, Entity, ensure_raw_tables, entities_of
-from leadflow.pull.loader import ON_CONFLICT, LoadResult, RawLoad, Unit, deferred_key, ensure_pull_schema
+from leadflow.pull.loader import ON_CONFLICT, LoadResult, RawLoad, Unit, deferred_key
 from leadflow.pull.readers import (
     FileRef,
     Pacer,
@@ -45,7 +45,8 @@ from leadflow.pull.readers import (
 )
 from leadflow.pull.validate import IGNORED, UNDECLARED_UTC, Source, parse_template
 from leadflow.settings import Settings, current_settings, get_settings
-from leadflow.warehouse.db import connect, ensure_ops_schema, warehouse_url
+from leadflow.warehouse.db import connect, warehouse_url
+from leadflow.warehouse.ops import ensure_ops
 
 log = logging.getLogger(__name__)
 
@@ -548,8 +549,7 @@ def _pull(source, source_cfg, run_id, as_of, settings, tolerance, summary, error
     url = warehouse_url(settings)
     with connect(url, autocommit=True) as conn:
         conn.execute("set temp_buffers = '64MB'")  # the stage tables stay in memory
-        ensure_ops_schema(conn)
-        ensure_pull_schema(conn)
+        ensure_ops(conn)
         ensure_raw_tables(conn)  # every raw table exists, configured or not (dbt reads them all)
         entities = [e for e in entities_of(source) if _configured(e, source_cfg, settings)]
         args = (url, source_cfg, run_id, as_of, settings, tolerance, summary, errors)

@@ -58,7 +58,8 @@ import psycopg
 from leadflow.connections import redact
 from leadflow.quality.runs import record
 from leadflow.settings import Settings, get_settings
-from leadflow.warehouse.db import connect, ensure_ops_schema
+from leadflow.warehouse.db import connect
+from leadflow.warehouse.ops import ensure_ops
 
 log = logging.getLogger(__name__)
 
@@ -350,7 +351,7 @@ def run_gate(
     evaluated = 0
     counts: dict[str, int] = {}
     with connect(url, autocommit=True) as conn:
-        ensure_ops_schema(conn)
+        ensure_ops(conn)
         existing = _existing_tables(conn, specs)
         for spec in [s for s in specs if s["table"] not in existing]:
             failures.append(Failure(spec["name"], spec["table"], "table_exists", None, "table does not exist"))

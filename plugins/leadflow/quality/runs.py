@@ -11,6 +11,8 @@ from pathlib import Path
 
 import psycopg
 
+from leadflow.warehouse.ops import ensure_ops
+
 DBT_PASSED = ("pass", "success")
 
 
@@ -27,7 +29,7 @@ def record(
 
     ``failures`` are kept as text, one entry per failed check; ``row_counts`` holds what the next run compares
     with (``rows``, ``ratios``); ``warnings`` never fail the run."""
-    _ensure_warnings_column(conn)
+    ensure_ops(conn)  # the table's shape is the ops migrations' (a no-op once per process)
     conn.execute(
         "insert into ops.quality_runs (run_id, suite, success, evaluated, failed, details, row_counts, warnings) "
         "values (%s, %s, %s, %s, %s, %s, %s, %s) on conflict (run_id, suite) do update set "
@@ -62,13 +64,3 @@ def dbt_test_outcome(results_file: Path, error: str | None = None) -> tuple[int,
                         f"{result['unique_id']}: {result.get('status')} {result.get('message') or ''}".strip()
                     )
     return tests, failed or ([error[-2000:]] if error else [])
-
-
-def _ensure_warnings_column(conn: psycopg.Connection) -> None:
-    """ops.quality_runs.warnings on a warehouse created before it existed (ALTER only when needed)."""
-    have = conn.execute(
-        "select 1 from information_schema.columns where table_schema = 'ops' and table_name = 'quality_runs' "
-        "and column_name = 'warnings'"
-    ).fetchone()
-    if not have:
-        conn.execute("alter table ops.quality_runs add column if not exists warnings jsonb not null default '[]'")

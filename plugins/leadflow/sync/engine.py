@@ -16,7 +16,8 @@ Per destination, one run:
 3. **Settle** in one transaction per batch: accepted records update ``ops.sync_ledger`` (hash,
    payload, delivery times, the destination's ids), rejected ones go to ``ops.sync_dead_letter``
    with the destination's reason, both leave ``ops.sync_pending``, every record gets an
-   ``ops.sync_log`` line, and ``marts.speed_to_lead.synced_at`` is filled for the delivered leads.
+   ``ops.sync_log`` line. The sync writes ``ops`` only: ``marts.speed_to_lead`` reads the ledger's delivery
+   times live (a view), so a delivery shows there as soon as its batch is settled.
 
 Every run writes ``ops.sync_runs``. A worker killed after the destination accepted a batch and before
 step 3 leaves the batch in ``ops.sync_pending``; the next run sends those records again with the same
@@ -45,7 +46,8 @@ from leadflow.connections import redact
 from leadflow.http import ServiceError
 from leadflow.settings import Settings, current_settings, get_settings
 from leadflow.sync.destinations import BatchRejected, Delivery, Destination, destination_from_connection
-from leadflow.warehouse.db import connect, ensure_ops_schema
+from leadflow.warehouse.db import connect
+from leadflow.warehouse.ops import ensure_ops
 
 log = logging.getLogger(__name__)
 
@@ -268,21 +270,6 @@ where destination = %s and lead_id in (select jsonb_array_elements_text(%s::json
 DELETE_PENDING_SQL = """
 delete from ops.sync_pending
 where destination = %s and lead_id in (select jsonb_array_elements_text(%s::jsonb))
-"""
-
-# marts.speed_to_lead reads the ledger on the next dbt build; until then the sync fills synced_at itself.
-SPEED_TO_LEAD_SQL = """
-update marts.speed_to_lead as s
-set synced_at = x.synced_at
-from (
-    select lead_id, qualified_at, min(qualification_delivered_at) as synced_at
-    from ops.sync_ledger
-    where status = 'delivered' and lead_id in (select jsonb_array_elements_text(%(lead_ids)s::jsonb))
-    group by lead_id, qualified_at
-) as x
-where s.lead_id = x.lead_id
-    and x.qualified_at = date_trunc('second', s.qualifying_event_at)
-    and s.synced_at is distinct from x.synced_at
 """
 
 
@@ -517,7 +504,6 @@ def _send(conn: psycopg.Connection, destination: Destination, report: SyncReport
     """Batches in flight up to the destination's concurrency; settled in order on this thread (the only DB user)."""
     size = max(1, int(destination.batch_size))
     concurrency = max(1, int(getattr(destination, "concurrency", 1) or 1))
-    speed_to_lead = _speed_to_lead_ready(conn)
     failure: BaseException | None = None
     inflight: deque[tuple[_Batch, Future]] = deque()
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"sync-{destination.name}") as pool:
@@ -530,9 +516,9 @@ def _send(conn: psycopg.Connection, destination: Destination, report: SyncReport
             _failpoint("before_deliver")
             inflight.append((batch, pool.submit(_deliver_isolating, destination, batch.records)))
             while len(inflight) >= concurrency:
-                failure = _settle(conn, report, *inflight.popleft(), speed_to_lead) or failure
+                failure = _settle(conn, report, *inflight.popleft()) or failure
         while inflight:
-            failure = _settle(conn, report, *inflight.popleft(), speed_to_lead) or failure
+            failure = _settle(conn, report, *inflight.popleft()) or failure
     return failure
 
 
@@ -603,9 +589,7 @@ def _deliver_isolating(destination: Destination, records: list[dict]) -> Deliver
         return out
 
 
-def _settle(
-    conn: psycopg.Connection, report: SyncReport, batch: _Batch, future: Future, speed_to_lead: bool
-) -> BaseException | None:
+def _settle(conn: psycopg.Connection, report: SyncReport, batch: _Batch, future: Future) -> BaseException | None:
     failure: BaseException | None = None
     try:
         delivery = future.result()
@@ -690,8 +674,6 @@ def _settle(
                     (p["lead_id"], "unsettled", records[k]["content_hash"], "destination stopped; still pending")
                 )
         _log(conn, report, lines)
-        if speed_to_lead and ups:
-            _fill_speed_to_lead(conn, [p["lead_id"] for p in ups])
     return failure
 
 
@@ -704,22 +686,6 @@ def _payload(p: dict) -> dict:
     if "payload" not in p:
         p["payload"] = json.loads(p["payload_text"]) if p["payload_text"] else None
     return p["payload"]
-
-
-def _speed_to_lead_ready(conn: psycopg.Connection) -> bool:
-    row = conn.execute(
-        "select count(*) from information_schema.columns where table_schema = 'marts' "
-        "and table_name = 'speed_to_lead' and column_name in ('lead_id', 'synced_at', 'qualifying_event_at')"
-    ).fetchone()
-    return row[0] == 3
-
-
-def _fill_speed_to_lead(conn: psycopg.Connection, lead_ids: list[str]) -> None:
-    try:
-        with conn.transaction():
-            conn.execute(SPEED_TO_LEAD_SQL, {"lead_ids": _ids(lead_ids)})
-    except psycopg.Error as exc:  # the mart is dbt's; never let it stop a delivery from being recorded
-        log.warning("could not fill marts.speed_to_lead.synced_at: %s", exc)
 
 
 def _log(conn: psycopg.Connection, report: SyncReport, rows: list[tuple]) -> None:
@@ -788,7 +754,7 @@ def run_sync(
     reports: list[SyncReport] = []
     failures: list[str] = []
     with connect(autocommit=True) as conn:
-        ensure_ops_schema(conn)
+        ensure_ops(conn)
         if require_gate and not gate_passed(conn, run_id):
             raise SyncRefused(f"run {run_id}: the quality gate has not passed; nothing is sent")
         for name in settings.sync_destinations if destinations is None else destinations:

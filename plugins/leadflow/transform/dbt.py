@@ -13,7 +13,8 @@ from pathlib import Path
 
 from leadflow.pull.contract import ensure_raw_tables
 from leadflow.settings import Settings, get_settings
-from leadflow.warehouse.db import connect, dbt_env, ensure_ops_schema, warehouse_url
+from leadflow.warehouse.db import connect, dbt_env, warehouse_url
+from leadflow.warehouse.ops import ensure_ops
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def run_dbt(
     settings = settings or get_settings()
     url = url or warehouse_url(settings)
     with connect(url, autocommit=True) as conn:
-        ensure_ops_schema(conn)  # dbt reads ops.sync_ledger (speed to lead) even on a fresh warehouse
+        ensure_ops(conn)  # dbt reads ops.sync_ledger and ops.record_flags even on a fresh warehouse
         ensure_raw_tables(conn)  # and every raw table, whichever sources the sources file configures
     env = {
         **dbt_inherited_env(),

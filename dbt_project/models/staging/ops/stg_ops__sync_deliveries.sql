@@ -19,7 +19,9 @@ renamed as (
 
         -- timestamps
         first_delivered_at,
-        delivered_at
+        delivered_at,
+        qualified_at,
+        qualification_delivered_at
 
     from source
 
