@@ -17,12 +17,12 @@ help:  ## list targets
 
 # --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (as on our CI machines) every process would
 # otherwise recompile Airflow, dbt and GX from source on each start (~20 s of CPU per `airflow` command).
-$(BIN)/.installed: requirements.lock pyproject.toml
+$(BIN)/.installed: requirements.lock pyproject.toml demo/pyproject.toml
 	@echo "==> creating $(VENV) and installing the locked dependencies"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
-	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e . -e demo
 	@touch $@
 
 install: $(BIN)/.installed  ## virtualenv + locked install

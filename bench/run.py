@@ -452,10 +452,10 @@ def render(stages: list[Stage], meta: dict) -> str:
 
 
 def run(scale: float, seed: int, with_airflow: bool, out_dir: Path) -> dict:
-    from leadflow.demo.api_server import CrmApiServer
-    from leadflow.demo.generator import generate
     from leadflow.settings import get_settings, reset_settings
     from leadflow.warehouse.db import embedded
+    from leadflow_demo.api_server import CrmApiServer
+    from leadflow_demo.generator import generate
 
     leads = max(int(LEADS_PER_SCALE * scale), 50)
     home = Path(os.environ.get("LEADFLOW_HOME", REPO / ".leadflow" / "bench"))

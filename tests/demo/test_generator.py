@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from leadflow.demo.generator import FREE_MAIL, TRUTH_COLUMNS, generate, main
 from leadflow.pull.contract import BY_KEY, ENTITIES
+from leadflow_demo.generator import FREE_MAIL, TRUTH_COLUMNS, generate, main
 
 AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 LEADS = 1000

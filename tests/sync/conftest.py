@@ -14,8 +14,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from leadflow.demo.destinations_server import DestinationServers, SlackWebhook
 from leadflow.warehouse.db import ensure_ops_schema
+from leadflow_demo.destinations_server import DestinationServers, SlackWebhook
 
 ROUTES = {
     "account_executive": "conversion_qualified",

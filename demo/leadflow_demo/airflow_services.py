@@ -25,7 +25,7 @@ from leadflow.settings import Settings
 
 log = logging.getLogger(__name__)
 
-REPO_DAGS = Path(__file__).resolve().parents[3] / "dags"
+REPO_DAGS = Path(__file__).resolve().parents[2] / "dags"
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 # Latency knobs: the defaults suit an hourly batch, not a lane that must answer in seconds.
 FAST_ENV = {
