@@ -15,6 +15,8 @@ SCALE  ?= 1
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
+# `-e demo`: the demo harness (leadflow_demo: demo data, fake APIs, the Airflow launcher), editable, for `make demo`,
+# the tests and the benchmarks; it is a distribution of its own, so the leadflow wheel does not carry it.
 # --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (as on our CI machines) every process would
 # otherwise recompile Airflow, dbt and GX from source on each start (~20 s of CPU per `airflow` command).
 $(BIN)/.installed: requirements.lock pyproject.toml demo/pyproject.toml

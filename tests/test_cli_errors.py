@@ -121,7 +121,7 @@ def test_every_leadflow_variable_is_read_through_the_settings_object() -> None:
     reads = re.compile(r"""(environ\s*(\.get\s*\(|\[)|getenv\s*\()\s*['"]LEADFLOW_""")
     offenders = [
         f"{path.relative_to(REPO)}:{n}"
-        for folder in ("plugins", "dags")
+        for folder in ("plugins", "dags", "demo")
         for path in sorted((REPO / folder).rglob("*.py"))
         if path.name != "settings.py"
         for n, line in enumerate(path.read_text().splitlines(), 1)
