@@ -15,14 +15,16 @@ SCALE  ?= 1
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
+# `-e demo`: the demo harness (leadflow_demo: demo data, fake APIs, the Airflow launcher), editable, for `make demo`,
+# the tests and the benchmarks; it is a distribution of its own, so the leadflow wheel does not carry it.
 # --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (as on our CI machines) every process would
 # otherwise recompile Airflow, dbt and GX from source on each start (~20 s of CPU per `airflow` command).
-$(BIN)/.installed: requirements.lock pyproject.toml
+$(BIN)/.installed: requirements.lock pyproject.toml demo/pyproject.toml
 	@echo "==> creating $(VENV) and installing the locked dependencies"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
-	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e . -e demo
 	@touch $@
 
 install: $(BIN)/.installed  ## virtualenv + locked install

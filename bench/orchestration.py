@@ -61,12 +61,12 @@ def task_seconds(env: dict[str, str], dag_id: str) -> dict[str, float]:
 
 def measure(url: str, landing: Path, as_of: datetime, bare: dict[str, float], records: int, pids: list[int]):
     """Run ours and Cosmos through Airflow on the warehouse at ``url``; returns the orchestration Stage."""
-    from bench.run import PeakMemory, Stage
-    from leadflow.demo.api_server import CrmApiServer
+    from bench.stage import PeakMemory, Stage
     from leadflow.runtime import airflow_env, migrate_metadata
     from leadflow.settings import get_settings
     from leadflow.transform.dbt import dbt_target_dir
     from leadflow.warehouse.db import dbt_env
+    from leadflow_demo.api_server import CrmApiServer
 
     settings = get_settings()
     env = airflow_env(settings, url)

@@ -1,6 +1,6 @@
 """Pull benchmark: every source through the loaders vs PostgreSQL COPY of the same data, in one run.
 
-    .venv/bin/python -m leadflow.demo.generator --out /tmp/pullbench/landing --leads 100000
+    .venv/bin/python -m leadflow_demo.generator --out /tmp/pullbench/landing --leads 100000
     .venv/bin/python -m bench.pull --landing /tmp/pullbench/landing
 
 Starts its own embedded PostgreSQL (``--pgdata``, ``--port``; stopped at the end unless ``--keep``)
@@ -519,9 +519,9 @@ def main(landing, pgdata, port, as_of, sources, parquet, parallel, keep, out_dir
     if child:
         _child(url, str(landing), api_url, as_of, sources, pg_pid)
         return
-    from leadflow.demo.api_server import CrmApiServer
     from leadflow.pull.contract import entities_of
     from leadflow.warehouse.embedded import EmbeddedPostgres
+    from leadflow_demo.api_server import CrmApiServer
 
     if as_of is None:
         truth = landing / "_truth" / "leads.csv"

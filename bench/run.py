@@ -24,11 +24,8 @@ import math
 import os
 import subprocess
 import sys
-import threading
-import time
 import uuid
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,85 +33,10 @@ import click
 import psutil
 import psycopg
 
+from bench.stage import PeakMemory, Stage, timed
+
 REPO = Path(__file__).resolve().parents[1]
 LEADS_PER_SCALE = 10_000
-
-
-@dataclass
-class Stage:
-    stage: str
-    rows: int
-    seconds: float
-    floor_seconds: float | None
-    floor: str
-    peak_rss_mb: float
-    notes: dict = field(default_factory=dict)
-
-    @property
-    def ratio(self) -> float | None:
-        return round(self.seconds / self.floor_seconds, 2) if self.floor_seconds else None
-
-    @property
-    def rows_per_second(self) -> float:
-        return round(self.rows / self.seconds, 1) if self.seconds else 0.0
-
-
-class PeakMemory:
-    """Samples the memory of this process, its children and the warehouse server processes.
-
-    PSS (proportional set size) rather than RSS: PostgreSQL backends share their buffer pool, and
-    adding up RSS would count it once per backend.
-    """
-
-    def __init__(self, server_pids: list[int]):
-        self.server_pids = server_pids
-        self.peak = 0
-        self._stop = threading.Event()
-
-    def _sample(self) -> int:
-        total = 0
-        roots = [psutil.Process()] + [psutil.Process(p) for p in self.server_pids if psutil.pid_exists(p)]
-        seen = set()
-        for root in roots:
-            try:
-                procs = [root, *root.children(recursive=True)]
-            except psutil.Error:
-                continue
-            for proc in procs:
-                if proc.pid in seen:
-                    continue
-                seen.add(proc.pid)
-                try:
-                    total += proc.memory_full_info().pss
-                except psutil.Error:
-                    pass
-        return total
-
-    def _run(self):
-        while not self._stop.wait(0.2):
-            self.peak = max(self.peak, self._sample())
-
-    def __enter__(self):
-        self.peak = self._sample()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def mb(self) -> float:
-        return round(self.peak / 2**20, 1)
-
-
-@contextmanager
-def timed():
-    box = {}
-    started = time.perf_counter()
-    yield box
-    box["seconds"] = time.perf_counter() - started
 
 
 def _postmaster_pid(url: str) -> list[int]:
@@ -452,10 +374,10 @@ def render(stages: list[Stage], meta: dict) -> str:
 
 
 def run(scale: float, seed: int, with_airflow: bool, out_dir: Path) -> dict:
-    from leadflow.demo.api_server import CrmApiServer
-    from leadflow.demo.generator import generate
     from leadflow.settings import get_settings, reset_settings
     from leadflow.warehouse.db import embedded
+    from leadflow_demo.api_server import CrmApiServer
+    from leadflow_demo.generator import generate
 
     leads = max(int(LEADS_PER_SCALE * scale), 50)
     home = Path(os.environ.get("LEADFLOW_HOME", REPO / ".leadflow" / "bench"))

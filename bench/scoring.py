@@ -143,11 +143,11 @@ def _run_export(name: str, server_url: str, as_of: datetime) -> dict:
 
 
 def _run_demo(scale: float, server_url: str, as_of: datetime, seed: int) -> dict:
-    from leadflow.demo.api_server import CrmApiServer
-    from leadflow.demo.generator import generate
     from leadflow.pull.contract import SOURCES
     from leadflow.pull.run import pull_source
     from leadflow.settings import get_settings, reset_settings
+    from leadflow_demo.api_server import CrmApiServer
+    from leadflow_demo.generator import generate
 
     os.environ.pop("LEADFLOW_SOURCES_FILE", None)
     reset_settings()

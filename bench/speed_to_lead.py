@@ -43,13 +43,13 @@ LEADS_PER_SCALE = 10_000
 # -- batch volume ------------------------------------------------------------------------------------------
 def prepare_base(server_url: str, landing: Path, leads: int, seed: int) -> tuple[str, dict]:
     """The template database with the batch volume loaded and built (reused while its marker matches)."""
-    from leadflow.demo.api_server import CrmApiServer
-    from leadflow.demo.generator import generate
     from leadflow.pull.contract import SOURCES
     from leadflow.pull.run import pull_source
     from leadflow.quality.gate import run_gate
     from leadflow.settings import get_settings, reset_settings
     from leadflow.transform.dbt import run_dbt
+    from leadflow_demo.api_server import CrmApiServer
+    from leadflow_demo.generator import generate
 
     name = f"stl_base_{leads}_{seed}"
     base_url = server_url.rsplit("/", 1)[0] + f"/{name}"
@@ -160,7 +160,7 @@ def _epoch(iso: str) -> float:
 
 def arrivals(servers) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """lead id -> Slack message times; email -> Outreach prospect creation times."""
-    from leadflow.demo.destinations_server import SlackWebhook
+    from leadflow_demo.destinations_server import SlackWebhook
 
     slack: dict[str, list[float]] = {}
     for message in list(servers.slack.messages):
@@ -188,7 +188,7 @@ KINDS = ("demo_request", "quote_request", "pricing_views", "quiz", "cart_abandon
 
 
 def write_event(kind: str, lead: dict, landing: Path, users: dict) -> float:
-    from leadflow.fastlane import inject
+    from leadflow_demo import inject
 
     if kind in ("demo_request", "quote_request"):
         return inject.web_events(landing, [{"email": lead["email"], "event_type": kind}])
@@ -205,13 +205,13 @@ def write_event(kind: str, lead: dict, landing: Path, users: dict) -> float:
 
 
 def run(scale: float, seed: int, events: int, rate: float, settle: float, out_dir: Path) -> dict:
-    from leadflow.demo.api_server import CrmApiServer
-    from leadflow.demo.destinations_server import DestinationServers, SlidingWindow
-    from leadflow.fastlane import inject
-    from leadflow.fastlane.services import AirflowServices, run_batch_steps
     from leadflow.settings import get_settings, reset_settings
     from leadflow.sync.engine import run_sync
     from leadflow.warehouse.db import embedded
+    from leadflow_demo import inject
+    from leadflow_demo.airflow_services import AirflowServices, run_batch_steps
+    from leadflow_demo.api_server import CrmApiServer
+    from leadflow_demo.destinations_server import DestinationServers, SlidingWindow
 
     leads = max(int(LEADS_PER_SCALE * scale), 200)
     home = Path(os.environ.get("LEADFLOW_HOME", REPO / ".leadflow" / "speed_to_lead"))
@@ -426,7 +426,7 @@ def _report(
     injection,
     servers,
 ) -> dict:
-    from leadflow.demo.destinations_server import SlackWebhook
+    from leadflow_demo.destinations_server import SlackWebhook
 
     ids = sorted(written)
     with psycopg.connect(url) as conn:

@@ -4,7 +4,7 @@
     .venv/bin/python -m bench.sync --leads 10000   # quicker
 
 Starts its own embedded PostgreSQL (/tmp/syncbench/pgdata, port 55433) and the fake destination APIs
-(plugins/leadflow/demo/destinations_server.py, in a separate process so they do not share the GIL
+(demo/leadflow_demo/destinations_server.py, in a separate process so they do not share the GIL
 with the sync), synthesises ``marts.outreach_queue`` rows directly, runs the sync phase by phase and
 prints one table; the figures also go to /tmp/syncbench/sync-bench.json. It stops both servers at the end.
 Benchmarks report; they never fail on a timing.
@@ -75,7 +75,7 @@ def start_fakes(base_port: int, outreach_rps: int, webhook_rps: int) -> tuple[su
     cmd = [
         sys.executable,
         "-m",
-        "leadflow.demo.destinations_server",
+        "leadflow_demo.destinations_server",
         "--base-port",
         str(base_port),
         "--token",

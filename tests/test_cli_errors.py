@@ -9,6 +9,7 @@ import re
 import socket
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -100,11 +101,27 @@ def test_a_taken_demo_api_port_is_named_with_its_setting(server_url: str, tmp_pa
     assert "Traceback" not in result.output
 
 
+def test_the_demo_without_its_harness_installed_is_one_line(tmp_path: Path) -> None:
+    """The demo harness (leadflow_demo, demo/) is not in the leadflow package: where only the package is installed,
+    `leadflow demo` says so in one line, before it starts anything."""
+    # -S: no site, so no .pth file installs the editable leadflow_demo; leadflow and its dependencies by path.
+    path = os.pathsep.join([str(REPO / "plugins"), sysconfig.get_paths()["purelib"]])
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", "from leadflow.cli import main; main(['demo'])"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, env={**os.environ, "PYTHONPATH": path},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: the demo is not installed: it comes with the repository, not the package (`make install` in a clone)"
+    ], result.stderr
+    assert "warehouse:" not in result.stdout  # nothing was started
+
+
 def test_every_leadflow_variable_is_read_through_the_settings_object() -> None:
     reads = re.compile(r"""(environ\s*(\.get\s*\(|\[)|getenv\s*\()\s*['"]LEADFLOW_""")
     offenders = [
         f"{path.relative_to(REPO)}:{n}"
-        for folder in ("plugins", "dags")
+        for folder in ("plugins", "dags", "demo")
         for path in sorted((REPO / folder).rglob("*.py"))
         if path.name != "settings.py"
         for n, line in enumerate(path.read_text().splitlines(), 1)

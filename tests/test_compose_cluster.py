@@ -32,7 +32,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -44,6 +43,7 @@ import httpx
 import psycopg
 import pytest
 
+from leadflow_demo.airflow_services import AirflowProcesses, free_port
 from tests.compose import REPO, load_compose
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -58,12 +58,6 @@ RUN_TIMEOUT = 600  # seconds for both DAGs; about 3 minutes on an idle 2-core ma
 CONTAINER_ROOT = "/opt/airflow"
 BUCKET = "leadflow-shared"
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _map_urls(value: str, ports: dict[tuple[str, int], int]) -> str:
@@ -83,20 +77,20 @@ def _map_urls(value: str, ports: dict[tuple[str, int], int]) -> str:
     return re.sub(r"(?P<pre>//(?:[^/@\s]*@)?)(?P<host>[A-Za-z0-9._-]+)(?::(?P<port>\d+))?", one, value)
 
 
-class Cluster:
-    """The compose file's services as processes; ``stop()`` ends every process group it started."""
+class Cluster(AirflowProcesses):
+    """The compose file's services as processes (the fast lane's Airflow launcher, with the compose file's
+    commands and environments); ``stop()`` ends every process group it started."""
 
     def __init__(self, root: Path, dot_env: dict[str, str]) -> None:
+        super().__init__(root / "service-logs")
+        self.logs.mkdir(parents=True)
         self.root = root
         self.dot_env = dot_env
         self.config = load_compose(dot_env, profiles=(PROFILE,))
         self.services = self.config["services"]
-        self.logs = root / "service-logs"
-        self.logs.mkdir(parents=True)
-        self.processes: dict[str, subprocess.Popen] = {}
-        self.redis_port = _free_port()
-        self.api_port = _free_port()
-        self.demo_port = _free_port()
+        self.redis_port = free_port()
+        self.api_port = free_port()
+        self.demo_port = free_port()
         # service name and port inside the compose network -> the host port standing in for it
         self.ports = {
             ("postgres", 5432): 0,  # start_postgres()
@@ -106,12 +100,11 @@ class Cluster:
         }
         # What listens inside each container (its own network namespace): one free host port each.
         self.inner_ports = {
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": _free_port(),
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": _free_port(),
-            "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": _free_port(),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": free_port(),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": free_port(),
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": free_port(),
         }
         self.opt = root / "opt-airflow"  # what every container sees as /opt/airflow: its volumes
-        self.meta_url = ""
         self.postgres = None
 
     # -- the container world on this machine ------------------------------------------------------------
@@ -184,7 +177,7 @@ class Cluster:
         postgres image prepares one from its environment, then docker/init-warehouse.sql."""
         from leadflow.warehouse.embedded import EmbeddedPostgres
 
-        self.postgres = EmbeddedPostgres(self.root / "pgdata", _free_port())
+        self.postgres = EmbeddedPostgres(self.root / "pgdata", free_port())
         url = self.postgres.start()
         self.ports[("postgres", 5432)] = int(url.rsplit(":", 1)[1].split("/", 1)[0])
         admin = url.rsplit("/", 1)[0] + "/postgres"
@@ -206,10 +199,11 @@ class Cluster:
             if os.environ.get("CI"):
                 pytest.fail(message)
             pytest.skip(message)
-        self._spawn(
+        self.spawn(
             "redis",
             [binary, "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             {"PATH": os.environ.get("PATH", "")},
+            cwd=self.root,
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -233,57 +227,7 @@ class Cluster:
         assert done.returncode == 0, f"airflow-init failed:\n{self.tail('airflow-init')}"
 
     def start(self, name: str) -> None:
-        self._spawn(name, self.command(name), self.environment(name))
-
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        out = (self.logs / f"{name}.log").open("w")
-        self.processes[name] = subprocess.Popen(
-            argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.root
-        )
-
-    def tail(self, name: str, chars: int = 3000) -> str:
-        path = self.logs / f"{name}.log"
-        return path.read_text(errors="replace")[-chars:] if path.exists() else "(no log)"
-
-    def check_alive(self) -> None:
-        for name, process in self.processes.items():
-            if process.poll() is not None:
-                raise AssertionError(f"{name} exited with {process.returncode}:\n{self.tail(name)}")
-
-    def metadata(self, query: str, params: tuple = ()) -> list[tuple]:
-        with psycopg.connect(self.meta_url, autocommit=True) as conn:
-            try:
-                return conn.execute(query, params).fetchall()
-            except psycopg.errors.UndefinedTable:
-                return []
-
-    def wait(self, what: str, ready, timeout: float) -> float:
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            self.check_alive()
-            if ready():
-                return time.monotonic() - started
-            time.sleep(1)
-        logs = "\n".join(f"--- {n}:\n{self.tail(n, 1500)}" for n in self.processes)
-        raise AssertionError(f"{what}: not within {timeout:.0f}s\n{logs}")
-
-    def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + 30
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            try:  # what is left of its group: task processes, gunicorn and celery children
-                os.killpg(process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        self.spawn(name, self.command(name), self.environment(name), cwd=self.root)
 
 
 def _inner_port(argv: list[str]) -> int:
@@ -325,7 +269,7 @@ def shared_store():
     """An S3-compatible store (moto) every service reaches: the outbox and Data Docs of the whole cluster."""
     from moto.server import ThreadedMotoServer
 
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"

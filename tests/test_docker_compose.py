@@ -71,8 +71,27 @@ def test_official_layout_and_mounts() -> None:
         assert services[name]["command"] == command
         assert "healthcheck" in services[name], f"{name} has no healthcheck"
     assert "airflow db migrate" in services["airflow-init"]["command"][-1]
-    for mount in ("dags", "plugins", "dbt_project", "expectations", "docker/init-warehouse.sql", "sources.yml"):
+    for mount in ("dags", "plugins", "dbt_project", "expectations", "demo", "docker/init-warehouse.sql", "sources.yml"):
         assert (REPO / mount).exists(), mount
+
+
+def test_only_the_demo_services_have_the_demo_harness_on_their_path() -> None:
+    """The demo (leadflow_demo in demo/) is no part of the product: the image does not install it, and of the
+    services only the demo API and airflow-init (which generates the demo data) import it, from its mount."""
+    demo_services = {"leadflow-api", "airflow-init"}
+    for name, service in COMPOSE["services"].items():
+        mounts = {v.split(":")[1]: v.split(":")[0] for v in service.get("volumes", [])}
+        path = [mounts.get(p, p) for p in str((service.get("environment") or {}).get("PYTHONPATH", "")).split(":")]
+        assert ("./demo" in path) == (name in demo_services), (name, path)
+        if name in demo_services:
+            assert "./plugins" in path, (name, path)
+    modules = [COMPOSE["services"]["leadflow-api"]["command"][2]]
+    modules += re.findall(r"python -m (\S+)", COMPOSE["services"]["airflow-init"]["command"][-1])
+    assert modules == ["leadflow_demo.api_server", "leadflow_demo.generator"], modules
+    for module in modules:
+        assert (REPO / "demo" / (module.replace(".", "/") + ".py")).exists() or (
+            REPO / "demo" / module.replace(".", "/") / "__main__.py"
+        ).exists(), module
 
 
 def test_celery_is_a_profile_beside_the_local_executor_default() -> None:

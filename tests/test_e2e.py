@@ -15,8 +15,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from leadflow.demo.generator import NOT_GENERATED
 from leadflow.pull.contract import ENTITIES
+from leadflow_demo.generator import NOT_GENERATED
 from tests.conftest import scratch_warehouse
 
 pytestmark = pytest.mark.e2e
@@ -35,9 +35,9 @@ def pipeline_env(server_url: str, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def first_run(pipeline_env):
     from leadflow.cli import run_dag
-    from leadflow.demo.api_server import CrmApiServer
-    from leadflow.demo.generator import generate
     from leadflow.settings import get_settings
+    from leadflow_demo.api_server import CrmApiServer
+    from leadflow_demo.generator import generate
 
     settings = get_settings()
     as_of = datetime.now(UTC).replace(second=0, microsecond=0)

@@ -185,10 +185,24 @@ def _manifest(landing: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _demo(module: str):
+    """A module of the demo harness (``leadflow_demo``, the repository's demo/ folder), which the leadflow package
+    does not ship: `make install` installs it beside leadflow in a clone."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"leadflow_demo.{module}")
+    except ModuleNotFoundError as err:
+        if err.name != "leadflow_demo":
+            raise
+        raise click.ClickException(
+            "the demo is not installed: it comes with the repository, not the package (`make install` in a clone)"
+        ) from None
+
+
 def ensure_demo_data(leads: int, seed: int, fresh: bool) -> datetime:
     """Generate the demo landing zone unless the same one is there; returns its as-of time."""
-    from leadflow.demo.generator import generate
-
+    generate = _demo("generator").generate
     landing = get_settings().landing
     manifest = _manifest(landing)
     if manifest and not fresh and manifest.get("leads") == leads and manifest.get("seed") == seed:
@@ -247,7 +261,7 @@ def _compact(line: str) -> str:
 @click.option("--keep-warehouse", is_flag=True, help="Leave the embedded PostgreSQL running afterwards.")
 def demo(leads: int, seed: int, fresh: bool, keep_warehouse: bool) -> None:
     """Run the whole pipeline on demo data: sources → Airflow DAG → summary."""
-    from leadflow.demo.api_server import CrmApiServer
+    CrmApiServer = _demo("api_server").CrmApiServer
 
     settings = get_settings()
     started = time.monotonic()

@@ -17,7 +17,7 @@ def test_pull_bench_reports_every_source_against_its_floors(tmp_path: Path) -> N
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
     landing = tmp_path / "landing"
     subprocess.run(
-        [sys.executable, "-m", "leadflow.demo.generator", "--out", str(landing), "--leads", "200"],
+        [sys.executable, "-m", "leadflow_demo.generator", "--out", str(landing), "--leads", "200"],
         cwd=REPO,
         env=env,
         check=True,

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from leadflow.demo.api_server import CrmApiServer, Faults, main
-from leadflow.demo.generator import generate
+from leadflow_demo.api_server import CrmApiServer, Faults, main
+from leadflow_demo.generator import generate
 
 AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ENDPOINTS = {

@@ -11,8 +11,8 @@ from pathlib import Path
 import psycopg
 import yaml
 
-from leadflow.fastlane import inject
 from leadflow.fastlane.detect import HotSourceScanner
+from leadflow_demo import inject
 
 
 def _product_db(landing: Path) -> Path:

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from leadflow.demo.destinations_server import DestinationServers, SlackWebhook
-from leadflow.fastlane import inject
+from leadflow_demo import inject
+from leadflow_demo.destinations_server import DestinationServers, SlackWebhook
 from tests.conftest import scratch_warehouse
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
@@ -30,10 +30,10 @@ DELIVERY_TIMEOUT = 150  # seconds from the first write; the lane answers in tens
 
 @pytest.fixture(scope="module")
 def lane_env(server_url: str, tmp_path_factory: pytest.TempPathFactory):
-    from leadflow.demo.api_server import CrmApiServer
-    from leadflow.demo.generator import generate
-    from leadflow.fastlane.services import run_batch_steps
     from leadflow.settings import get_settings
+    from leadflow_demo.airflow_services import run_batch_steps
+    from leadflow_demo.api_server import CrmApiServer
+    from leadflow_demo.generator import generate
 
     root = tmp_path_factory.mktemp("fastlane")
     servers = DestinationServers(limits={"outreach": None, "hubspot": None, "slack": None, "webhook": None}).start()
@@ -69,7 +69,7 @@ def _prospect_emails(servers: DestinationServers) -> list[str]:
 
 @pytest.fixture(scope="module")
 def fast_lane_run(lane_env):
-    from leadflow.fastlane.services import AirflowServices
+    from leadflow_demo.airflow_services import AirflowServices
 
     url, settings, servers = lane_env["url"], lane_env["settings"], lane_env["servers"]
     cold = inject.pick_cold_leads(url, 4)
@@ -171,7 +171,7 @@ def test_suppressed_and_non_hot_leads_are_never_delivered(lane_env, fast_lane_ru
 
 
 def test_batch_run_after_the_fast_lane_sends_nothing_again(lane_env, fast_lane_run) -> None:
-    from leadflow.fastlane.services import run_batch_steps
+    from leadflow_demo.airflow_services import run_batch_steps
 
     servers, url = lane_env["servers"], lane_env["url"]
     hot = fast_lane_run["hot"]

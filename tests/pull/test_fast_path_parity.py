@@ -178,7 +178,7 @@ def test_the_corpus_loads_the_same_both_ways(env, server_url, monkeypatch) -> No
 
 
 def test_a_generated_landing_zone_loads_the_same_both_ways(env, server_url, monkeypatch) -> None:
-    from leadflow.demo.generator import generate
+    from leadflow_demo.generator import generate
 
     generate(env.landing, leads=300, seed=11, as_of=AS_OF)
     env.configure(
@@ -371,7 +371,7 @@ def test_a_sql_table_with_drift_goes_the_careful_way(env, server_url, monkeypatc
 
 
 def test_a_generated_app_db_loads_the_same_both_ways(env, server_url, monkeypatch) -> None:
-    from leadflow.demo.generator import generate
+    from leadflow_demo.generator import generate
 
     generate(env.landing, leads=300, seed=11, as_of=AS_OF)
     entities = {name: {"table": table} for table, name in PRODUCT.items()}

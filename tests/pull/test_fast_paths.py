@@ -14,10 +14,10 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from leadflow.demo.api_server import CrmApiServer
 from leadflow.pull import batch
 from leadflow.pull.batch import Batcher
 from leadflow.pull.readers import SourceError
+from leadflow_demo.api_server import CrmApiServer
 
 from .conftest import AS_OF
 from .test_loader import ENTITY, engagement

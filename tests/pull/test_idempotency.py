@@ -5,11 +5,11 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from leadflow.demo.api_server import CrmApiServer
-from leadflow.demo.generator import NOT_GENERATED, generate
 from leadflow.pull import batch, loader
 from leadflow.pull.contract import ENTITIES, SOURCES
 from leadflow.settings import reset_settings
+from leadflow_demo.api_server import CrmApiServer
+from leadflow_demo.generator import NOT_GENERATED, generate
 
 from .conftest import AS_OF
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from leadflow.demo.api_server import CrmApiServer
 from leadflow.pull.readers import SourceError
+from leadflow_demo.api_server import CrmApiServer
 
 from .conftest import AS_OF
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from leadflow.demo.destinations_server import SlackWebhook
 from leadflow.quality.alerts import send_alert
+from leadflow_demo.destinations_server import SlackWebhook
 
 
 def test_the_alert_webhook_url_never_reaches_the_logs(monkeypatch, caplog) -> None:

@@ -18,9 +18,9 @@ ARTIFACTS = REPO / ".test-artifacts"
 @pytest.fixture(scope="package")
 def demo_run(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     from leadflow.cli import main
-    from leadflow.demo.api_server import CrmApiServer
-    from leadflow.demo.generator import generate
     from leadflow.settings import get_settings
+    from leadflow_demo.api_server import CrmApiServer
+    from leadflow_demo.generator import generate
 
     root = tmp_path_factory.mktemp("report")
     env = {

@@ -14,9 +14,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from leadflow.demo.destinations_server import DestinationServers, SlackWebhook
 from leadflow.quality import record
 from leadflow.warehouse.ops import ensure_ops
+from leadflow_demo.destinations_server import DestinationServers, SlackWebhook
 
 ROUTES = {
     "account_executive": "conversion_qualified",

@@ -1,6 +1,6 @@
 """Destination faults: after the retries and the next run, every lead is at the destination exactly once.
 
-Each scenario runs against the fake API of one destination (plugins/leadflow/demo/destinations_server.py)
+Each scenario runs against the fake API of one destination (demo/leadflow_demo/destinations_server.py)
 with its faults switched on, then checks what the destination holds: no lead lost, none duplicated.
 Slack has no idempotency key, so the scenarios where Slack *applied* a message whose answer was lost
 are in their own tests, which pin the documented at-least-once window (one message per lost answer).

@@ -21,11 +21,11 @@ LEADS = 600
 
 
 def _pull_demo(landing, monkeypatch: pytest.MonkeyPatch) -> None:
-    from leadflow.demo.api_server import CrmApiServer
-    from leadflow.demo.generator import generate
     from leadflow.pull.contract import SOURCES
     from leadflow.pull.run import pull_source
     from leadflow.settings import reset_settings
+    from leadflow_demo.api_server import CrmApiServer
+    from leadflow_demo.generator import generate
 
     generate(landing, leads=LEADS, seed=23, as_of=AS_OF)
     port = _free_port()  # other sessions on this machine may hold the default API port

@@ -13,8 +13,8 @@ import psycopg
 import pytest
 import yaml
 
-from leadflow.demo.generator import NOT_GENERATED
 from leadflow.pull.contract import ENTITIES, SOURCES
+from leadflow_demo.generator import NOT_GENERATED
 from tests.conftest import scratch_warehouse
 
 AS_OF = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -54,9 +54,9 @@ DEMO_SOURCES = {
 
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory: pytest.TempPathFactory):
-    from leadflow.demo.api_server import CrmApiServer
-    from leadflow.demo.generator import generate
     from leadflow.settings import get_settings
+    from leadflow_demo.api_server import CrmApiServer
+    from leadflow_demo.generator import generate
 
     root = tmp_path_factory.mktemp("single")
     generate(root / "landing", leads=LEADS, seed=5, as_of=AS_OF)

@@ -1,5 +1,6 @@
 """Run Airflow for real — scheduler, dag-processor, triggerer, api-server as separate processes — for the
-fast lane's integration test and benchmark, and stop every process it started.
+fast lane's integration test and benchmark (``AirflowServices``) and for the compose file's services
+(tests/test_compose_cluster.py), and stop every process started (``AirflowProcesses``, which both use).
 
 Metadata go to a PostgreSQL database (concurrent writers: scheduler, triggerer, task processes), ports are
 picked free so two checkouts never collide, and the DAGs folder holds only the DAGs asked for (the batch
@@ -16,6 +17,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -25,7 +27,7 @@ from leadflow.settings import Settings
 
 log = logging.getLogger(__name__)
 
-REPO_DAGS = Path(__file__).resolve().parents[3] / "dags"
+REPO_DAGS = Path(__file__).resolve().parents[2] / "dags"
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 # Latency knobs: the defaults suit an hourly batch, not a lane that must answer in seconds.
 FAST_ENV = {
@@ -44,7 +46,75 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class AirflowServices:
+class AirflowProcesses:
+    """Airflow's components, and whatever runs beside them, as named processes: each in its own process group
+    with its output in ``logs/<name>.log``, so ``stop()`` ends a component's children too (task processes,
+    gunicorn and Celery workers). ``metadata()`` reads Airflow's metadata database at ``meta_url``.
+
+    The fast lane's test and benchmark (``AirflowServices`` below) and tests/test_compose_cluster.py (the compose
+    file's services) both launch Airflow through it.
+    """
+
+    def __init__(self, logs: Path, meta_url: str = "") -> None:
+        self.logs = logs
+        self.meta_url = meta_url
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str], cwd: Path | None = None) -> None:
+        with (self.logs / f"{name}.log").open("w") as out:  # the child keeps its own copy of the descriptor
+            self.processes[name] = subprocess.Popen(
+                argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd
+            )
+
+    def tail(self, name: str, chars: int = 3000) -> str:
+        path = self.logs / f"{name}.log"
+        return path.read_text(errors="replace")[-chars:] if path.exists() else "(no log)"
+
+    def check_alive(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{self.tail(name)}")
+
+    def wait(self, what: str, ready: Callable[[], bool], timeout: float, interval: float = 1.0) -> float:
+        """Until ``ready()``, while every process lives; returns the seconds waited."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            self.check_alive()
+            if ready():
+                return time.monotonic() - started
+            time.sleep(interval)
+        logs = "\n".join(f"--- {name}:\n{self.tail(name, 1500)}" for name in self.processes)
+        raise TimeoutError(f"{what}: not within {timeout:.0f}s (logs in {self.logs})\n{logs}")
+
+    def metadata(self, query: str, params: tuple = ()) -> list[tuple]:
+        """Rows from Airflow's metadata database; none while its tables do not exist yet."""
+        with psycopg.connect(self.meta_url, autocommit=True) as conn:
+            try:
+                return conn.execute(query, params).fetchall()
+            except psycopg.errors.UndefinedTable:
+                return []
+
+    def stop(self, timeout: float = 30) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + timeout
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            try:  # whatever is left of its group (task processes, gunicorn and Celery workers)
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.processes.clear()
+
+
+class AirflowServices(AirflowProcesses):
     """``with AirflowServices(settings, warehouse_url, server_url, dags=[...]) as af: af.wait_for_watcher()``"""
 
     def __init__(
@@ -58,12 +128,10 @@ class AirflowServices:
     ) -> None:
         self.settings = settings
         self.root = settings.home_dir / "airflow_services"
+        super().__init__(self.root / "logs", server_url.rsplit("/", 1)[0] + f"/{name}")
         self.dags_dir = self.root / "dags"
-        self.logs = self.root / "logs"
-        self.meta_url = server_url.rsplit("/", 1)[0] + f"/{name}"
         self.meta_name = name
         self.server_url = server_url
-        self.processes: dict[str, subprocess.Popen] = {}
         port = free_port()
         self.env = {
             **airflow_env(settings, warehouse_url),
@@ -97,68 +165,27 @@ class AirflowServices:
             conn.execute(f'create database "{self.meta_name}"')
         migrate_metadata(self.env)
         for component in COMPONENTS:
-            out = (self.logs / f"{component}.log").open("w")
-            self.processes[component] = subprocess.Popen(
-                [airflow_bin(), component],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: stop() ends its children too
-            )
+            self.spawn(component, [airflow_bin(), component], self.env)
         return self
-
-    def check_alive(self) -> None:
-        for component, process in self.processes.items():
-            if process.poll() is not None:
-                tail = (self.logs / f"{component}.log").read_text()[-3000:]
-                raise RuntimeError(f"airflow {component} exited with {process.returncode}:\n{tail}")
-
-    def metadata(self, query: str, params: tuple = ()) -> list[tuple]:
-        with psycopg.connect(self.meta_url, autocommit=True) as conn:
-            try:
-                return conn.execute(query, params).fetchall()
-            except psycopg.errors.UndefinedTable:
-                return []
 
     def wait_for_watcher(self, dag_id: str, timeout: float = 180) -> float:
         """Until the DAG is parsed and its asset watcher runs in the triggerer; returns the seconds waited."""
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            self.check_alive()
-            running = self.metadata(
+
+        def running() -> bool:
+            rows = self.metadata(
                 "select count(*) from trigger t join asset_watcher w on w.trigger_id = t.id "
                 "join dag_schedule_asset_reference r on r.asset_id = w.asset_id "
                 "where r.dag_id = %s and t.triggerer_id is not null",
                 (dag_id,),
             )
-            if running and running[0][0] > 0:
-                return time.monotonic() - started
-            time.sleep(0.5)
-        raise TimeoutError(f"the watcher of {dag_id} did not start within {timeout:.0f}s; logs in {self.logs}")
+            return bool(rows and rows[0][0] > 0)
+
+        return self.wait(f"the watcher of {dag_id} starts", running, timeout, interval=0.5)
 
     def dag_runs(self, dag_id: str) -> list[tuple]:
         return self.metadata(
             "select run_id, state, start_date, end_date from dag_run where dag_id = %s order by id", (dag_id,)
         )
-
-    def stop(self, timeout: float = 30) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + timeout
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            try:  # whatever is left of its group (task processes, gunicorn workers)
-                os.killpg(process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        self.processes.clear()
 
     def __enter__(self) -> AirflowServices:
         try:

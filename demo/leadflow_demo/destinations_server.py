@@ -32,7 +32,7 @@ request is applied, then ``reset_after_next`` (applied, connection reset: the an
 (Python only) is called after each applied write — tests use it to kill a worker at that instant.
 
 ``GET /_admin/stats`` (request counts), ``GET /_admin/state`` (what the destination holds),
-``POST /_admin/reset``. Run all four for the demo: ``python -m leadflow.demo.destinations_server``.
+``POST /_admin/reset``. Run all four for the demo: ``python -m leadflow_demo.destinations_server``.
 """
 
 from __future__ import annotations
