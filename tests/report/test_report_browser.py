@@ -25,8 +25,9 @@ def open_page(url: str, viewport: dict | None = None):
     """(playwright, browser, page, events) with console messages, page errors and requests recorded."""
     from playwright.sync_api import sync_playwright
 
+    executable = chromium()  # skips before Playwright starts: a started one left behind breaks the next test
     pw = sync_playwright().start()
-    browser = pw.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+    browser = pw.chromium.launch(executable_path=executable, args=["--no-sandbox"])
     page = browser.new_page(viewport=viewport or {"width": 1100, "height": 1400})
     events: dict[str, list] = {"console": [], "errors": [], "requests": [], "failed": [], "responses": []}
     page.on("console", lambda m: events["console"].append((m.type, m.text)))
