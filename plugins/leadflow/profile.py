@@ -94,7 +94,7 @@ def build_profile(url: str, as_of: datetime, settings: Settings | None = None, e
             name: _one(conn, f"select count(*) from marts.lead_scores where {column} > 0")  # noqa: S608
             for name, column in FAMILIES.items()
         }
-        won = _one(conn, "select count(distinct lead_id) from raw.crm_opportunitys where is_won")
+        won = _one(conn, "select count(distinct lead_id) from raw.crm_opportunities where is_won")
         distributions = {}
         for column in SCORES:
             row = conn.execute(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from leadflow.pull.contract import ENTITIES
+from leadflow.pull.contract import ENTITIES, ensure_raw_tables
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ IDENTITIES = "intermediate.int_lead_identities"
 PREDICATES: dict[str, str | None] = {
     "crm_leads": "r.lead_id = any(%(crm)s) or lower(trim(r.email)) = any(%(emails)s)",
     "crm_accounts": None,
-    "crm_opportunitys": "r.lead_id = any(%(crm)s) or lower(trim(r.email)) = any(%(emails)s)",
+    "crm_opportunities": "r.lead_id = any(%(crm)s) or lower(trim(r.email)) = any(%(emails)s)",
     "web_events": (
         "r.anonymous_id = any(%(anon)s) or lower(trim(r.email)) = any(%(emails)s) or r.user_id = any(%(users)s)"
     ),
@@ -58,7 +58,7 @@ PREDICATES: dict[str, str | None] = {
 _PLAIN = re.compile(r"[a-z_]+").fullmatch
 INDEXES = {
     "crm_leads": ["lower(trim(email))"],
-    "crm_opportunitys": ["lead_id", "lower(trim(email))"],
+    "crm_opportunities": ["lead_id", "lower(trim(email))"],
     "web_events": ["anonymous_id", "lower(trim(email))", "user_id"],
     "marketing_engagements": ["lower(trim(email))"],
     "product_users": ["lower(trim(email))", "workspace_id"],
@@ -166,10 +166,9 @@ def copy_scope(conn: psycopg.Connection, scope: Scope) -> Scope:
     params = scope.params()
     with conn.transaction():
         conn.execute(f"create schema if not exists {SCHEMA}")
+        ensure_raw_tables(conn)  # an entity never pulled yet: empty, with the contract's columns
         for entity in ENTITIES:
             table = entity.table
-            if conn.execute("select to_regclass(%s)", (f"raw.{table}",)).fetchone()[0] is None:
-                conn.execute(entity.ddl())  # an entity never pulled yet: empty, with the contract's columns
             predicate = PREDICATES.get(table)
             where = f" where {predicate}" if predicate else ""
             if _columns(conn, "raw", table) == _columns(conn, SCHEMA, table):
