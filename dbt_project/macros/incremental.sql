@@ -169,7 +169,7 @@
     real row counts. Views have none, and an incremental run that added a few rows keeps the statistics.
     Tables rebuilt every run (lead-sized) sample var('rebuilt_table_statistics_target') rows x 300 instead
     of PostgreSQL's default 100 x 300: their joins are on unique keys, and the default sample made ANALYZE
-    ~10% of an incremental run (0.6 s on dim_leads at 100k leads; 0.06 s at 10). Event-sized incremental
+    ~10% of an incremental run (0.6 s on leads at 100k leads; 0.06 s at 10). Event-sized incremental
     tables keep the default when they are built.
 #}
 {% macro analyze_after_build() -%}
