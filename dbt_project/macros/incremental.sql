@@ -116,23 +116,6 @@
     {%- endcall -%}
 {%- endmacro %}
 
-{# The latest int_signals.processed_at a downstream incremental model has read (its column `column`). #}
-{% macro processed_watermark(column='signals_processed_at') -%}
-    {{ watermark_literal(column) }}
-{%- endmacro %}
-
-{# The latest loaded_at an incremental model already holds, minus the look-back (var incremental_lookback_hours). #}
-{% macro loaded_watermark(column='loaded_at', where=none) -%}
-    (
-        select coalesce(max({{ column }}), '-infinity'::timestamptz)
-            - interval '1 hour' * {{ var('incremental_lookback_hours') }}
-        from {{ this }}
-        {%- if where %}
-        where {{ where }}
-        {%- endif %}
-    )
-{%- endmacro %}
-
 {#
     A fingerprint of the settings an incremental model bakes into its rows (a list of var names).
     Rows carry it; rows whose fingerprint differs from the current one are recomputed on the next run,
