@@ -108,6 +108,7 @@ def admin(base: str, path: str, body: dict | None = None) -> dict:
 def synthesise(url: str, leads: int, outreach_leads: int, slack_leads: int) -> None:
     """outreach_queue rows shaped like the dbt model's, for file/hubspot/webhook (all), outreach and slack (some)."""
     with psycopg.connect(url, autocommit=True) as conn:
+        from leadflow.quality import record
         from leadflow.warehouse.db import ensure_ops_schema
 
         ensure_ops_schema(conn)
@@ -161,10 +162,7 @@ def synthesise(url: str, leads: int, outreach_leads: int, slack_leads: int) -> N
             "'unsubscribed' as reason, now() as added_at from generate_series(1, 20000) as g"
         )
         conn.execute("alter table raw.consent_suppressions add primary key (email, reason)")
-        conn.execute(
-            "insert into ops.quality_runs (run_id, suite, success, evaluated, failed, details) "
-            "values ('bench', 's', true, 1, 0, '[]') on conflict do nothing"
-        )
+        record(conn, "bench", "s", 1, [])
 
 
 def change(url: str, share: float, destinations: tuple[str, ...], tag: str) -> int:

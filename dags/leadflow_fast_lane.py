@@ -7,19 +7,19 @@ watcher in the triggerer polls the hot-event sources every second; each batch of
 asset event that starts this DAG. Its one task pulls what arrived, builds the batch's own dbt models
 for just those people, runs their data tests, and delivers through the batch's sync ledger.
 
-Logic: `plugins/leadflow/fastlane/`. README: "Fast lane (speed to lead)".
+Logic: `plugins/leadflow/fastlane/`. Docs: docs/fast-lane.md.
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, AssetWatcher, dag, task
+from airflow.sdk import AssetWatcher, dag, task
 
+from leadflow import assets
 from leadflow.fastlane import lane
 from leadflow.fastlane.trigger import HotEventTrigger
 
-hot_events = Asset(
-    lane.HOT_EVENTS_URI,
+hot_events = assets.hot_events(
     watchers=[AssetWatcher(name="leadflow_hot_events", trigger=HotEventTrigger(poll_interval=1.0))],
 )
 

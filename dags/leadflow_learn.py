@@ -8,7 +8,7 @@ Nothing changes for leads until a person runs `leadflow model activate <id>`; th
 then scores every lead with it (`marts.lead_scores.conversion_probability`).
 
 Logic: `plugins/leadflow/learn/`. Settings: the `learn_*` vars in `dbt_project/dbt_project.yml`.
-README: "Learned scoring".
+Docs: docs/learned-scoring.md.
 """
 
 from __future__ import annotations

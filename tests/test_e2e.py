@@ -3,7 +3,7 @@
 Generates a small demo landing zone, serves the demo CRM/conversations API, runs
 `airflow dags test leadflow_pipeline`, and checks raw, staging, marts, the file destination and
 the ledger. The second run of the same interval must send nothing new. Then bad data is injected
-into the marts and the quality gate must block the sync.
+into the marts: dbt's tests and the quality gate each catch what they own, and the sync is blocked.
 """
 
 from __future__ import annotations
@@ -134,9 +134,10 @@ def test_speed_to_lead_reports_delivery_times_after_a_sync(pipeline_env, first_r
     assert delivered > 0 and synced == delivered  # every delivered lead shows when it was delivered
 
 
-def test_quality_gate_blocks_bad_marts_and_nothing_is_sent(pipeline_env, first_run) -> None:
+def test_bad_marts_fail_the_dbt_tests_and_the_gate_and_nothing_is_sent(pipeline_env, first_run) -> None:
     from leadflow.quality.gate import run_gate
     from leadflow.sync.engine import SyncRefused, run_sync
+    from leadflow.transform.dbt import DbtFailed, run_dbt
 
     files_before = first_run["second"]["files"]
     with psycopg.connect(pipeline_env["url"]) as conn:
@@ -148,20 +149,53 @@ def test_quality_gate_blocks_bad_marts_and_nothing_is_sent(pipeline_env, first_r
         conn.execute(
             "insert into marts.outreach_queue select * from marts.outreach_queue where destination = 'file' limit 1"
         )
-        dup = conn.execute("select queue_id from marts.outreach_queue group by 1 having count(*) > 1").fetchone()[0]
         conn.execute(
             "update marts.lead_scores set fit_score = 140 where lead_id = (select min(lead_id) from marts.lead_scores)"
         )
         conn.commit()
+    # dbt owns keys and ranges: its tests on the two marts name both
+    with pytest.raises(DbtFailed) as failure:
+        run_dbt(["test", "--select", "outreach_queue lead_scores", "--resource-type", "test"], as_of=first_run["as_of"])
+    failed = [line.split()[0] for line in str(failure.value).splitlines() if line.startswith("  test.")]
+    assert any(n.startswith("test.leadflow.unique_outreach_queue_queue_id") for n in failed), failed
+    assert any(n.startswith("test.leadflow.accepted_range_lead_scores_fit_score") for n in failed), failed
+    # the gate owns checks against the raw layer as it is at gate time: a queued address unsubscribes
+    with psycopg.connect(pipeline_env["url"]) as conn:
+        email, queue_id = conn.execute(
+            "select email, queue_id from marts.outreach_queue where destination = 'file' order by queue_id limit 1"
+        ).fetchone()
+        conn.execute("insert into raw.consent_suppressions (email, reason) values (%s, 'unsubscribed')", (email,))
+        conn.commit()
     result = run_gate("injected-run", first_run["as_of"])
     assert not result.success
-    failed = {(f.suite, f.expectation) for f in result.failures}
-    assert ("outreach_queue", "expect_column_values_to_be_unique") in failed
-    assert ("lead_scores", "expect_column_values_to_be_between") in failed
-    unique_failure = next(f for f in result.failures if f.expectation == "expect_column_values_to_be_unique")
-    assert dup in unique_failure.sample_keys
+    [unsubscribed] = [
+        f for f in result.failures if (f.suite, f.expectation) == ("outreach_queue", "unexpected_rows_expectation")
+    ]
+    assert queue_id in unsubscribed.sample_keys
     with pytest.raises(SyncRefused):
         run_sync("injected-run")
     outbox = pipeline_env["root"] / "outbox" / "file"
     assert sorted(p.name for p in outbox.glob("batch-*.jsonl")) == files_before
     assert Path(result.docs_index).exists()
+
+
+def test_a_failed_dbt_column_test_stops_the_run_before_the_gate_and_nothing_is_sent(pipeline_env, first_run) -> None:
+    """A route sent to a destination no sync knows: dbt build fails on outreach_queue's accepted values, so the
+    run records no gate pass and the sync refuses it."""
+    from leadflow.pipeline import dbt_build_at, outreach_sync_at
+    from leadflow.sync.engine import SyncRefused
+    from leadflow.transform.dbt import DbtFailed
+
+    files_before = first_run["second"]["files"]
+    routes = ("account_executive", "product_led_sales", "sdr_follow_up", "sdr_nurture")
+    with pytest.raises(DbtFailed) as failure:
+        dbt_build_at(first_run["as_of"], extra_vars={"destinations": {route: ["file", "fax"] for route in routes}})
+    failed = [line.split()[0] for line in str(failure.value).splitlines() if line.startswith("  test.")]
+    assert [n for n in failed if n.startswith("test.leadflow.accepted_values_outreach_queue_destination")], failed
+    with psycopg.connect(pipeline_env["url"]) as conn:
+        assert conn.execute("select count(*) from marts.outreach_queue where destination = 'fax'").fetchone()[0] > 0
+        assert conn.execute("select count(*) from ops.quality_runs where run_id = 'bad-build'").fetchone()[0] == 0
+    with pytest.raises(SyncRefused):
+        outreach_sync_at("bad-build")
+    outbox = pipeline_env["root"] / "outbox" / "file"
+    assert sorted(p.name for p in outbox.glob("batch-*.jsonl")) == files_before

@@ -1,14 +1,16 @@
-"""The Assets the DAGs exchange: one per raw source table group, one for the marts.
+"""The Assets the DAGs exchange: one per raw source table group, one for the marts, one for hot events.
 
 `leadflow_pull` updates the raw assets (one task per source); `leadflow_pipeline` is scheduled on all
 of them, so dbt, the quality gate and the sync run once every source of a cycle has landed. Each has a
 readable name, a group and a description in its extra (what the Airflow UI's Assets page shows); the URIs
-(`leadflow://raw/<source>`, `leadflow://marts`) stay as they were.
+(`leadflow://raw/<source>`, `leadflow://marts`, `leadflow://fastlane/hot_events`) stay as they were.
 """
 
 from __future__ import annotations
 
-from airflow.sdk import Asset, AssetAll
+from collections.abc import Sequence
+
+from airflow.sdk import Asset, AssetAll, AssetWatcher
 
 from leadflow.pull.contract import SOURCES, entities_of
 
@@ -53,3 +55,21 @@ MARTS = Asset(
 def all_raw_sources() -> AssetAll:
     """The pipeline's schedule: every source has landed since its last run."""
     return AssetAll(*RAW.values())
+
+
+HOT_EVENTS_URI = "leadflow://fastlane/hot_events"
+
+
+def hot_events(watchers: Sequence[AssetWatcher] = ()) -> Asset:
+    """The fast lane's trigger: each batch of hot-lead candidates the watcher finds is one event of it."""
+    return Asset(
+        name="Hot lead events",
+        uri=HOT_EVENTS_URI,
+        group="leadflow fast lane",
+        extra={
+            "description": "Demo and quote requests, pricing views, abandoned checkouts and urgent quiz answers, "
+            "found every second by the fast lane's watcher in the triggerer; each event starts leadflow_fast_lane, "
+            "which qualifies those people and delivers them within seconds.",
+        },
+        watchers=list(watchers),
+    )

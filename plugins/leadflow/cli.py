@@ -579,9 +579,9 @@ def _vars_option(value: str | None) -> dict:
 
 
 def _project_vars() -> dict:
-    from leadflow.profile import settings_vars
+    from leadflow.transform.dbt import project_vars
 
-    return settings_vars(get_settings())
+    return project_vars(get_settings())
 
 
 _RUN_ID = click.option("--run-id", default=None, help="Run id for ops.* bookkeeping (default: cli-<as-of>).")

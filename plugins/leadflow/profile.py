@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
-import yaml
 
 from leadflow.pull.contract import ENTITIES
 from leadflow.settings import Settings, get_settings
+from leadflow.transform.dbt import project_vars
 
 PROFILE_DDL = """
 create table if not exists ops.profile_runs (
@@ -56,12 +56,6 @@ class Rule:
     inputs: dict = field(default_factory=dict)
 
 
-def settings_vars(settings: Settings) -> dict:
-    """The qualification settings as dbt_project.yml sets them (``--vars`` of a single run not included)."""
-    project = yaml.safe_load((settings.dbt_dir / "dbt_project.yml").read_text())
-    return project.get("vars") or {}
-
-
 def _one(conn: psycopg.Connection, query: str, params=None):
     return conn.execute(query, params).fetchone()[0]
 
@@ -73,7 +67,7 @@ def _exists(conn: psycopg.Connection, relation: str) -> bool:
 def build_profile(url: str, as_of: datetime, settings: Settings | None = None, extra_vars: dict | None = None) -> dict:
     """``extra_vars``: the ``--vars`` the build ran with (they override dbt_project.yml's)."""
     settings = settings or get_settings()
-    v = {**settings_vars(settings), **(extra_vars or {})}
+    v = {**project_vars(settings), **(extra_vars or {})}
     with psycopg.connect(url) as conn:
         for relation in (
             "marts.leads",

@@ -100,3 +100,13 @@ def test_learn_dag_trains_weekly_and_only_proposes(dagbag) -> None:
     assert [t.task_id for t in dag.tasks] == ["train_and_propose"]
     assert dag.timetable.expression == "0 0 * * 0"  # @weekly
     assert "activate" in (dag.doc_md or "")  # a person activates; the DAG never does
+
+
+def test_fast_lane_runs_on_the_named_hot_events_asset(dagbag) -> None:
+    dag = dagbag.dags["leadflow_fast_lane"]
+    (asset,) = dag.timetable.asset_condition.objects
+    assert asset.uri == "leadflow://fastlane/hot_events"
+    assert asset.name == "Hot lead events" and asset.group == "leadflow fast lane"
+    assert asset.extra["description"] and asset.watchers, "the watcher in the triggerer starts the lane"
+    (inlet,) = dag.get_task("qualify_and_deliver").inlets
+    assert inlet.name == asset.name  # the task reads its events from the same asset

@@ -6,6 +6,7 @@ import json
 
 import psycopg
 
+from leadflow.quality import record
 from leadflow.warehouse.db import ensure_ops_schema
 
 
@@ -45,10 +46,8 @@ def test_scoped_sync_delivers_its_leads_and_removes_no_other(warehouse, home) ->
         conn.execute("create table raw.consent_suppressions (email text, reason text)")
         conn.execute("insert into raw.consent_suppressions values ('l4@example.com', 'unsubscribed')")
         _queue(conn, "marts.outreach_queue", ["L1", "L2"])
-        conn.execute(
-            "insert into ops.quality_runs (run_id, suite, success, evaluated, failed, details) "
-            "values ('batch', 's', true, 1, 0, '[]'), ('lane', 's', true, 1, 0, '[]')"
-        )
+        record(conn, "batch", "s", 1, [])
+        record(conn, "lane", "s", 1, [])
     run_sync("batch", destinations=["file"])
     with psycopg.connect(warehouse, autocommit=True) as conn:
         assert _ledger(conn) == {"L1": "delivered", "L2": "delivered"}

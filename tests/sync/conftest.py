@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from leadflow.demo.destinations_server import DestinationServers, SlackWebhook
+from leadflow.quality import record
 from leadflow.warehouse.db import ensure_ops_schema
 
 ROUTES = {
@@ -112,10 +113,8 @@ def make_queue(
             )
         for email in suppressed:
             conn.execute("insert into raw.consent_suppressions values (%s, 'unsubscribed', now())", (email,))
-        conn.execute(
-            "insert into ops.quality_runs (run_id, suite, success, evaluated, failed, details) "
-            "values ('ok', 's', true, 1, 0, '[]'), ('bad', 's', false, 1, 1, '[]') on conflict do nothing"
-        )
+        record(conn, "ok", "s", 1, [])
+        record(conn, "bad", "s", 1, ["a check failed"])
 
 
 def suppress(url: str, *emails: str) -> None:

@@ -7,6 +7,7 @@ import json
 import psycopg
 import pytest
 
+from leadflow.quality import record
 from leadflow.settings import get_settings
 from leadflow.sync.destinations import Delivery
 from leadflow.sync.engine import SyncRefused, run_sync, sync_destination
@@ -33,10 +34,8 @@ def make_queue(url: str, rows: list[tuple[str, str, str]], suppressed: tuple[str
             )
         for email in suppressed:
             conn.execute("insert into raw.consent_suppressions values (%s, 'unsubscribed', now())", (email,))
-        conn.execute(
-            "insert into ops.quality_runs (run_id, suite, success, evaluated, failed, details) "
-            "values ('ok', 's', true, 1, 0, '[]'), ('bad', 's', false, 1, 1, '[]') on conflict do nothing"
-        )
+        record(conn, "ok", "s", 1, [])
+        record(conn, "bad", "s", 1, ["a check failed"])
 
 
 def delivered(home) -> list[dict]:

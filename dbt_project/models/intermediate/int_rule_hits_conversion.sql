@@ -1,8 +1,10 @@
 {#
     Conversion-qualified (hot) rules, one row per lead × rule that ever fired:
-    demo request, quote request, >= hot_min_pricing_views pricing views, cart abandon (checkout started,
-    not completed after hot_cart_abandon_grace_minutes), quiz timeline this_quarter with a score of at
-    least hot_quiz_min_score.
+    a request (hot_request_signals: demo request, quote request; the rule is the signal's name),
+    >= hot_min_pricing_views pricing views (hot_pricing_signal), cart abandon (hot_checkout_signals: checkout
+    started, not completed after hot_cart_abandon_grace_minutes), quiz timeline hot_quiz_timeline (this_quarter)
+    with a score of at least hot_quiz_min_score (rule quiz_this_quarter). The fast lane's watcher reads the
+    same vars (plugins/leadflow/fastlane/detect.py).
     qualified_at: when the rule fired inside the hot window (the last hot_window_hours before as_of);
     null when it did not. first_qualified_at: the first time it ever fired (any 48 h span), for
     back-testing against won opportunities.
@@ -10,13 +12,16 @@
 {%- set hot_window = "interval '" ~ var('hot_window_hours') ~ " hours'" %}
 {%- set grace = "interval '" ~ var('hot_cart_abandon_grace_minutes') ~ " minutes'" %}
 {%- set min_views = var('hot_min_pricing_views') %}
+{%- set requests = var('hot_request_signals') %}
+{%- set pricing_view = var('hot_pricing_signal') %}
+{%- set checkout = var('hot_checkout_signals') %}
 
 with
 
 lead_signals as (
 
     select * from {{ ref('int_lead_signals') }}
-    where signal_name in ('demo_request', 'quote_request', 'pricing_view', 'checkout_started', 'checkout_completed')
+    where signal_name in {{ sql_list(requests + [pricing_view, checkout.started, checkout.completed]) }}
 
 ),
 
@@ -42,7 +47,7 @@ requests as (
         min(occurred_at) filter (where occurred_at > {{ as_of() }} - {{ hot_window }}) as qualified_at,
         min(occurred_at) as first_qualified_at
     from lead_signals
-    where signal_name in ('demo_request', 'quote_request')
+    where signal_name in {{ sql_list(requests) }}
     group by lead_id, signal_name
 
 ),
@@ -71,7 +76,7 @@ pricing_views as (
             range between {{ hot_window }} preceding and current row
         ) as views_in_rolling_window
     from lead_signals
-    where signal_name = 'pricing_view'
+    where signal_name = {{ sql_text(pricing_view) }}
 
 ),
 
@@ -144,13 +149,13 @@ checkouts as (
         signal_name,
         occurred_at,
         -- first completion at or after each event (running min over the events that follow it)
-        min(occurred_at) filter (where signal_name = 'checkout_completed') over (
+        min(occurred_at) filter (where signal_name = {{ sql_text(checkout.completed) }}) over (
             partition by lead_id
-            order by occurred_at desc, signal_name = 'checkout_completed' desc
+            order by occurred_at desc, signal_name = {{ sql_text(checkout.completed) }} desc
             rows between unbounded preceding and current row
         ) as next_completed_at
     from lead_signals
-    where signal_name in ('checkout_started', 'checkout_completed')
+    where signal_name in {{ sql_list([checkout.started, checkout.completed]) }}
 
 ),
 
@@ -162,7 +167,7 @@ abandoned_checkouts as (
         next_completed_at is null as is_still_open
     from checkouts
     where
-        signal_name = 'checkout_started'
+        signal_name = {{ sql_text(checkout.started) }}
         and occurred_at + {{ grace }} <= {{ as_of() }}
         and (next_completed_at is null or next_completed_at > occurred_at + {{ grace }})
 
@@ -196,7 +201,7 @@ quiz_hot_responses as (
     inner join identities
         on quiz_responses.email = identities.identifier
     where
-        quiz_responses.timeline = 'this_quarter'
+        quiz_responses.timeline = {{ sql_text(var('hot_quiz_timeline')) }}
         and quiz_responses.score >= {{ var('hot_quiz_min_score') }}
 
 ),
@@ -211,7 +216,7 @@ quiz_hits as (
         case
             when max(score) filter (where submitted_at > {{ as_of() }} - {{ hot_window }}) is not null
                 then format(
-                        'quiz: buying this quarter, score %s',
+                        {{ sql_text('quiz: buying ' ~ var('hot_quiz_timeline') | replace('_', ' ') ~ ', score %s') }},
                         max(score) filter (where submitted_at > {{ as_of() }} - {{ hot_window }})
                     )
         end as detail

@@ -1,8 +1,8 @@
 """Find hot-event candidates in the sources themselves, cheaply, before anything is pulled.
 
 The scanner is what the triggerer runs every second. It only pre-filters by signal name (which event types
-can make a lead conversion-qualified); whether a lead *is* hot is decided by dbt (int_rule_hits_conversion)
-in the fast lane's run, never here.
+can make a lead conversion-qualified: ``HotSignals``, the ``hot_*`` vars of dbt_project.yml that
+int_rule_hits_conversion applies); whether a lead *is* hot is decided by dbt in the fast lane's run, never here.
 
 * File sources (web events, quiz responses, as configured in sources.yml): files not yet seen are read
   and their hot rows become candidates. Files already in ``ops.loaded_files`` when the scanner starts are
@@ -25,32 +25,48 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-# Signals that can make a lead conversion-qualified (dbt_project vars: conversion-qualified rules).
-HOT_WEB_EVENTS = frozenset({"demo_request", "quote_request", "pricing_view"})
-HOT_QUIZ_TIMELINES = frozenset({"this_quarter"})
-CART_GRACE = timedelta(minutes=30)  # defaults; the dbt vars in dbt_project.yml win (see _dbt_var)
-HOT_WINDOW = timedelta(hours=48)
-
-# source -> (entity, row -> candidate or None)
+# source -> the entity whose new files the scanner reads
 FILE_ENTITIES = {"web": "event", "quiz": "response"}
 
 
-def _cart_grace(settings) -> timedelta:
-    import yaml
+@dataclass(frozen=True)
+class HotSignals:
+    """Which new rows can make a lead hot, as the dbt project defines it (the ``hot_*`` vars of dbt_project.yml,
+    which int_rule_hits_conversion applies): the scanner pre-filters by these, dbt decides."""
 
-    try:
-        values = yaml.safe_load((settings.dbt_dir / "dbt_project.yml").read_text())["vars"]
-        return timedelta(minutes=float(values["hot_cart_abandon_grace_minutes"]))
-    except (OSError, KeyError, TypeError, ValueError):
-        return CART_GRACE
+    web_events: frozenset[str]  # web event types: the requests and the pricing view
+    quiz_timeline: str
+    checkout_started: str
+    checkout_completed: str
+    cart_grace: timedelta
+    window: timedelta
+
+    @classmethod
+    def from_dbt(cls, settings=None) -> HotSignals:
+        from leadflow.transform.dbt import project_vars
+
+        v = project_vars(settings)
+        return cls(
+            web_events=frozenset([*v["hot_request_signals"], v["hot_pricing_signal"]]),
+            quiz_timeline=str(v["hot_quiz_timeline"]),
+            checkout_started=str(v["hot_checkout_signals"]["started"]),
+            checkout_completed=str(v["hot_checkout_signals"]["completed"]),
+            cart_grace=timedelta(minutes=float(v["hot_cart_abandon_grace_minutes"])),
+            window=timedelta(hours=float(v["hot_window_hours"])),
+        )
 
 
-def _web_candidate(row: dict) -> dict | None:
-    if str(row.get("event_type") or "").strip().lower() not in HOT_WEB_EVENTS:
+def _signal(value) -> str:
+    """A signal name as staging writes it (lower(trim()) of the event type, event name or quiz answer)."""
+    return str(value or "").strip().lower()
+
+
+def _web_candidate(row: dict, hot: HotSignals) -> dict | None:
+    if _signal(row.get("event_type")) not in hot.web_events:
         return None
     return {
         "source": "web",
-        "signal": str(row.get("event_type")).strip().lower(),
+        "signal": _signal(row.get("event_type")),
         "event_id": row.get("event_id"),
         "email": row.get("email"),
         "anonymous_id": row.get("anonymous_id"),
@@ -59,21 +75,23 @@ def _web_candidate(row: dict) -> dict | None:
     }
 
 
-def _quiz_candidate(row: dict) -> dict | None:
-    if str(row.get("timeline") or "").strip().lower() not in HOT_QUIZ_TIMELINES:
+def _quiz_candidate(row: dict, hot: HotSignals) -> dict | None:
+    if _signal(row.get("timeline")) != hot.quiz_timeline:
         return None
     return {
         "source": "quiz",
-        "signal": "quiz_timeline_this_quarter",
+        "signal": f"quiz_timeline_{hot.quiz_timeline}",  # as int_touch_signals names it
         "event_id": row.get("response_id"),
         "email": row.get("email"),
         "occurred_at": row.get("submitted_at"),
     }
 
 
-def read_candidates(path: str, source: str, text: str | None = None) -> list[dict]:
+def read_candidates(path: str, source: str, text: str | None = None, hot: HotSignals | None = None) -> list[dict]:
     """Hot candidates in one landing file (JSON Lines or CSV; ``text``: its content when it was read elsewhere,
-    e.g. from an object store); unparsable lines are the pull's to quarantine."""
+    e.g. from an object store; ``hot``: the definition, else the dbt project's); unparsable lines are the pull's
+    to quarantine."""
+    hot = hot or HotSignals.from_dbt()
     found: list[dict] = []
     if text is None:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
@@ -85,11 +103,11 @@ def read_candidates(path: str, source: str, text: str | None = None) -> list[dic
                 row = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(row, dict) and (candidate := _web_candidate(row)):
+            if isinstance(row, dict) and (candidate := _web_candidate(row, hot)):
                 found.append(candidate)
     else:
         for row in csv.DictReader(text.splitlines()):
-            if candidate := _quiz_candidate({(k or "").strip().lower(): v for k, v in row.items()}):
+            if candidate := _quiz_candidate({(k or "").strip().lower(): v for k, v in row.items()}, hot):
                 found.append(candidate)
     for candidate in found:
         candidate["file"] = path
@@ -112,7 +130,7 @@ class HotSourceScanner:
 
         self.settings = self.settings or get_settings()
         self.config = load_source_config(self.settings)
-        self.grace = _cart_grace(self.settings)
+        self.hot = HotSignals.from_dbt(self.settings)
 
     # -- baseline ---------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -144,7 +162,7 @@ class HotSourceScanner:
             found.extend(self._scan_files(source))
         found.extend(self._scan_product(now))
         # Older than the hot window, an event cannot make anyone hot now (the batch still counts it).
-        horizon = now - HOT_WINDOW
+        horizon = now - self.hot.window
         return [c for c in found if (_parse_time(c.get("occurred_at")) or now) > horizon]
 
     def _scan_files(self, source: str) -> list[dict]:
@@ -169,7 +187,7 @@ class HotSourceScanner:
             try:
                 with ref.open() as stream:
                     text = stream.read().decode("utf-8", errors="replace")
-                found.extend(read_candidates(ref.url, source, text))
+                found.extend(read_candidates(ref.url, source, text, self.hot))
             except OSError as err:  # vanished or unreadable: the pull reports it
                 log.warning("fast lane: cannot read %s: %s", ref.url, err)
                 continue
@@ -195,8 +213,8 @@ class HotSourceScanner:
             with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
                 rows = conn.execute(
                     "select rowid, event_id, user_id, event_name, occurred_at from events where rowid > ? "
-                    "and lower(trim(event_name)) in ('checkout_started', 'checkout_completed') order by rowid",
-                    (self.last_rowid,),
+                    "and lower(trim(event_name)) in (?, ?) order by rowid",
+                    (self.last_rowid, self.hot.checkout_started, self.hot.checkout_completed),
                 ).fetchall()
                 top = conn.execute("select coalesce(max(rowid), 0) from events").fetchone()[0]
         except sqlite3.Error as err:  # locked by a writer, or being replaced: next poll
@@ -207,7 +225,7 @@ class HotSourceScanner:
             at = _parse_time(occurred)
             if at is None or not user_id:
                 continue
-            if name.strip().lower() == "checkout_completed":
+            if _signal(name) == self.hot.checkout_completed:
                 open_ = self.open_checkouts.get(user_id, [])
                 self.open_checkouts[user_id] = [(t, c) for t, c in open_ if t > at]
                 continue
@@ -221,8 +239,8 @@ class HotSourceScanner:
             self.open_checkouts.setdefault(user_id, []).append((at, candidate))
         due: list[dict] = []
         for user_id, items in list(self.open_checkouts.items()):
-            keep = [(at, candidate) for at, candidate in items if at + self.grace > now]
-            due.extend(candidate for at, candidate in items if at + self.grace <= now)
+            keep = [(at, candidate) for at, candidate in items if at + self.hot.cart_grace > now]
+            due.extend(candidate for at, candidate in items if at + self.hot.cart_grace <= now)
             if keep:
                 self.open_checkouts[user_id] = keep
             else:

@@ -173,27 +173,13 @@ def run_fast_lane(candidates: list[dict], run_id: str, settings: Settings | None
 
 
 def _record_quality(url: str, run_id: str, settings: Settings, error: str | None = None) -> int:
-    """The dbt data tests' outcome in ops.quality_runs (the sync refuses a run without a pass)."""
+    """The dbt data tests' outcome as this run's quality run (the sync refuses a run without a pass)."""
+    from leadflow.quality import dbt_test_outcome, record
     from leadflow.warehouse.db import connect
 
-    results_file = settings.home_dir / "dbt_target_fastlane" / "run_results.json"
-    tests, failed = 0, []
-    if results_file.exists():
-        for r in json.loads(results_file.read_text()).get("results", []):
-            if r.get("unique_id", "").startswith("test."):
-                tests += 1
-                if r.get("status") not in ("pass", "success"):
-                    failed.append(f"{r['unique_id']}: {r.get('status')} {r.get('message') or ''}".strip())
-    success = error is None and not failed
-    details = failed or ([error[-2000:]] if error else [])
+    tests, failures = dbt_test_outcome(settings.home_dir / "dbt_target_fastlane" / "run_results.json", error)
     with connect(url, autocommit=True) as conn:
-        conn.execute(
-            "insert into ops.quality_runs (run_id, suite, success, evaluated, failed, details, row_counts) "
-            "values (%s, %s, %s, %s, %s, %s, %s) on conflict (run_id, suite) do update set success = excluded.success, "
-            "evaluated = excluded.evaluated, failed = excluded.failed, details = excluded.details, "
-            "row_counts = excluded.row_counts, validated_at = now()",
-            (run_id, SUITE, success, tests, len(failed) or (0 if success else 1), json.dumps(details), "{}"),
-        )
+        record(conn, run_id, SUITE, tests, failures)
     return tests
 
 
@@ -219,7 +205,6 @@ def _finish(url: str, result: LaneResult, error: str | None = None) -> None:
         log.exception("fast lane %s: could not record the run", result.run_id)
 
 
-HOT_EVENTS_URI = "leadflow://fastlane/hot_events"
 EVENTS_DDL = """
 create table if not exists ops.fastlane_asset_events (
     event_id bigint primary key,
@@ -238,6 +223,7 @@ def qualify_and_deliver() -> dict:
     """
     from airflow.sdk import Asset, get_current_context
 
+    from leadflow.assets import HOT_EVENTS_URI
     from leadflow.warehouse.db import connect, ensure_ops_schema, warehouse_url
 
     context = get_current_context()
@@ -253,7 +239,7 @@ def qualify_and_deliver() -> dict:
             )
         }
     since = (datetime.now(UTC) - LOOKBACK).isoformat()
-    events = list(context["inlet_events"][Asset(HOT_EVENTS_URI)].after(since))
+    events = list(context["inlet_events"][Asset.ref(uri=HOT_EVENTS_URI)].after(since))
     pending = [e for e in events if e.id not in done]
     candidates: list[dict] = []
     for event in pending:

@@ -18,33 +18,37 @@ from dataclasses import dataclass, field
 import psycopg
 
 from leadflow.pull.contract import ENTITIES, ensure_raw_tables
+from leadflow.pull.rules import EMAIL_RULE
 
 log = logging.getLogger(__name__)
 
 SCHEMA = "fastlane_raw"
 IDENTITIES = "intermediate.int_lead_identities"
 
-# raw table -> predicate over the row ``r`` selecting the scoped people's rows (None: copy it whole).
-# %(emails)s, %(anon)s, %(users)s, %(crm)s, %(workspaces)s are text arrays.
-PREDICATES: dict[str, str | None] = {
-    "crm_leads": "r.lead_id = any(%(crm)s) or lower(trim(r.email)) = any(%(emails)s)",
-    "crm_accounts": None,
-    "crm_opportunities": "r.lead_id = any(%(crm)s) or lower(trim(r.email)) = any(%(emails)s)",
-    "web_events": (
-        "r.anonymous_id = any(%(anon)s) or lower(trim(r.email)) = any(%(emails)s) or r.user_id = any(%(users)s)"
-    ),
-    "web_sessions": (
-        "r.anonymous_id = any(%(anon)s) or lower(trim(r.email)) = any(%(emails)s) or r.user_id = any(%(users)s) "
-        "or r.lead_id = any(%(crm)s)"
-    ),
-    "marketing_engagements": "lower(trim(r.email)) = any(%(emails)s)",
-    "product_users": "r.user_id = any(%(users)s) or r.workspace_id = any(%(workspaces)s)",
-    "product_events": "r.user_id = any(%(users)s) or r.workspace_id = any(%(workspaces)s)",
-    "product_workspaces": "r.workspace_id = any(%(workspaces)s)",
-    "conversations_conversations": "lower(trim(r.email)) = any(%(emails)s)",
-    "quiz_responses": "lower(trim(r.email)) = any(%(emails)s)",
-    "consent_suppressions": None,
-}
+
+def predicates() -> dict[str, str | None]:
+    """Raw table -> predicate over the row ``r`` selecting the scoped people's rows (None: copy it whole).
+    %(emails)s, %(anon)s, %(users)s, %(crm)s, %(workspaces)s are text arrays; e-mails are compared by their
+    identity key, the dbt macro the staging models use (``EMAIL_RULE.sql_key``)."""
+    email = EMAIL_RULE.sql_key("r.email")
+    return {
+        "crm_leads": f"r.lead_id = any(%(crm)s) or {email} = any(%(emails)s)",
+        "crm_accounts": None,
+        "crm_opportunities": f"r.lead_id = any(%(crm)s) or {email} = any(%(emails)s)",
+        "web_events": f"r.anonymous_id = any(%(anon)s) or {email} = any(%(emails)s) or r.user_id = any(%(users)s)",
+        "web_sessions": (
+            f"r.anonymous_id = any(%(anon)s) or {email} = any(%(emails)s) or r.user_id = any(%(users)s) "
+            "or r.lead_id = any(%(crm)s)"
+        ),
+        "marketing_engagements": f"{email} = any(%(emails)s)",
+        "product_users": "r.user_id = any(%(users)s) or r.workspace_id = any(%(workspaces)s)",
+        "product_events": "r.user_id = any(%(users)s) or r.workspace_id = any(%(workspaces)s)",
+        "product_workspaces": "r.workspace_id = any(%(workspaces)s)",
+        "conversations_conversations": f"{email} = any(%(emails)s)",
+        "quiz_responses": f"{email} = any(%(emails)s)",
+        "consent_suppressions": None,
+    }
+
 
 # Lookups the scope makes on the big raw tables, so a run reads a few index pages instead of millions of rows.
 # Every batch load into raw pays for these, so they are as cheap to keep as the lookups allow: hash indexes
@@ -56,16 +60,21 @@ PREDICATES: dict[str, str | None] = {
 # Measured on 1.95 M web events: the three indexes cost 7.1 s of server CPU per full load as B-trees,
 # 4.4 s as hash indexes. (Indexes made by an earlier version keep their old form.)
 _PLAIN = re.compile(r"[a-z_]+").fullmatch
-INDEXES = {
-    "crm_leads": ["lower(trim(email))"],
-    "crm_opportunities": ["lead_id", "lower(trim(email))"],
-    "web_events": ["anonymous_id", "lower(trim(email))", "user_id"],
-    "marketing_engagements": ["lower(trim(email))"],
-    "product_users": ["lower(trim(email))", "workspace_id"],
-    "product_events": ["user_id", "workspace_id"],
-    "conversations_conversations": ["lower(trim(email))"],
-    "quiz_responses": ["lower(trim(email))"],
-}
+
+
+def indexes() -> dict[str, list[str]]:
+    """Raw table -> the expressions indexed for the scope's lookups (the e-mail key as the predicates write it)."""
+    email = EMAIL_RULE.sql_key("email")
+    return {
+        "crm_leads": [email],
+        "crm_opportunities": ["lead_id", email],
+        "web_events": ["anonymous_id", email, "user_id"],
+        "marketing_engagements": [email],
+        "product_users": [email, "workspace_id"],
+        "product_events": ["user_id", "workspace_id"],
+        "conversations_conversations": [email],
+        "quiz_responses": [email],
+    }
 
 
 @dataclass
@@ -83,14 +92,9 @@ class Scope:
         return {k: sorted(getattr(self, k)) for k in ("emails", "anon", "users", "crm", "workspaces")}
 
 
-def _norm(value) -> str | None:
-    text = str(value).strip().lower() if value is not None else ""
-    return text or None
-
-
 def ensure_indexes(conn: psycopg.Connection) -> None:
     """Indexes for the scope's lookups on raw (created once; a no-op afterwards)."""
-    for table, expressions in INDEXES.items():
+    for table, expressions in indexes().items():
         if conn.execute("select to_regclass(%s)", (f"raw.{table}",)).fetchone()[0] is None:
             continue
         for i, expression in enumerate(expressions):
@@ -105,16 +109,17 @@ def resolve(conn: psycopg.Connection, candidates: list[dict]) -> Scope:
     """Every identifier of the people behind ``candidates`` (the batch's identity map + the events' own ids)."""
     scope = Scope()
     for c in candidates:
-        if email := _norm(c.get("email")):
+        if email := EMAIL_RULE.key(c.get("email")):
             scope.emails.add(email)
         if c.get("anonymous_id"):
             scope.anon.add(str(c["anonymous_id"]))
         if c.get("user_id"):
             scope.users.add(str(c["user_id"]))
     # Product users of the events (a cart abandon names a user only): their emails.
+    email_key = EMAIL_RULE.sql_key("email")
     if scope.users:
         for (email,) in conn.execute(
-            "select lower(trim(email)) from raw.product_users where user_id = any(%s) and email is not null",
+            f"select {email_key} from raw.product_users where user_id = any(%s) and email is not null",
             (sorted(scope.users),),
         ):
             scope.emails.add(email)
@@ -142,8 +147,7 @@ def resolve(conn: psycopg.Connection, candidates: list[dict]) -> Scope:
     scope.crm |= scope.lead_ids  # a resolved lead id is its canonical CRM lead id
     if scope.emails or scope.users:
         for user_id, workspace_id in conn.execute(
-            "select user_id, workspace_id from raw.product_users "
-            "where user_id = any(%s) or lower(trim(email)) = any(%s)",
+            f"select user_id, workspace_id from raw.product_users where user_id = any(%s) or {email_key} = any(%s)",
             (sorted(scope.users), sorted(scope.emails)),
         ):
             scope.users.add(user_id)
@@ -164,12 +168,13 @@ def copy_scope(conn: psycopg.Connection, scope: Scope) -> Scope:
     """Replace ``fastlane_raw`` with the scoped people's raw rows, in one transaction."""
     started = time.monotonic()
     params = scope.params()
+    where_scoped = predicates()
     with conn.transaction():
         conn.execute(f"create schema if not exists {SCHEMA}")
         ensure_raw_tables(conn)  # an entity never pulled yet: empty, with the contract's columns
         for entity in ENTITIES:
             table = entity.table
-            predicate = PREDICATES.get(table)
+            predicate = where_scoped.get(table)
             where = f" where {predicate}" if predicate else ""
             if _columns(conn, "raw", table) == _columns(conn, SCHEMA, table):
                 conn.execute(f"truncate {SCHEMA}.{table}")  # keeps the fastlane staging views on it

@@ -9,9 +9,9 @@ from datetime import datetime
 
 import pandas as pd
 import psycopg
-import yaml
 
 from leadflow.settings import get_settings
+from leadflow.transform.dbt import project_vars
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +22,7 @@ MAX_CODE_VALUES = 25
 
 def learning_vars(overrides: dict | None = None) -> dict:
     """The learn_* and mql_* settings: dbt_project.yml's vars (the analyst's one place), then ``overrides``."""
-    project = yaml.safe_load((get_settings().dbt_dir / "dbt_project.yml").read_text())
-    values = {k: v for k, v in project["vars"].items() if k.startswith(("learn_", "mql_"))}
+    values = {k: v for k, v in project_vars(get_settings()).items() if k.startswith(("learn_", "mql_"))}
     values.update(overrides or {})
     return values
 

@@ -14,8 +14,9 @@ this module handles a block of input (4 MB) at a time instead:
    sends the block the careful way.
 3. **Check whole columns** with ``pyarrow.compute``: required fields present and not blank, e-mails
    (without surrounding spaces, as stored), timestamps in the canonical ``YYYY-MM-DDTHH:MM:SSZ`` form between 2000 and the run's as-of, integers.
-   The checks are the validator's fast path, column at a time, and conservative: a row they cannot pass
-   as it is goes the careful way (which accepts it, normalised, or quarantines it with the reason).
+   The checks are the validator's fast path, column at a time, rendered from the same rule objects
+   (``pull/rules.py``), and conservative: a row they cannot pass as it is goes the careful way (which
+   accepts it, normalised, or quarantines it with the reason).
 4. **Duplicates** are decided in line order over the block's good rows from both ways, against every
    key the unit has seen, as the per-record path does: the first occurrence wins.
 5. **Render** the good rows in key order in COPY's text format (Arrow's CSV writer, in C), the chunks
@@ -50,7 +51,8 @@ import pyarrow.json as pa_json
 
 from leadflow.pull.batch import Batcher
 from leadflow.pull.contract import EMAIL, INTEGER, JSON, TEXT, TIMESTAMP
-from leadflow.pull.validate import COPY_ESCAPE, EMAIL_RE, FUTURE_ALLOWED, MAX_FIELD_CHARS, _json_ok, iso_z
+from leadflow.pull.rules import EMAIL_RULE, INTEGER_SHAPE, TIMESTAMP_RULE
+from leadflow.pull.validate import COPY_ESCAPE, MAX_FIELD_CHARS, _json_ok
 
 TYPES = {
     "jsonl": {TEXT, EMAIL, TIMESTAMP},
@@ -73,10 +75,6 @@ CSV_FIELD_LIMIT = 64 << 20
 csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
 SMALLEST = 64  # a refused piece of this many lines or fewer goes the careful way line by line
 
-TIMESTAMP_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
-INTEGER_SHAPE = r"^-?[0-9]{1,18}$"
-EMAIL_SHAPE = EMAIL_RE.pattern
-EARLIEST = pa.scalar("2000-01-01T00:00:00Z")
 QUOTE_STAND_IN = "\x01"
 TEXT_TYPES = {str, type(None)}
 
@@ -118,7 +116,7 @@ class Columns:
         self.key = list(entity.primary_key)
         self.cursor = entity.cursor
         self.required = set(entity.required)
-        self.high = iso_z(sink.validator.future_limit)[:19] + "Z"
+        self.high = TIMESTAMP_RULE.highest(sink.validator.future_limit)
         sink.line_prefix = prefix
 
     # -- checks -------------------------------------------------------------------------------------
@@ -139,16 +137,12 @@ class Columns:
                 ok &= ~blank
             shape = None
             if kind == EMAIL:
-                shape = pc.match_substring_regex(_trimmed(values), EMAIL_SHAPE)
+                shape = EMAIL_RULE.arrow_valid(values)
             elif kind == TIMESTAMP:
-                upper = pa.scalar("9999" if column in FUTURE_ALLOWED else self.high)
-                # (scalars, not Python strings: a str operand makes these kernels about 500 times slower)
-                shape = pc.and_kleene(
-                    pc.match_substring_regex(values, TIMESTAMP_SHAPE),
-                    pc.and_kleene(pc.greater_equal(values, EARLIEST), pc.less_equal(values, upper)),
-                )
+                upper = self.high if TIMESTAMP_RULE.bounded(column) else TIMESTAMP_RULE.unbounded
+                shape = TIMESTAMP_RULE.arrow_valid(values, upper)
             elif kind == INTEGER:
-                shape = pc.match_substring_regex(values, INTEGER_SHAPE)
+                shape = INTEGER_SHAPE.arrow(values)
             elif kind == JSON:
                 shape = _json_valid(values)
             if shape is not None:
@@ -220,7 +214,7 @@ class Columns:
         """A key column's values as the validator keys the row: an e-mail without surrounding spaces (the
         consent list's key is e-mail and reason, so " p5@acme.com " repeats "p5@acme.com")."""
         values = table.column(column)
-        return (_trimmed(values) if self.sink.entity.columns[column] == EMAIL else values).to_pylist()
+        return (EMAIL_RULE.arrow_stored(values) if self.sink.entity.columns[column] == EMAIL else values).to_pylist()
 
     def _load(self, table: pa.Table, rows, number: int) -> None:
         sink = self.sink
@@ -253,7 +247,7 @@ class Columns:
         for column, kind in self.columns:
             values = table.column(column)
             if kind == EMAIL:
-                values = _trimmed(values)
+                values = EMAIL_RULE.arrow_stored(values)
             if values.null_count != len(values) and column not in self.required:
                 blank = _blank(values)
                 if blank.sum() > values.null_count:  # blank strings are stored as NULL, as the validator does
@@ -683,13 +677,6 @@ def _json_valid(values):
         valid = pa.array([_json_ok(v) for v in chunk.dictionary.to_pylist()], pa.bool_())
         out.append(pc.take(valid, chunk.indices))
     return pa.chunked_array(out, pa.bool_())
-
-
-def _trimmed(values):
-    """E-mails without surrounding spaces, as the validator stores them. Only ASCII spaces are trimmed:
-    when what is left has the e-mail shape, it starts and ends with characters that are not whitespace,
-    so ``str.strip()`` (the validator's) gives the same; anything else goes the careful way."""
-    return pc.utf8_trim(values, " ")
 
 
 def _numpy(mask) -> np.ndarray:

@@ -4,7 +4,8 @@ One ``Validator`` per entity and record layout (dicts from JSON, or positional r
 and SQL). It is compiled to a small Python function when the load starts, so the common case — a
 clean string that already has the contract's shape — costs a dictionary lookup and, for e-mails and
 timestamps, one regular-expression match. Anything else takes the careful path (``coerce_value``),
-which names the field and the reason. Output values are PostgreSQL text-format strings (``None`` =
+which names the field and the reason. The e-mail and timestamp rules (pattern, bounds, reasons) are
+``pull/rules.py``'s, which the Arrow fast path (``pull/fast.py``) renders too. Output values are PostgreSQL text-format strings (``None`` =
 NULL) that COPY into the typed stage table can never reject.
 
 Reasons are part of the product (``ops.quarantine.reason``; tests assert them verbatim):
@@ -31,25 +32,27 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 import orjson
 
 from leadflow.pull.contract import BOOLEAN, EMAIL, INTEGER, JSON, NUMERIC, TEXT, TIMESTAMP, Entity
-
-# Pragmatic, not RFC 5322: one @, a dotted domain, no spaces. What outreach tools accept.
-EMAIL_RE = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
+from leadflow.pull.rules import (
+    EMAIL_RULE,
+    INTEGER_SHAPE,
+    TIMESTAMP_RULE,
+    UNDECLARED_UTC,
+    Problem,
+    Rejected,
+    iso_z,
+    quote,
+    reject,
 )
+
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|[\ud800-\udfff]")
 MAX_FIELD_CHARS = 10_000
-# The time zone of a source that declares none: UTC, and every timestamp without an offset is flagged.
-UNDECLARED_UTC = timezone(timedelta(0), "UTC (undeclared)")
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-# Columns that legitimately hold future dates (plans, expiries); every other timestamp is an observation.
-FUTURE_ALLOWED = {"trial_ends_at", "closed_at"}
 # JSON columns an export often fills with plain text (a CSV column of conversation topics: "asked about pricing"):
 # text that is not JSON is kept as one JSON string, which staging maps to topics (seeds/topic_keywords.csv).
 FREE_TEXT_JSON = {"topics"}
@@ -57,43 +60,12 @@ TRUE = {"true", "t", "1", "yes", "y"}
 FALSE = {"false", "f", "0", "no", "n"}
 BIGINT = (-(2**63), 2**63 - 1)
 
-# The shapes the fast path accepts as they are (anything else goes the careful way).
-_TS_CANON = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ").fullmatch
-_INT_CANON = re.compile(r"-?[0-9]{1,18}").fullmatch
-_EMAIL_MATCH = EMAIL_RE.match
 # COPY text format: backslash, tab, newline and carriage return must be escaped.
 COPY_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-@dataclass(frozen=True)
-class Problem:
-    field: str | None
-    reason: str
-
-
-class Rejected(Exception):
-    def __init__(self, problem: Problem):
-        super().__init__(problem.reason)
-        self.problem = problem
-
-
-def quote(value, limit: int = 40) -> str:
-    """A value as it appears in a reason: a JSON string, cut at ``limit`` characters."""
-    return json.dumps(str(value)[:limit], ensure_ascii=False)
-
-
-def iso_z(moment: datetime) -> str:
-    """UTC ISO 8601 with a Z, whole seconds unless the value has a fraction."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if moment.microsecond else "%Y-%m-%dT%H:%M:%SZ")
-
-
 def _blank(value) -> bool:
     return value is None or (isinstance(value, str) and (not value or value.isspace()))
-
-
-def _reject(column: str, reason: str):
-    raise Rejected(Problem(column, reason))
 
 
 def _scalar_text(value) -> str:
@@ -120,21 +92,18 @@ def coerce_value(
         return None
     if isinstance(value, str):
         if len(value) > MAX_FIELD_CHARS:
-            _reject(column, f"oversize field: {len(value)} characters (limit {MAX_FIELD_CHARS})")
+            reject(column, f"oversize field: {len(value)} characters (limit {MAX_FIELD_CHARS})")
         bad = CONTROL_RE.search(value)
         if bad:
-            _reject(column, "invalid Unicode in field" if bad.group() >= "\ud800" else "control characters in field")
+            reject(column, "invalid Unicode in field" if bad.group() >= "\ud800" else "control characters in field")
     if kind == TEXT:
         if isinstance(value, dict | list) and note is not None:  # stored as JSON text: flagged, not silent
             note(f"nested_value:{column}")
         return value if isinstance(value, str) else _scalar_text(value)
     if kind == EMAIL:
-        text = _scalar_text(value).strip()
-        if not EMAIL_RE.match(text):
-            _reject(column, f"invalid email: {quote(text, 80)}")
-        return text
+        return EMAIL_RULE.coerce(column, _scalar_text(value))
     if kind == TIMESTAMP:
-        return _timestamp(column, value, future_limit, tz, note)
+        return TIMESTAMP_RULE.coerce(column, value, future_limit, tz, note)
     if kind == INTEGER:
         return _integer(column, value)
     if kind == NUMERIC:
@@ -147,36 +116,10 @@ def coerce_value(
             return "true"
         if text in FALSE:
             return "false"
-        _reject(column, f"not a boolean: {quote(value)}")
+        reject(column, f"not a boolean: {quote(value)}")
     if kind == JSON:
         return _json(column, value)
     raise AssertionError(f"unknown contract type {kind}")
-
-
-def _timestamp(column: str, value, future_limit: datetime, tz: tzinfo = None, note: Callable | None = None) -> str:
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, date):
-        parsed = datetime(value.year, value.month, value.day)
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
-            parsed = datetime.fromisoformat(text.replace(" ", "T", 1) if len(text) > 10 else text)
-        except ValueError:
-            _reject(column, f"invalid timestamp: {quote(text)}")
-    else:
-        _reject(column, f"invalid timestamp: {quote(value)}")
-    if parsed.tzinfo is None:  # no offset: the source's time zone (setting ``timezone``), else UTC
-        tz = tz or UNDECLARED_UTC
-        parsed = parsed.replace(tzinfo=tz)
-        # flagged when the source declared no zone (UTC is a guess), unless it is a date (no clock time)
-        if tz is UNDECLARED_UTC and note is not None and not (isinstance(value, str) and len(value.strip()) <= 10):
-            note(f"naive_timestamp:{column}")
-    if parsed < EARLIEST:
-        _reject(column, f"timestamp before 2000: {iso_z(parsed)}")
-    if column not in FUTURE_ALLOWED and parsed > future_limit:
-        _reject(column, f"timestamp in the future: {iso_z(parsed)}")
-    return iso_z(parsed)
 
 
 def _integer(column: str, value) -> str:
@@ -193,7 +136,7 @@ def _integer(column: str, value) -> str:
         except (InvalidOperation, ValueError):
             pass
     if number is None or not BIGINT[0] <= number <= BIGINT[1]:
-        _reject(column, f"not an integer: {quote(value)}")
+        reject(column, f"not an integer: {quote(value)}")
     return str(number)
 
 
@@ -205,7 +148,7 @@ def _numeric(column: str, value) -> str:
         if not number.is_finite() or abs(number.adjusted()) > 100_000:
             raise InvalidOperation
     except (InvalidOperation, ValueError):
-        _reject(column, f"not a number: {quote(value)}")
+        reject(column, f"not a number: {quote(value)}")
     return str(number)
 
 
@@ -227,15 +170,15 @@ def _json(column: str, value) -> str:
             value = json.loads(value, parse_constant=_no_constants)
         except ValueError:
             if column not in FREE_TEXT_JSON:
-                _reject(column, "invalid JSON in field")
+                reject(column, "invalid JSON in field")
     try:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
     except ValueError:
-        _reject(column, "invalid JSON in field")
+        reject(column, "invalid JSON in field")
     if "\\u0000" in text:  # PostgreSQL's jsonb cannot hold NUL
-        _reject(column, "control characters in field")
+        reject(column, "control characters in field")
     if CONTROL_RE.search(text):
-        _reject(column, "invalid Unicode in field")
+        reject(column, "invalid Unicode in field")
     return text
 
 
@@ -372,12 +315,12 @@ class Validator:
             "FL": self.future_limit,
             "TZ": self.tz,
             "NOTE": self.notes.append,
-            "TS": _TS_CANON,
-            "INT": _INT_CANON,
-            "EM": _EMAIL_MATCH,
+            "TS": TIMESTAMP_RULE.canonical.match,
+            "INT": INTEGER_SHAPE.match,
+            "EM": EMAIL_RULE.match,
             "JOK": _json_ok,
-            "LO": "2000-01-01T00:00:00Z",
-            "HI": iso_z(self.future_limit)[:19] + "Z",
+            "LO": TIMESTAMP_RULE.lowest,
+            "HI": TIMESTAMP_RULE.highest(self.future_limit),
             "K": [],
             "L": [],
             "TP": [],
@@ -423,7 +366,7 @@ class Validator:
             elif kind == EMAIL:
                 code.append(f"    elif clean and {v}.__class__ is str and EM({v}): {o} = {v}")
             elif kind == TIMESTAMP:
-                upper = '"9999"' if column in FUTURE_ALLOWED else "HI"
+                upper = "HI" if TIMESTAMP_RULE.bounded(column) else repr(TIMESTAMP_RULE.unbounded)
                 code.append(f"    elif clean and {v}.__class__ is str and TS({v}) and LO <= {v} <= {upper}: {o} = {v}")
             elif kind == INTEGER:
                 code.append(f"    elif clean and {v}.__class__ is str and INT({v}): {o} = {v}")

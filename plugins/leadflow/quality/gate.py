@@ -1,9 +1,21 @@
 """The quality gate: run the Great Expectations suites in ``expectations/`` against the warehouse.
 
+Who owns which check (keep it so; tests/quality/test_ownership.py holds the split):
+
+- **dbt owns every constraint on a model's columns and rows**: its contract (columns and types), keys, not
+  null, accepted values, ranges, patterns, and rules within a row or a model (``expression_is_true``), in the
+  model's YAML. They run inside ``dbt build``: a failure stops the run there, so the gate never records a
+  pass and the sync refuses.
+- **Great Expectations owns what dbt does not**: volume against the last good run (``row_count_tolerance``),
+  freshness and checks relative to the run's as-of (``freshness``, ``${as_of}``), checks on the raw layer
+  (suites on ``raw.*``, and mart checks against raw tables as they are at gate time), and ratio checks
+  judged against history (``ratio_checks``). A suite never restates a dbt test on the same model and column.
+
 Suites are reviewable JSON files (``expectations/<name>.json``): a table, its key columns and a list of
 GX Core 1.x expectations. Every check is pushed down to PostgreSQL as SQL by GX's SQL data source;
 nothing pulls a table into memory. Two checks depend on history and are computed per run:
 the row count stays within a tolerance of the last successful run, and SQL checks may use ``${as_of}``.
+Each suite's outcome is a quality run (:func:`leadflow.quality.record`).
 
 A suite that names a ``source`` (``raw_web_events``: web) runs its freshness and volume checks only when
 the sources file configures that source: an export without web data has nothing to be fresh.
@@ -43,6 +55,7 @@ from pathlib import Path
 
 import psycopg
 
+from leadflow.quality.runs import record
 from leadflow.settings import Settings, get_settings
 from leadflow.warehouse.db import connect, ensure_ops_schema, redact
 
@@ -359,7 +372,6 @@ def run_gate(
         timings["validate"] = time.monotonic() - mark
 
         mark = time.monotonic()
-        _ensure_warnings_column(conn)
         for spec in specs:
             result = results[spec["name"]]
             suite_failures = [_describe(spec, exp, conn) for exp in result.results if not exp.success]
@@ -368,7 +380,7 @@ def run_gate(
             evaluated += len(result.results) + len(ratios)
             failures.extend(suite_failures)
             gate_warnings.extend(ratio_warnings)
-            _record(
+            record(
                 conn, run_id, spec["name"], len(result.results) + len(ratios), suite_failures,
                 {"rows": counts[spec["name"]], **({"ratios": ratios} if ratios else {})}, ratio_warnings,
             )  # fmt: skip
@@ -471,38 +483,6 @@ def _validate_all(runs, run_identifier, timings: dict[str, float]) -> dict:
         for part in pool.map(lane, runs):
             results.update(part)
     return results
-
-
-def _ensure_warnings_column(conn: psycopg.Connection) -> None:
-    """ops.quality_runs.warnings on a warehouse created before it existed (ALTER only when needed)."""
-    have = conn.execute(
-        "select 1 from information_schema.columns where table_schema = 'ops' and table_name = 'quality_runs' "
-        "and column_name = 'warnings'"
-    ).fetchone()
-    if not have:
-        conn.execute("alter table ops.quality_runs add column if not exists warnings jsonb not null default '[]'")
-
-
-def _record(
-    conn: psycopg.Connection, run_id: str, suite: str, evaluated: int, failures: list, counts: dict, warnings_: list
-) -> None:
-    conn.execute(
-        "insert into ops.quality_runs (run_id, suite, success, evaluated, failed, details, row_counts, warnings) "
-        "values (%s, %s, %s, %s, %s, %s, %s, %s) on conflict (run_id, suite) do update set "
-        "success = excluded.success, evaluated = excluded.evaluated, failed = excluded.failed, "
-        "details = excluded.details, row_counts = excluded.row_counts, warnings = excluded.warnings, "
-        "validated_at = now()",
-        (
-            run_id,
-            suite,
-            not failures,
-            evaluated,
-            len(failures),
-            json.dumps([str(f) for f in failures]),
-            json.dumps(counts),
-            json.dumps(warnings_),
-        ),
-    )
 
 
 def _describe(spec: dict, exp, conn: psycopg.Connection) -> Failure:

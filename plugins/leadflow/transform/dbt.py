@@ -22,6 +22,14 @@ class DbtFailed(RuntimeError):
     pass
 
 
+def project_vars(settings: Settings | None = None) -> dict:
+    """The settings (``vars``) as dbt_project.yml sets them (a single run's ``--vars`` not included)."""
+    import yaml
+
+    project = yaml.safe_load(((settings or get_settings()).dbt_dir / "dbt_project.yml").read_text())
+    return project.get("vars") or {}
+
+
 def dbt_target_dir(settings: Settings | None = None) -> Path:
     return (settings or get_settings()).home_dir / "dbt_target"
 

@@ -10,7 +10,7 @@ renamed as (
 
     select
         -- strings
-        lower(trim(email)) as email,
+        {{ normalize_email('email') }} as email,
         lower(trim(reason)) as reason,
         _batch_id as batch_id,
         _source_location as source_location,

@@ -153,7 +153,7 @@ renamed as (
         source.conversation_id,
 
         -- strings
-        lower(trim(source.email)) as email,
+        {{ normalize_email('source.email') }} as email,
         lower(trim(source.channel)) as channel,
         nullif(lower(trim(source.outcome)), '') as outcome,
         source._batch_id as batch_id,

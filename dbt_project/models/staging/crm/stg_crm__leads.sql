@@ -14,7 +14,7 @@ renamed as (
         owner_id,
 
         -- strings
-        lower(trim(email)) as email,
+        {{ normalize_email('email') }} as email,
         nullif(trim(first_name), '') as first_name,
         nullif(trim(last_name), '') as last_name,
         nullif(trim(title), '') as title,

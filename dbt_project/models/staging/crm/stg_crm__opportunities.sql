@@ -15,7 +15,7 @@ renamed as (
         lead_id,
 
         -- strings
-        lower(trim(email)) as email,
+        {{ normalize_email('email') }} as email,
         nullif(lower(trim(stage)), '') as stage,
         _batch_id as batch_id,
         _source_location as source_location,

@@ -45,7 +45,7 @@ renamed as (
         normalised.engagement_id,
 
         -- strings
-        lower(trim(normalised.email)) as email,
+        {{ normalize_email('normalised.email') }} as email,
         coalesce(channels.channel, normalised.channel_text) as channel,
         case
             when normalised.action_words !~ '_' and channels.action_prefix is not null

@@ -14,7 +14,7 @@ renamed as (
         workspace_id,
 
         -- strings
-        lower(trim(email)) as email,
+        {{ normalize_email('email') }} as email,
         nullif(lower(trim(plan)), '') as plan,
         _batch_id as batch_id,
         _source_location as source_location,

@@ -13,7 +13,7 @@ renamed as (
         response_id,
 
         -- strings
-        lower(trim(email)) as email,
+        {{ normalize_email('email') }} as email,
         nullif(trim(role), '') as role,
         nullif(trim(team_size), '') as team_size,
         nullif(trim(current_tooling), '') as current_tooling,

@@ -15,7 +15,7 @@ renamed as (
         user_id,
 
         -- strings
-        lower(trim(email)) as email,
+        {{ normalize_email('email') }} as email,
         lower(trim(event_type)) as event_type,
         page_path,
         referrer,

@@ -16,7 +16,7 @@ renamed as (
         nullif(trim(lead_id), '') as crm_lead_id,
 
         -- strings
-        lower(trim(email)) as email,
+        {{ normalize_email('email') }} as email,
         landing_page,
         referrer,
         utm_source,
