@@ -73,7 +73,7 @@ def _evaluate(name: str, url: str, as_of: datetime, overrides: dict) -> dict:
     build_seconds = run_dbt(["build", "--exclude", "resource_type:unit_test"], as_of=as_of)
     out["dbt_build_seconds"] = round(build_seconds, 1)
     with psycopg.connect(url) as conn:
-        out["leads"] = conn.execute("select count(*) from marts.dim_leads").fetchone()[0]
+        out["leads"] = conn.execute("select count(*) from marts.leads").fetchone()[0]
     t0 = time.perf_counter()
     from leadflow.learn.dataset import build_training_set
 

@@ -74,7 +74,7 @@ def test_summary_of_an_empty_warehouse_says_what_to_run(server_url: str) -> None
         result = _invoke("summary")
     assert result.exit_code == 1
     assert len(result.output.strip().splitlines()) == 1, result.output
-    assert "has no marts.dim_leads" in result.output and "leadflow run" in result.output
+    assert "has no marts.leads" in result.output and "leadflow run" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 

@@ -82,7 +82,7 @@ def test_staging_and_marts_built(pipeline_env, first_run) -> None:
     with psycopg.connect(pipeline_env["url"]) as conn:
         assert conn.execute("select count(*) from staging.stg_crm__leads").fetchone()[0] > 0
         assert conn.execute("select count(*) from staging.stg_web__events").fetchone()[0] > 0
-        leads = conn.execute("select count(*) from marts.dim_leads").fetchone()[0]
+        leads = conn.execute("select count(*) from marts.leads").fetchone()[0]
         qualified = conn.execute("select count(*) from marts.qualified_leads").fetchone()[0]
         assert leads >= LEADS * 0.9
         assert 0 < qualified < leads
@@ -114,7 +114,7 @@ def test_each_dag_run_ends_by_rendering_the_report(pipeline_env, first_run) -> N
         assert "[DAG TEST] end task task_id=report" in text, log
         assert "report: " in text and str(report) in text
     with psycopg.connect(pipeline_env["url"]) as conn:
-        leads = conn.execute("select count(*) from marts.dim_leads").fetchone()[0]
+        leads = conn.execute("select count(*) from marts.leads").fetchone()[0]
     assert f"<b>{leads:,}</b><span>leads</span>" in report.read_text()
 
 

@@ -116,23 +116,6 @@
     {%- endcall -%}
 {%- endmacro %}
 
-{# The latest int_signals.processed_at a downstream incremental model has read (its column `column`). #}
-{% macro processed_watermark(column='signals_processed_at') -%}
-    {{ watermark_literal(column) }}
-{%- endmacro %}
-
-{# The latest loaded_at an incremental model already holds, minus the look-back (var incremental_lookback_hours). #}
-{% macro loaded_watermark(column='loaded_at', where=none) -%}
-    (
-        select coalesce(max({{ column }}), '-infinity'::timestamptz)
-            - interval '1 hour' * {{ var('incremental_lookback_hours') }}
-        from {{ this }}
-        {%- if where %}
-        where {{ where }}
-        {%- endif %}
-    )
-{%- endmacro %}
-
 {#
     A fingerprint of the settings an incremental model bakes into its rows (a list of var names).
     Rows carry it; rows whose fingerprint differs from the current one are recomputed on the next run,
@@ -169,7 +152,7 @@
     real row counts. Views have none, and an incremental run that added a few rows keeps the statistics.
     Tables rebuilt every run (lead-sized) sample var('rebuilt_table_statistics_target') rows x 300 instead
     of PostgreSQL's default 100 x 300: their joins are on unique keys, and the default sample made ANALYZE
-    ~10% of an incremental run (0.6 s on dim_leads at 100k leads; 0.06 s at 10). Event-sized incremental
+    ~10% of an incremental run (0.6 s on leads at 100k leads; 0.06 s at 10). Event-sized incremental
     tables keep the default when they are built.
 #}
 {% macro analyze_after_build() -%}

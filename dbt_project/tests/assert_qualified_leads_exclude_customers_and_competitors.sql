@@ -5,6 +5,6 @@ select
     leads.is_customer,
     leads.is_competitor
 from {{ ref('qualified_leads') }} as qualified
-inner join {{ ref('dim_leads') }} as leads
+inner join {{ ref('leads') }} as leads
     on qualified.lead_id = leads.lead_id
 where leads.is_suppressed or leads.is_customer or leads.is_competitor

@@ -107,7 +107,7 @@ def pick_cold_leads(url: str, n: int, offset: int = 0) -> list[dict]:
     """Leads with an email that nothing qualifies now and nothing excludes: a hot event makes them hot."""
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "select d.lead_id, d.email from marts.dim_leads d "
+            "select d.lead_id, d.email from marts.leads d "
             "where d.email is not null and d.email ~ '^[a-z0-9._%%+-]+@[a-z0-9.-]+\\.[a-z]+$' "
             "and not d.is_suppressed and not d.is_customer and not d.is_competitor "
             "and not exists (select 1 from marts.qualified_leads q where q.lead_id = d.lead_id) "
@@ -123,7 +123,7 @@ def pick_suppressed_leads(url: str, n: int) -> list[dict]:
     """Leads whose email is on the consent suppression list (they must never be delivered)."""
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "select d.lead_id, d.email from marts.dim_leads d "
+            "select d.lead_id, d.email from marts.leads d "
             "where d.email is not null and not d.is_customer and not d.is_competitor "
             "and exists (select 1 from raw.consent_suppressions s where lower(trim(s.email)) = d.email) "
             "order by md5(d.lead_id) limit %s",

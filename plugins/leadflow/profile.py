@@ -60,7 +60,7 @@ def build_profile(url: str, as_of: datetime, settings: Settings | None = None, e
     v = {**project_vars(settings), **(extra_vars or {})}
     with psycopg.connect(url) as conn:
         for relation in (
-            "marts.dim_leads",
+            "marts.leads",
             "marts.lead_scores",
             "marts.qualified_leads",
             "intermediate.int_lead_signals",
@@ -72,13 +72,13 @@ def build_profile(url: str, as_of: datetime, settings: Settings | None = None, e
             for e in ENTITIES
             if _exists(conn, e.qualified_table)
         }  # noqa: S608
-        leads = _one(conn, "select count(*) from marts.dim_leads")
-        with_email = _one(conn, "select count(*) from marts.dim_leads where email is not null")
+        leads = _one(conn, "select count(*) from marts.leads")
+        with_email = _one(conn, "select count(*) from marts.leads where email is not null")
         families = {
             name: _one(conn, f"select count(*) from marts.lead_scores where {column} > 0")  # noqa: S608
             for name, column in FAMILIES.items()
         }
-        won = _one(conn, "select count(distinct lead_id) from raw.crm_opportunitys where is_won")
+        won = _one(conn, "select count(distinct lead_id) from raw.crm_opportunities where is_won")
         distributions = {}
         for column in SCORES:
             row = conn.execute(
@@ -264,7 +264,7 @@ def _count(conn, where: str) -> int:
 
 
 def _value_lifts(conn, v: dict, column: str, var: str) -> list[dict]:
-    """Each value of a dim_leads column with its leads, won share and lift, and the fit points suggested for it
+    """Each value of a leads column with its leads, won share and lift, and the fit points suggested for it
     (LIFT_POINTS of mql_min_fit_score; values with fewer than MIN_VALUE_LEADS leads get none). Values are
     compared as the fit model compares them: lower-cased, and a quiz role with _ - / read as spaces."""
     fit_min = float(v.get("mql_min_fit_score", 40))
@@ -275,12 +275,12 @@ def _value_lifts(conn, v: dict, column: str, var: str) -> list[dict]:
         f"""
         with won as (select distinct lead_id from intermediate.int_opportunities_resolved where is_won)
         select {value} as value, count(*) as leads, count(won.lead_id) as won
-        from marts.dim_leads as d left join won on d.lead_id = won.lead_id
+        from marts.leads as d left join won on d.lead_id = won.lead_id
         where nullif(trim(d.{column}), '') is not null
         group by 1 order by 2 desc, 1
         """  # noqa: S608
     ).fetchall()
-    total_leads = _one(conn, "select count(*) from marts.dim_leads")
+    total_leads = _one(conn, "select count(*) from marts.leads")
     total_won = _one(conn, "select count(distinct lead_id) from intermediate.int_opportunities_resolved where is_won")
     base = total_won / total_leads if total_leads else 0
     return [_value_row(value, n, won, base, fit_min) for value, n, won in rows]

@@ -161,7 +161,7 @@ def test_a_column_that_records_the_outcome_is_left_out_and_named(export_warehous
         # as a CRM export often carries it: the lead's outcome, recorded on the lead after the fact
         conn.execute("alter table raw.crm_leads add column converted text")
         conn.execute(
-            "update raw.crm_leads l set converted = case when exists (select 1 from raw.crm_opportunitys o"
+            "update raw.crm_leads l set converted = case when exists (select 1 from raw.crm_opportunities o"
             " where o.lead_id = l.lead_id and o.is_won) then 'Yes' else 'No' end"
         )
     try:

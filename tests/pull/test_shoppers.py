@@ -43,15 +43,15 @@ def test_every_session_is_a_lead_and_an_opportunity(shoppers) -> None:
         "crm.opportunity": (12330, 12330, 0),
     }
     truth = _truth()
-    assert env.one("select count(*) from raw.crm_opportunitys where is_won") == 1908
-    assert dict(env.rows("select stage, count(*) from raw.crm_opportunitys group by 1")) == {
+    assert env.one("select count(*) from raw.crm_opportunities where is_won") == 1908
+    assert dict(env.rows("select stage, count(*) from raw.crm_opportunities group by 1")) == {
         "closed_won": 1908,
         "closed_lost": 12330 - 1908,
     }
     # one opportunity per lead, keyed like it, dated like it
     assert env.rows(
         "select count(*), count(*) filter (where o.created_at = l.created_at and o.closed_at = l.created_at "
-        "and o.opportunity_id = o.lead_id) from raw.crm_opportunitys o join raw.crm_leads l using (lead_id)"
+        "and o.opportunity_id = o.lead_id) from raw.crm_opportunities o join raw.crm_leads l using (lead_id)"
     ) == [(12330, 12330)]
     # the first data row (line 2 of the file) and the last
     first, last = truth[0], truth[-1]
@@ -91,7 +91,7 @@ def test_session_aggregates_stay_numbers_and_the_outcome_stays_out_of_the_lead(s
     assert "revenue" not in lead_columns and "month" not in lead_columns  # the label cannot leak into features
     opportunity_columns = {r[0] for r in env.rows(
         "select column_name from information_schema.columns where table_schema = 'raw' "
-        "and table_name = 'crm_opportunitys' and column_name not like '\\_%'"
+        "and table_name = 'crm_opportunities' and column_name not like '\\_%'"
     )}  # fmt: skip
     from leadflow.pull.contract import BY_KEY
 

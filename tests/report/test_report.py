@@ -54,7 +54,7 @@ def test_report_is_self_contained_and_every_chart_names_its_mart(demo_run) -> No
 def test_report_figures_are_the_marts_figures(demo_run) -> None:
     text = (demo_run["home"] / "report" / "lead-qualification.html").read_text()
     with psycopg.connect(demo_run["url"]) as conn:
-        leads = conn.execute("select count(*) from marts.dim_leads").fetchone()[0]
+        leads = conn.execute("select count(*) from marts.leads").fetchone()[0]
         qualified = conn.execute("select count(*) from marts.qualified_leads").fetchone()[0]
         top = conn.execute(
             "select email, reasons_text from marts.qualified_leads order by array_position(array["
@@ -92,7 +92,7 @@ def test_leadflow_report_on_an_empty_warehouse_says_what_to_do(server_url: str, 
         result = _invoke("report")
     assert result.exit_code == 1
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
-    assert "has no marts.dim_leads" in result.output and "leadflow run" in result.output
+    assert "has no marts.leads" in result.output and "leadflow run" in result.output
     assert not (tmp_path / "report" / "lead-qualification.html").exists()
 
 

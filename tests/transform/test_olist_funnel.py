@@ -93,12 +93,12 @@ def test_funnel_daily_reproduces_the_true_conversion_by_origin(olist_marts) -> N
     assert truth["deals"]["paid_search"] > 0 and sum(truth["deals"].values()) == 842
 
 
-def test_dirty_records_the_pull_flagged_reach_dim_leads(olist_marts) -> None:
+def test_dirty_records_the_pull_flagged_reach_leads(olist_marts) -> None:
     truth = _truth()
     flagged = dict(
         rows(
             olist_marts,
-            "select flag, count(*) from marts.dim_leads, unnest(string_to_array(data_quality_flags, ', ')) as flag "
+            "select flag, count(*) from marts.leads, unnest(string_to_array(data_quality_flags, ', ')) as flag "
             "group by flag",
         )
     )
@@ -108,11 +108,11 @@ def test_dirty_records_the_pull_flagged_reach_dim_leads(olist_marts) -> None:
     }
     won_early = rows(
         olist_marts,
-        "select lead_id from marts.dim_leads "
+        "select lead_id from marts.leads "
         "where 'opportunity.won_before_first_contact' = any(string_to_array(data_quality_flags, ', '))",
     )
     assert sorted(r[0] for r in won_early) == truth["won_early"]
-    clean = rows(olist_marts, "select count(*) from marts.dim_leads where data_quality_flags is null")[0][0]
+    clean = rows(olist_marts, "select count(*) from marts.leads where data_quality_flags is null")[0][0]
     assert clean == 8000 - truth["origin_missing"] - len(set(truth["won_early"]) - truth["origin_missing_ids"])
 
 

@@ -106,7 +106,7 @@ def test_leadflow_run_takes_a_real_export_to_a_passing_gate_and_a_delivery_and_p
         assert "nothing qualifies" not in second.output
         with psycopg.connect(url) as conn:
             by_source = conn.execute(
-                "select d.lead_source, count(*) from marts.qualified_leads q join marts.dim_leads d using (lead_id) "
+                "select d.lead_source, count(*) from marts.qualified_leads q join marts.leads d using (lead_id) "
                 "where q.is_mql group by 1"
             ).fetchall()
         assert by_source == [("unknown", 920)]

@@ -119,7 +119,7 @@ def _rows(url: str, sql: str) -> list[tuple]:
 
 
 def _lead(url: str, crm_lead_id: str) -> str:
-    return _rows(url, f"select lead_id from marts.dim_leads where crm_lead_id = '{crm_lead_id}'")[0][0]  # noqa: S608
+    return _rows(url, f"select lead_id from marts.leads where crm_lead_id = '{crm_lead_id}'")[0][0]  # noqa: S608
 
 
 def test_web_sessions_give_time_on_site_and_engagement_signals(built: str) -> None:
@@ -127,13 +127,13 @@ def test_web_sessions_give_time_on_site_and_engagement_signals(built: str) -> No
     assert sessions == {"S1": _lead(built, "L1"), "S2": _lead(built, "L1"), "S3": _lead(built, "L4"), "S4": None}
     time_on_site = _rows(
         built,
-        "select crm_lead_id, web_sessions, time_on_site_minutes::float from marts.dim_leads order by crm_lead_id",
+        "select crm_lead_id, web_sessions, time_on_site_minutes::float from marts.leads order by crm_lead_id",
     )
     assert time_on_site == [("L1", 2, 10.5), ("L2", 0, None), ("L3", 0, None), ("L4", 1, 4.0)]
     signals = _rows(
         built,
         "select d.crm_lead_id, s.signal_name, s.category from intermediate.int_lead_signals s "
-        "join marts.dim_leads d using (lead_id) where s.signal_name like 'web_session%' order by 1, 2",
+        "join marts.leads d using (lead_id) where s.signal_name like 'web_session%' order by 1, 2",
     )
     assert signals == [
         ("L1", "web_session", "engagement"),
@@ -143,7 +143,7 @@ def test_web_sessions_give_time_on_site_and_engagement_signals(built: str) -> No
         ("L4", "web_session_engaged", "engagement"),  # 4 minutes >= web_engaged_session_minutes
     ]
     engagement = dict(_rows(built, "select d.crm_lead_id, s.engagement_score > 0 from marts.lead_scores s "
-                                    "join marts.dim_leads d using (lead_id)"))  # fmt: skip
+                                    "join marts.leads d using (lead_id)"))  # fmt: skip
     assert engagement["L4"] is True  # a lead known only by its CRM id, engaged through its sessions
 
 
@@ -158,7 +158,7 @@ def test_marketing_channels_beyond_email_are_staged_and_scored(built: str) -> No
     ]
     scored = _rows(
         built,
-        "select c.signal_name, c.category from marts.lead_score_contributions c join marts.dim_leads d "
+        "select c.signal_name, c.category from marts.lead_score_contributions c join marts.leads d "
         "using (lead_id) where d.crm_lead_id = 'L2' and c.category = 'engagement' order by 1",
     )
     assert scored == [(n, "engagement") for n in ("ad_click", "email_open", "event_attended", "sms_click", "sms_reply")]
@@ -173,7 +173,7 @@ def test_free_text_topics_are_mapped_by_keywords_and_count(built: str) -> None:
     }
     qualified = _rows(
         built,
-        "select d.crm_lead_id, q.reasons_text from marts.qualified_leads q join marts.dim_leads d using (lead_id) "
+        "select d.crm_lead_id, q.reasons_text from marts.qualified_leads q join marts.leads d using (lead_id) "
         "where q.is_conversation_qualified",
     )
     assert qualified == [("L3", "live chat: 6 visitor messages, 12 min, topics pricing, security")]
@@ -195,13 +195,13 @@ def test_fit_gives_points_to_lead_source_and_quiz_role_from_the_seeds(built: str
     fit = _rows(
         built,
         "select d.crm_lead_id, f.lead_source_points::float, f.quiz_role_points::float, f.fit_score::float "
-        "from intermediate.int_leads_fit_scored f join marts.dim_leads d using (lead_id) order by 1",
+        "from intermediate.int_leads_fit_scored f join marts.leads d using (lead_id) order by 1",
     )
     # business e-mail 10 each (acme.io, shopco.io); referral 30 and quiz role "Homeowner" 25; paid_search 10
     assert fit == [("L1", 30.0, 25.0, 65.0), ("L2", 10.0, 0.0, 20.0), ("L3", 0.0, 0.0, 10.0), ("L4", 0.0, 0.0, 0.0)]
     parts = _rows(
         built,
-        "select c.signal_name, c.points::float from marts.lead_score_contributions c join marts.dim_leads d "
+        "select c.signal_name, c.points::float from marts.lead_score_contributions c join marts.leads d "
         "using (lead_id) where d.crm_lead_id = 'L1' and c.category = 'fit' order by 1",
     )
     assert parts == [("fit_business_email", 10.0), ("fit_lead_source", 30.0), ("fit_quiz_role", 25.0)]

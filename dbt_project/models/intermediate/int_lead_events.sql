@@ -32,15 +32,7 @@ person_leads as (
 
 ),
 
-{% if is_incremental() -%}
-last_attributed as (
-
-    select coalesce(max(attributed_at), '-infinity'::timestamptz) as attributed_at
-    from {{ this }}
-
-),
-
-new_signals as (
+signals as (
 
     select
         signal_id,
@@ -53,10 +45,14 @@ new_signals as (
         loaded_at,
         processed_at as signals_processed_at
     from {{ ref('int_signals') }}
-    where processed_at > {{ processed_watermark() }}
+    {% if is_incremental() -%}
+    where {{ written_since_last_run('processed_at', 'signals_processed_at') }}
+    {%- endif %}
 
 ),
 
+{% if is_incremental() -%}
+-- events already attributed whose person key resolved anew since the last run
 reattributed as (
 
     select
@@ -76,36 +72,22 @@ reattributed as (
             array(
                 select person_leads.person_key
                 from person_leads
-                where person_leads.resolved_at > (select last_attributed.attributed_at from last_attributed)
+                where {{ written_since_last_run('person_leads.resolved_at', 'attributed_at') }}
             )
         )
 
 ),
+{%- endif %}
 
 candidates as (
 
-    select * from new_signals
+    select * from signals
+    {%- if is_incremental() %}
     union
     select * from reattributed
+    {%- endif %}
 
 ),
-{%- else -%}
-candidates as (
-
-    select
-        signal_id,
-        person_key,
-        workspace_id,
-        source,
-        signal_name,
-        signal_detail,
-        occurred_at,
-        loaded_at,
-        processed_at as signals_processed_at
-    from {{ ref('int_signals') }}
-
-),
-{%- endif %}
 
 attributed as (
 
@@ -128,25 +110,10 @@ attributed as (
 
 select
     attributed.*,
-    cast('{{ run_started_at }}' as timestamptz) as attributed_at,
-    {% if is_incremental() -%}
-    previous.lead_id as previous_lead_id,
-    previous.signal_id is null as is_first_write
-    {%- else -%}
-    cast(null as text) as previous_lead_id,
-    true as is_first_write
-    {%- endif %}
+    {{ run_stamp() }} as attributed_at,
+    {{ previous_value('lead_id', 'text') }} as previous_lead_id,
+    {{ previous_value('signal_id', 'text') }} is null as is_first_write
 from attributed
-{% if is_incremental() %}
-left join {{ this }} as previous
-    on attributed.signal_id = previous.signal_id
-where
-    previous.signal_id is null
-    or (
-        attributed.lead_id, attributed.person_key, attributed.workspace_id, attributed.signal_name,
-        attributed.signal_detail, attributed.occurred_at
-    ) is distinct from (
-        previous.lead_id, previous.person_key, previous.workspace_id, previous.signal_name,
-        previous.signal_detail, previous.occurred_at
-    )
-{% endif %}
+{{ only_new_or_changed('attributed', 'signal_id', [
+    'lead_id', 'person_key', 'workspace_id', 'signal_name', 'signal_detail', 'occurred_at'
+]) }}

@@ -40,7 +40,7 @@ written as (
         occurred_at,
         is_first_write
     from {{ ref('int_lead_events') }}
-    where attributed_at > {{ watermark_literal('updated_at') }}
+    where {{ written_since_last_run('attributed_at', 'updated_at') }}
 
 ),
 
@@ -64,11 +64,7 @@ recounted_pairs as (
             where written.previous_lead_id is not null
         )
     union
-    select
-        lead_id,
-        signal_name
-    from {{ this }}
-    where settings_hash <> {{ current_hash }}
+    {{ keys_built_with_other_settings('lead_id, signal_name', current_hash) }}
 
 ),
 
@@ -172,7 +168,7 @@ final as (
         first_occurred_at,
         last_occurred_at,
         {{ current_hash }} as settings_hash,
-        cast('{{ run_started_at }}' as timestamptz) as updated_at
+        {{ run_stamp() }} as updated_at
     from totals
 
 )

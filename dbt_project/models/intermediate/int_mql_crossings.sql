@@ -66,15 +66,6 @@ touch_hashes as (
 ),
 
 {% if is_incremental() -%}
-previous_touch_hashes as (
-
-    select distinct
-        lead_id,
-        touch_hash
-    from {{ this }}
-
-),
-
 previous_computed as (
 
     select distinct
@@ -91,7 +82,7 @@ written as (
         previous_lead_id
     from {{ ref('int_lead_events') }}
     where
-        attributed_at > {{ watermark_literal('updated_at') }}
+        {{ written_since_last_run('attributed_at', 'updated_at') }}
         and signal_name in {{ sql_list(engagement_names) }}
 
 ),
@@ -104,14 +95,9 @@ touched as (
     select previous_lead_id from written
     where previous_lead_id is not null
     union
-    select coalesce(touch_hashes.lead_id, this.lead_id)
-    from touch_hashes
-    full outer join previous_touch_hashes as this
-        on touch_hashes.lead_id = this.lead_id
-    where touch_hashes.touch_hash is distinct from this.touch_hash
+    {{ keys_with_changed_hash('touch_hashes', 'lead_id', 'touch_hash') }}
     union
-    select lead_id from {{ this }}
-    where settings_hash <> {{ current_hash }}
+    {{ keys_built_with_other_settings('lead_id', current_hash) }}
     union
     select fit_qualified.lead_id
     from fit_qualified
@@ -240,7 +226,7 @@ final as (
         crossings.crossed_at,
         touch_hashes.touch_hash,
         {{ current_hash }} as settings_hash,
-        cast('{{ run_started_at }}' as timestamptz) as updated_at
+        {{ run_stamp() }} as updated_at
     from leads
     left join crossings
         on leads.lead_id = crossings.lead_id

@@ -77,10 +77,6 @@ resolved as (
 select
     resolved.person_key,
     resolved.lead_id,
-    cast('{{ run_started_at }}' as timestamptz) as resolved_at
+    {{ run_stamp() }} as resolved_at
 from resolved
-{% if is_incremental() %}
-left join {{ this }} as previous
-    on resolved.person_key = previous.person_key
-where previous.person_key is null or previous.lead_id is distinct from resolved.lead_id
-{% endif %}
+{{ only_new_or_changed('resolved', 'person_key', ['lead_id']) }}

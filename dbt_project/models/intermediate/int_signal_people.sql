@@ -19,7 +19,7 @@ signals as (
 
     select * from {{ ref('int_signals') }}
     {% if is_incremental() -%}
-    where processed_at > {{ processed_watermark('processed_at') }}
+    where {{ written_since_last_run('processed_at', 'processed_at') }}
     {%- endif %}
 
 ),

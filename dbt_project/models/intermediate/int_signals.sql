@@ -41,33 +41,21 @@ with
 web_events as (
 
     select * from {{ ref('stg_web__events') }}
-    {% if is_incremental() -%}
-    where
-        batch_id = any({{ new_batch_ids(source('web', 'events'), 'web') }})
-        and loaded_at > {{ loaded_since('web') }}
-    {%- endif %}
+    {{ where_newly_loaded(source('web', 'events'), 'web') }}
 
 ),
 
 marketing_engagements as (
 
     select * from {{ ref('stg_marketing__engagements') }}
-    {% if is_incremental() -%}
-    where
-        batch_id = any({{ new_batch_ids(source('marketing', 'engagements'), 'marketing') }})
-        and loaded_at > {{ loaded_since('marketing') }}
-    {%- endif %}
+    {{ where_newly_loaded(source('marketing', 'engagements'), 'marketing') }}
 
 ),
 
 product_events as (
 
     select * from {{ ref('stg_product__events') }}
-    {% if is_incremental() -%}
-    where
-        batch_id = any({{ new_batch_ids(source('product', 'events'), 'product') }})
-        and loaded_at > {{ loaded_since('product') }}
-    {%- endif %}
+    {{ where_newly_loaded(source('product', 'events'), 'product') }}
 
 ),
 
@@ -143,5 +131,5 @@ unioned as (
 
 select
     *,
-    cast('{{ run_started_at }}' as timestamptz) as processed_at
+    {{ run_stamp() }} as processed_at
 from unioned

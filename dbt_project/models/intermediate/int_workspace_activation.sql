@@ -63,9 +63,7 @@ workspace_hashes as (
 {% if is_incremental() -%}
 as_of_moves as (
 
-    select distinct built_as_of
-    from {{ this }}
-    where built_as_of <> {{ as_of() }}
+    {{ as_of_moves() }}
 
 ),
 
@@ -77,7 +75,7 @@ new_product_signals as (
         on new_signals.product_user_id = users.user_id
     where
         new_signals.source = 'product'
-        and new_signals.processed_at > {{ processed_watermark() }}
+        and {{ written_since_last_run('new_signals.processed_at', 'signals_processed_at') }}
 
 ),
 
@@ -86,23 +84,16 @@ touched as (
     select workspace_id from new_product_signals
     where workspace_id is not null
     union
-    select coalesce(workspace_hashes.workspace_id, this.workspace_id)
-    from workspace_hashes
-    full outer join {{ this }} as this
-        on workspace_hashes.workspace_id = this.workspace_id
-    where workspace_hashes.workspace_hash is distinct from this.workspace_hash
+    {{ keys_with_changed_hash('workspace_hashes', 'workspace_id', 'workspace_hash') }}
     union
-    select workspace_id from {{ this }}
-    where settings_hash <> {{ current_hash }}
+    {{ keys_built_with_other_settings('workspace_id', current_hash) }}
     union
     -- as_of moved: only workspaces with product events between the as_of they were built at and this one
     -- (a user who signed up in between changes the workspace's hash above)
     select coalesce(moved_signals.workspace_id, users.workspace_id)
     from {{ ref('int_signals') }} as moved_signals
     inner join as_of_moves
-        on
-            moved_signals.occurred_at > least(as_of_moves.built_as_of, {{ as_of() }})
-            and moved_signals.occurred_at <= greatest(as_of_moves.built_as_of, {{ as_of() }})
+        on {{ moved_since_built('moved_signals.occurred_at') }}
     left join users
         on moved_signals.product_user_id = users.user_id
     where moved_signals.source = 'product'

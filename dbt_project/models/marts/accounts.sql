@@ -9,7 +9,7 @@ accounts as (
 
 leads as (
 
-    select * from {{ ref('dim_leads') }}
+    select * from {{ ref('leads') }}
 
 ),
 

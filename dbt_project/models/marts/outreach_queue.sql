@@ -15,7 +15,7 @@ qualified as (
 
 leads as (
 
-    select * from {{ ref('dim_leads') }}
+    select * from {{ ref('leads') }}
 
 ),
 

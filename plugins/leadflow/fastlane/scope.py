@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from leadflow.pull.contract import ENTITIES
+from leadflow.pull.contract import ENTITIES, ensure_raw_tables
 from leadflow.pull.rules import EMAIL_RULE
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def predicates() -> dict[str, str | None]:
     return {
         "crm_leads": f"r.lead_id = any(%(crm)s) or {email} = any(%(emails)s)",
         "crm_accounts": None,
-        "crm_opportunitys": f"r.lead_id = any(%(crm)s) or {email} = any(%(emails)s)",
+        "crm_opportunities": f"r.lead_id = any(%(crm)s) or {email} = any(%(emails)s)",
         "web_events": f"r.anonymous_id = any(%(anon)s) or {email} = any(%(emails)s) or r.user_id = any(%(users)s)",
         "web_sessions": (
             f"r.anonymous_id = any(%(anon)s) or {email} = any(%(emails)s) or r.user_id = any(%(users)s) "
@@ -67,7 +67,7 @@ def indexes() -> dict[str, list[str]]:
     email = EMAIL_RULE.sql_key("email")
     return {
         "crm_leads": [email],
-        "crm_opportunitys": ["lead_id", email],
+        "crm_opportunities": ["lead_id", email],
         "web_events": ["anonymous_id", email, "user_id"],
         "marketing_engagements": [email],
         "product_users": [email, "workspace_id"],
@@ -171,10 +171,9 @@ def copy_scope(conn: psycopg.Connection, scope: Scope) -> Scope:
     where_scoped = predicates()
     with conn.transaction():
         conn.execute(f"create schema if not exists {SCHEMA}")
+        ensure_raw_tables(conn)  # an entity never pulled yet: empty, with the contract's columns
         for entity in ENTITIES:
             table = entity.table
-            if conn.execute("select to_regclass(%s)", (f"raw.{table}",)).fetchone()[0] is None:
-                conn.execute(entity.ddl())  # an entity never pulled yet: empty, with the contract's columns
             predicate = where_scoped.get(table)
             where = f" where {predicate}" if predicate else ""
             if _columns(conn, "raw", table) == _columns(conn, SCHEMA, table):

@@ -39,7 +39,7 @@ META_COLUMNS = {
 
 @dataclass(frozen=True)
 class Entity:
-    """One raw table: ``raw.<source>_<name>s``."""
+    """One raw table: ``raw.<source>_<name in the plural>``."""
 
     source: str
     name: str
@@ -50,7 +50,7 @@ class Entity:
 
     @property
     def table(self) -> str:
-        return f"{self.source}_{self.name}s"
+        return f"{self.source}_{_plural(self.name)}"
 
     @property
     def qualified_table(self) -> str:
@@ -65,6 +65,16 @@ class Entity:
         cols += [f'"{c}" {t}' for c, t in META_COLUMNS.items()]
         pk = ", ".join(f'"{c}"' for c in self.primary_key)
         return f"create table if not exists {self.qualified_table} ({', '.join(cols)}, primary key ({pk}))"
+
+
+def _plural(noun: str) -> str:
+    """English plural of an entity name: opportunity -> opportunities, lead -> leads."""
+    return noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
+
+
+# Raw tables renamed since they were first created, old name -> name now (the contract once made
+# ``crm_opportunitys``). ensure_raw_tables renames a warehouse's old table in place, rows and indexes kept.
+RENAMED_TABLES = {"crm_opportunitys": "crm_opportunities"}
 
 
 def _entity(source, name, columns, pk, cursor, required=()):
@@ -309,5 +319,28 @@ def ensure_raw_tables(conn) -> None:
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext('leadflow.raw_tables'))")
         conn.execute("create schema if not exists raw")
+        for old, new in RENAMED_TABLES.items():
+            conn.execute(_rename_table_sql(old, new))
         for entity in ENTITIES:
             conn.execute(entity.ddl())
+
+
+def _rename_table_sql(old: str, new: str) -> str:
+    """``raw.<old>`` renamed to ``raw.<new>``, with the indexes named after it, when the warehouse has the old
+    table and not the new one (a no-op otherwise)."""
+    return f"""
+        do $$
+        declare index_name text;
+        begin
+            if to_regclass('raw.{old}') is not null and to_regclass('raw.{new}') is null then
+                alter table raw.{old} rename to {new};
+                for index_name in
+                    select indexname from pg_indexes where schemaname = 'raw' and tablename = '{new}'
+                        and strpos(indexname, '{old}') > 0
+                loop
+                    execute format('alter index raw.%I rename to %I', index_name,
+                        replace(index_name, '{old}', '{new}'));
+                end loop;
+            end if;
+        end
+        $$"""

@@ -17,7 +17,7 @@ from leadflow.sync.destinations import TYPE_LABELS as SYNC_TYPE_LABELS
 TYPE_ORDER = ("conversion_qualified", "sql", "pql", "conversation_qualified", "mql")
 # the qualification types' names as the sync's messages give them, plus the report's "any type" row
 TYPE_LABELS = {**SYNC_TYPE_LABELS, "any": "any type"}
-REQUIRED_MARTS = ("dim_leads", "qualified_leads", "funnel_daily", "qualification_performance", "speed_to_lead")
+REQUIRED_MARTS = ("leads", "qualified_leads", "funnel_daily", "qualification_performance", "speed_to_lead")
 
 
 class ReportUnavailable(RuntimeError):
@@ -43,7 +43,7 @@ def check_marts(conn: psycopg.Connection) -> None:
 
 
 def overview(conn: psycopg.Connection) -> dict:
-    leads = conn.execute("select count(*) from marts.dim_leads").fetchone()[0]
+    leads = conn.execute("select count(*) from marts.leads").fetchone()[0]
     qualified = conn.execute("select count(*) from marts.qualified_leads").fetchone()[0]
     as_of = conn.execute("select max(as_of) from marts.qualification_performance").fetchone()[0]
     per_type = dict.fromkeys(TYPE_ORDER, 0)
