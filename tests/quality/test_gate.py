@@ -42,8 +42,6 @@ def create_contract_tables(conn: psycopg.Connection) -> None:
         for model in yaml.safe_load(path.read_text()).get("models", []):
             columns = ", ".join(f'"{c["name"]}" {c["data_type"]}' for c in model["columns"])
             conn.execute(f"create table marts.{model['name']} ({columns})")
-    # the deprecated name the dim_leads suite still reads (models/marts/deprecated/dim_leads.sql)
-    conn.execute("create view marts.dim_leads as select * from marts.leads")
 
 
 def build_clean_marts(url: str) -> None:

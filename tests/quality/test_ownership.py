@@ -130,21 +130,11 @@ def test_suites_on_dbt_models_leave_column_constraints_to_dbt(manifest: dict) ->
     assert misplaced == []
 
 
-def behind_deprecated_view(manifest: dict, node: dict) -> dict:
-    """A deprecated model kept under an old name (models/marts/deprecated/: a view selecting one model) stands
-    for the model it selects from, whose contract holds its columns."""
-    while node.get("deprecation_date") and len(node["depends_on"]["nodes"]) == 1:
-        node = manifest["nodes"][node["depends_on"]["nodes"][0]]
-    return node
-
-
 def test_every_model_a_suite_reads_has_an_enforced_contract(manifest: dict) -> None:
     """Its columns and types are dbt's to hold, so no suite needs to check them."""
     nodes = relations(manifest)
     read = {
-        s["table"]: behind_deprecated_view(manifest, nodes[s["table"]])
-        for s in suites()
-        if nodes.get(s["table"], {}).get("resource_type") == "model"
+        s["table"]: nodes[s["table"]] for s in suites() if nodes.get(s["table"], {}).get("resource_type") == "model"
     }
     assert read, "no suite reads a dbt model"
     assert [t for t, n in read.items() if not (n.get("contract") or {}).get("enforced")] == []
