@@ -1,38 +1,12 @@
 """The vectorized fast path for CSV and JSON Lines files (and SQL rows): Arrow checks and renders whole blocks.
 
-The per-record path (``pull/readers/`` → ``Batcher`` → ``Validator``) costs about 4 µs of Python per
-record. For the files of entities whose columns are all text, e-mail, timestamp (and, in CSV, integer),
-this module handles a block of input (4 MB) at a time instead:
-
-1. **Triage the lines** (NumPy over the bytes): a line goes the careful way — the very code the per-record
-   path runs, so its quarantine reason is exactly that path's — when it is not plainly a record: empty
-   or not ``{...}`` (JSON), a control character, DEL or backslash (escapes), longer than the field limit,
-   not UTF-8, a double quote or the wrong number of delimiters (CSV).
-2. **Parse** the remaining lines with Arrow (``pyarrow.json`` / ``pyarrow.csv``, every field as text).
-   A block Arrow refuses (a number where text belongs, a key given twice, …) is split in halves until
-   the refused lines are found; they go the careful way. A field outside the contract (schema drift)
-   sends the block the careful way.
-3. **Check whole columns** with ``pyarrow.compute``: required fields present and not blank, e-mails
-   (without surrounding spaces, as stored), timestamps in the canonical ``YYYY-MM-DDTHH:MM:SSZ`` form between 2000 and the run's as-of, integers.
-   The checks are the validator's fast path, column at a time, rendered from the same rule objects
-   (``pull/rules.py``), and conservative: a row they cannot pass as it is goes the careful way (which
-   accepts it, normalised, or quarantines it with the reason).
-4. **Duplicates** are decided in line order over the block's good rows from both ways, against every
-   key the unit has seen, as the per-record path does: the first occurrence wins.
-5. **Render** the good rows in key order in COPY's text format (Arrow's CSV writer, in C), the chunks
-   the per-record path makes: the loader COPYs them straight into raw, or through the stage, as ever.
-
-SQL tables (``Rows``) share steps 3–5 (``Columns``), one fetch of rows at a time: rows holding only
-text become Arrow columns in one call (an INTEGER column's integers as text); a row with another type
-(a BLOB too), a control character, DEL or backslash, or more text than the field limit goes the
-careful way, ``Batcher.check`` on the row as ``readers/sql.py``'s ``_add_rows`` calls it. JSON columns are checked
-with the validator's own test, once per distinct value. A SQLite table whose values are all text (or
-integers in INTEGER columns) comes as Arrow record batches instead (ADBC, ``Rows.batch``): no Python
-tuple per row, only for the careful and duplicate rows (``readers/sql.py``'s ``_read_sqlite_arrow`` says when).
-
-So raw rows, quarantine rows and reasons and the audit are the same whichever way a line or row went
-(``tests/pull/test_fast_path_parity.py`` pulls the bad-input corpus, a SQLite database of bad rows and
-generated sources both ways). ``LEADFLOW_PULL_FAST=0`` turns the fast path off.
+For entities whose columns are all text, e-mail, timestamp (and, in CSV, integer) it replaces the
+per-record path's ~4 µs of Python per record: ``Blocks`` triages and parses a file 4 MB at a time,
+``Rows`` takes a SQL table one fetch at a time, and ``Columns`` (shared) checks whole columns, decides
+duplicates in line order and renders COPY text. Whatever is not plainly a record goes the careful way,
+the per-record code itself, so raw, quarantine reasons and audit are the same either way
+(``tests/pull/test_fast_path_parity.py``). ``applies`` / ``applies_sql`` say when it is used;
+``LEADFLOW_PULL_FAST=0`` turns it off. Design: docs/pull.md (Validation).
 """
 
 from __future__ import annotations
@@ -104,7 +78,17 @@ def applies_sql(sink: Batcher, table: str, fields: list[str]) -> bool:
 class Columns:
     """What the files' blocks and the SQL rows share: the column checks, the duplicates in order, the
     rendering. Rows are numbered ``number + 1 + i`` within a piece (a block's lines, a fetch's rows), and
-    located as ``<prefix><number>``, as the per-record path locates them."""
+    located as ``<prefix><number>``, as the per-record path locates them.
+
+    - **Check** whole columns with ``pyarrow.compute``: required fields present and not blank, e-mails
+      (without surrounding spaces, as stored), timestamps in the canonical ``YYYY-MM-DDTHH:MM:SSZ`` form
+      between 2000 and the run's as-of, integers. The validator's fast path, rendered from the same rule
+      objects (``pull/rules.py``), and conservative: a row they cannot pass as it is goes the careful way
+      (which accepts it, normalised, or quarantines it with the reason).
+    - **Duplicates** are decided in line order over the piece's good rows from both ways, against every
+      key the unit has seen: the first occurrence wins.
+    - **Render** the good rows in key order in COPY's text format (Arrow's CSV writer, in C), in the chunks
+      the per-record path makes; the loader COPYs them straight into raw, or through the stage."""
 
     fmt = ""
 
@@ -290,7 +274,15 @@ class Columns:
 
 class Blocks(Columns):
     """One file's blocks through the fast path. ``careful(line, location, add)`` is the reader's own
-    per-line code; it calls ``add(record, location, clean, raw)`` for a record that parsed."""
+    per-line code; it calls ``add(record, location, clean, raw)`` for a record that parsed.
+
+    - **Triage** (NumPy over the bytes): a line goes the careful way when it is not plainly a record:
+      empty or not ``{...}`` (JSON), a control character, DEL or backslash (escapes), longer than the
+      field limit, not UTF-8, a double quote or the wrong number of delimiters (CSV).
+    - **Parse** the rest with ``pyarrow.json`` / ``pyarrow.csv``, every field as text. A block Arrow
+      refuses (a number where text belongs, a key given twice, …) is split in halves until the refused
+      lines are found; they go the careful way. A field outside the contract (drift) sends the block the
+      careful way."""
 
     def __init__(self, sink: Batcher, fmt: str, prefix: str, careful, fields: list[str] | None = None,
                  delimiter: str = ","):  # fmt: skip

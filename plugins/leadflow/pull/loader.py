@@ -1,29 +1,11 @@
 """Merge validated chunks into ``raw`` on the primary key, and account for every record, in one transaction.
 
-One ``RawLoad`` is one unit (a file, or one SQL table / API object pull) and one transaction:
-
-1. chunks are COPYed straight into the raw table while none of their keys is there yet (first loads,
-   new files: the common case, at COPY speed — an ``INSERT ... SELECT`` from a stage costs twice as
-   much in PostgreSQL as COPY, which batches its heap and WAL writes). Each such COPY runs in a
-   savepoint: the first key already in raw (or being written by a parallel unit) rolls the chunk back
-   and it, and every later chunk of the unit, goes to a temporary stage table typed like raw instead.
-   Chunks with drift fields and units with configured flags always go to the stage. The batcher has
-   already validated every value, so COPY never rejects one for its content.
-   Quarantined records go to a temporary table;
-2. ``commit`` adds drift columns, merges the stage into raw with one ``INSERT ... ON CONFLICT`` (a row
-   replaces the stored one only when its cursor is newer, or equal with different content — so a
-   re-run changes nothing, not even bookkeeping columns), writes ``ops.quarantine``, record flags,
-   the file / window bookkeeping, the cursor and ``ops.load_audit`` — and commits.
-
-A crash before the commit leaves nothing behind; the retry loads the unit again from scratch.
-
-The first load of an empty raw table runs with its primary key deferred (``deferred_key``): keeping a
-B-tree up to date row by row costs more than the rest of the COPY (measured on 1.96 M web events: 6.6 s
-keyed vs 3.6 s unkeyed + 0.8 s to build the key afterwards), so, as PostgreSQL's "Populating a Database"
-advises, the key is dropped while the table is empty and built once at the end. Units then append
-(``keyed=False``); keys that arrived in two units are settled when the key is rebuilt, by the rule the
-merge applies. The drop is recorded in ``ops.deferred_keys`` in the same transaction, so a pull killed
-half-way leaves a note that the next pull of the entity acts on before it loads anything.
+``RawLoad`` is one unit (a file, or one SQL table / API object pull) and one transaction: ``add_chunk``
+COPYs chunks straight into raw while none of their keys is there yet, else stages them; ``commit`` adds
+drift columns, merges the stage on the key, writes ``ops.quarantine``, record flags, bookkeeping, the
+cursor and ``ops.load_audit``, and commits. A crash before the commit leaves nothing behind.
+``deferred_key`` / ``restore_key`` run an empty table's first load without its primary key. Design:
+docs/pull.md (Loading).
 """
 
 from __future__ import annotations
@@ -153,7 +135,13 @@ class RawLoad:
             self._stage_made = True
 
     def _copy_into_raw(self, cur: psycopg.Cursor, chunk: Chunk) -> bool:
-        """COPY a chunk with no drift fields straight into raw; False (nothing written) if a key is already there."""
+        """COPY a chunk with no drift fields straight into raw; False (nothing written) if a key is already there.
+
+        The common case (first loads, new files) at COPY speed: an ``INSERT ... SELECT`` from a stage costs
+        twice as much in PostgreSQL as COPY, which batches its heap and WAL writes. A key already in raw, or
+        being written by a parallel unit, rolls the savepoint back; this and every later chunk of the unit
+        then go to the stage. The batcher has validated every value, so COPY never rejects one for content.
+        """
         if chunk.extras:
             return False
         data = chunk.rows.replace(b"\t\\N\n", self._tail)
@@ -452,7 +440,9 @@ def deferred_key(
     """Around the load of one entity: yields ``keyed`` — False when its raw table was empty and its primary
     key is now dropped until the block ends (units append; ``restore_key`` rebuilds the key at the end).
 
-    First rebuilds a key an earlier pull left deferred (it died half-way). Another pull of the same table
+    Keeping a B-tree up to date row by row costs more than the rest of the COPY (1.96 M web events: 6.6 s
+    keyed vs 3.6 s unkeyed + 0.8 s to build the key afterwards). The drop is noted in ``ops.deferred_keys``
+    in its transaction. First rebuilds a key an earlier pull left deferred (it died half-way). Another pull of the same table
     waits on the lock while the key is deferred, then finds it rebuilt and merges as usual.
     """
     _key_lock(conn, entity, take=True)

@@ -1,29 +1,11 @@
 """Check one source record against the raw contract and render it for COPY, or say exactly why not.
 
-One ``Validator`` per entity and record layout (dicts from JSON, or positional rows from CSV, Parquet
-and SQL). It is compiled to a small Python function when the load starts, so the common case — a
-clean string that already has the contract's shape — costs a dictionary lookup and, for e-mails and
-timestamps, one regular-expression match. Anything else takes the careful path (``coerce_value``),
-which names the field and the reason. The e-mail and timestamp rules (pattern, bounds, reasons) are
-``pull/rules.py``'s, which the Arrow fast path (``pull/fast.py``) renders too. Output values are PostgreSQL text-format strings (``None`` =
-NULL) that COPY into the typed stage table can never reject.
-
-Reasons are part of the product (``ops.quarantine.reason``; tests assert them verbatim):
-
-==========================================  ==============================================================
-``missing required field <column>``         a key, cursor or required column is absent or blank
-``oversize field: <n> characters (limit 10000)``
-``control characters in field``             C0 controls other than tab/newline/CR, or DEL, or NUL
-``invalid Unicode in field``                a lone surrogate (``\\ud800`` in JSON)
-``invalid email: "<value>"``                one @, a dotted domain, no spaces (what outreach tools take)
-``invalid timestamp: "<value>"``            not ISO 8601
-``timestamp before 2000: <iso>``            observations before 2000 are clock errors
-``timestamp in the future: <iso>``          later than the run's as-of plus the clock tolerance
-``not an integer: "<value>"`` / ``not a number: "<value>"`` / ``not a boolean: "<value>"``
-``invalid JSON in field``                   (a column of ``FREE_TEXT_JSON`` keeps such text as a JSON string)
-==========================================  ==============================================================
-
-Values in reasons are quoted as JSON strings and cut at 80 (e-mail) or 40 characters.
+``Validator`` (one per entity and record layout: dicts from JSON, or positional rows from CSV, Parquet
+and SQL) is compiled to a small Python function when the load starts; anything not already in the
+contract's shape takes the careful path, ``coerce_value``, which names the field and the reason. The
+e-mail and timestamp rules are ``pull/rules.py``'s, which the Arrow fast path (``pull/fast.py``) renders
+too. The quarantine reasons (part of the product; tests assert them verbatim) are listed in
+docs/pull.md (Bad input).
 """
 
 from __future__ import annotations
@@ -255,7 +237,10 @@ class Validator:
     ``fields`` None: records are dicts (JSON, API). Otherwise records are sequences in this order.
     ``clean`` promises that no string in the record holds a control character, a backslash, a tab or
     a line break and none is longer than the limit (readers check whole lines or pages at once);
-    the fast path relies on it, the careful path checks everything.
+    the fast path relies on it, the careful path checks everything. The common case, a clean string
+    already in the contract's shape, costs a dictionary lookup and, for e-mails and timestamps, one
+    regular-expression match. Output values are PostgreSQL text-format strings (None = NULL) that COPY
+    into the typed stage table can never reject.
     """
 
     def __init__(

@@ -1,16 +1,12 @@
 """Readers for the three ways source data arrives, one module each: landing-zone files (``files``), a SQL
 database (``sql``), a paginated REST API (``rest``); what they share is in ``base``.
 
-Every reader streams into a ``Batcher`` (``pull/batch.py``): ``sink.add(record, location, clean, raw)``
-for each parsed record, ``sink.reject(location, raw, reason)`` for input that is not even a record.
-Nothing holds a whole file, table or API listing in memory.
-
-``clean`` is decided for a whole block of input at once (no backslash, control character or overlong
-line in it) and lets the validator take its fast path; see ``pull/validate.py``.
-
-Faults that make a whole unit unloadable raise ``SourceError`` (the unit's transaction is rolled back
-and the Airflow retry loads it again): a truncated file, a missing required column, an API that keeps
-failing after its retries, a database that drops the connection.
+Every reader streams into a ``Batcher`` (``pull/batch.py``) with ``sink.add(record, location, clean, raw)``
+and ``sink.reject(location, raw, reason)``; nothing holds a whole file, table or listing in memory.
+``clean`` is decided per block of input (no backslash, control character or overlong line) and lets the
+validator take its fast path. A fault that makes a whole unit unloadable (truncated file, missing
+required column, an API failing after its retries, a dropped connection) raises ``SourceError``: the
+unit rolls back and the Airflow retry loads it again. Design: docs/pull.md (Sources and readers).
 """
 
 from leadflow.pull.readers.base import SourceError, TruncatedFile
