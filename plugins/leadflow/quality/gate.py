@@ -1,43 +1,13 @@
 """The quality gate: run the Great Expectations suites in ``expectations/`` against the warehouse.
 
-Who owns which check (keep it so; tests/quality/test_ownership.py holds the split):
+Who owns which check (keep it so; tests/quality/test_ownership.py holds the split): **dbt** owns every
+constraint on a model's columns and rows (contract, keys, not null, accepted values, ranges, patterns,
+``expression_is_true``), inside ``dbt build``; **GX** owns what dbt does not: volume against the last
+good run, freshness and checks relative to the run's as-of, the raw layer, and ratios judged against
+history. A suite never restates a dbt test on the same model and column.
 
-- **dbt owns every constraint on a model's columns and rows**: its contract (columns and types), keys, not
-  null, accepted values, ranges, patterns, and rules within a row or a model (``expression_is_true``), in the
-  model's YAML. They run inside ``dbt build``: a failure stops the run there, so the gate never records a
-  pass and the sync refuses.
-- **Great Expectations owns what dbt does not**: volume against the last good run (``row_count_tolerance``),
-  freshness and checks relative to the run's as-of (``freshness``, ``${as_of}``), checks on the raw layer
-  (suites on ``raw.*``, and mart checks against raw tables as they are at gate time), and ratio checks
-  judged against history (``ratio_checks``). A suite never restates a dbt test on the same model and column.
-
-Suites are reviewable JSON files (``expectations/<name>.json``): a table, its key columns and a list of
-GX Core 1.x expectations. Every check is pushed down to PostgreSQL as SQL by GX's SQL data source;
-nothing pulls a table into memory. Two checks depend on history and are computed per run:
-the row count stays within a tolerance of the last successful run, and SQL checks may use ``${as_of}``.
-Each suite's outcome is a quality run (:func:`leadflow.quality.record`).
-
-A suite that names a ``source`` (``raw_web_events``: web) runs its freshness and volume checks only when
-the sources file configures that source: an export without web data has nothing to be fresh.
-
-``ratio_checks`` (the qualified share of all leads, ...) are computed in SQL by the gate itself, and judged
-against history: inside their band they pass; outside it they are a warning with an explanation on a first
-run (no earlier good run of the suite), when the earlier good run was outside the band too without a sudden
-change, or when ``LEADFLOW_GATE_RATIOS_WARN_ONLY`` says so; they fail only on a sudden change against the
-last good run (more than ``max_change`` times, up or down), which is what they are for. Warnings never
-stop the sync; they are logged, returned and kept in ``ops.quality_runs.warnings``.
-
-How it stays cheap (validation must cost a small share of the pipeline, see bench/run.py):
-
-- GX is imported in a background thread while the warehouse is asked what GX cannot know (which
-  tables exist, their row counts, the last good counts), so the two overlap.
-- One ephemeral context per run; suites run concurrently on a few worker threads, each with its own
-  SQL data source (its own engine and connection): the work is in PostgreSQL, and GX's execution
-  engine keeps per-batch state, so workers never share one.
-- The first pass asks GX only whether each expectation holds (``BOOLEAN_ONLY``): GX then runs the
-  aggregate queries alone and skips the queries that fetch example values. Only a suite that fails
-  is validated again with ``SUMMARY`` to describe its failures; offending keys are looked up in SQL.
-- Data Docs are built once per run, after every suite has its result.
+``run_gate`` runs every suite as SQL in PostgreSQL, records each outcome (``leadflow.quality.record``) and
+builds Data Docs; ``raise_if_failed`` stops the sync. Suite keys, ratio rules, speed: docs/data-quality.md.
 """
 
 from __future__ import annotations
@@ -331,7 +301,10 @@ def run_gate(
     suites: list[str] | None = None,
     workers: int = WORKERS,
 ) -> GateResult:
-    """Validate every suite; record the outcome in ops.quality_runs; build Data Docs."""
+    """Validate every suite; record the outcome in ops.quality_runs; build Data Docs (once, after every suite).
+
+    GX is imported in a background thread (``_GxImport``) while the warehouse is asked what GX cannot know
+    (which tables exist, their row counts, the last good counts), so the two overlap."""
     settings = settings or get_settings()
     started = time.monotonic()
     timings: dict[str, float] = {}
@@ -430,7 +403,10 @@ def _run_identifier(run_id: str):
 
 
 def _build_context(gx, url: str, docs_dir: Path, specs, counts, previous, as_of, workers: int):
-    """An ephemeral context with one data source per worker and a validation definition per suite."""
+    """An ephemeral context with one data source per worker and a validation definition per suite.
+
+    Each worker has its own SQL data source (its own engine and connection): the work is in PostgreSQL,
+    and GX's execution engine keeps per-batch state, so workers never share one."""
     from great_expectations.core.expectation_suite import ExpectationSuite
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -465,7 +441,11 @@ def _build_context(gx, url: str, docs_dir: Path, specs, counts, previous, as_of,
 
 
 def _validate_all(runs, run_identifier, timings: dict[str, float]) -> dict:
-    """Each worker validates its suites in turn; a failing suite is validated again to describe it."""
+    """Each worker validates its suites in turn; a failing suite is validated again to describe it.
+
+    The first pass is ``BOOLEAN_ONLY``: GX runs the aggregate queries alone and skips the ones that fetch
+    example values. Only a failing suite runs again with ``SUMMARY``. Validation must cost a small share
+    of the pipeline (bench/run.py)."""
 
     def lane(items):
         out = {}

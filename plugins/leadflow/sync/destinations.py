@@ -1,25 +1,9 @@
 """Outreach destinations. Each takes a batch of records and says which it accepted and which it rejected.
 
-A record (built by the engine) is a dict::
-
-    queue_id         "<lead_id>:<destination>"
-    lead_id          the lead
-    action           "upsert" | "remove" (the lead stopped qualifying, or its email is now suppressed)
-    content_hash     md5 of the payload ("removed" for a removal)
-    idempotency_key  "<lead_id>:<content_hash>:<n>" — n = the lead's n-th delivery to this destination; the same
-                     across every retry and every re-run until it is acknowledged, new for the next change
-    email            normalised email the destination keys on
-    payload          the delivered JSON object (None for a removal)
-    first            True when the destination does not hold the lead yet (never delivered, or removed since)
-    previous         what the ledger says was delivered last: {email, payload, external_state, status} or None
-
-``deliver`` returns a :class:`Delivery`; a batch the destination refuses as a whole because of its
-content raises :class:`BatchRejected` (the engine splits it until the bad records are isolated); a
-destination that cannot take anything now raises ``leadflow.http.ServiceUnavailable``/``ServiceMisconfigured``
-with ``partial`` set to what it settled before.
-
-Optional attributes the engine reads: ``concurrency`` (batches in flight, default 1), ``idempotent``
-(a re-sent record never duplicates; False for Slack), ``stats`` (request counts), ``rate_limit``, ``close()``.
+``Destination`` is the interface (and documents the record the engine builds); the implementations are
+``FileDestination``, ``HubSpotDestination``, ``OutreachDestination``, ``SlackDestination`` and
+``WebhookDestination``, built by ``destination_from_connection`` from the Airflow connection
+``leadflow_<name>``. Connections, limits and delivery guarantees: docs/sync.md.
 """
 
 from __future__ import annotations
@@ -105,6 +89,29 @@ class RecordRejected(Exception):
 
 
 class Destination(Protocol):
+    """Takes a batch of records (dicts the engine builds) and says which it accepted and which it rejected.
+
+    A record::
+
+        queue_id         "<lead_id>:<destination>"
+        lead_id          the lead
+        action           "upsert" | "remove" (the lead stopped qualifying, or its email is now suppressed)
+        content_hash     md5 of the payload ("removed" for a removal)
+        idempotency_key  "<lead_id>:<content_hash>:<n>" — n = the lead's n-th delivery to this destination; the
+                         same across every retry and re-run until it is acknowledged, new for the next change
+        email            normalised email the destination keys on
+        payload          the delivered JSON object (None for a removal)
+        first            True when the destination does not hold the lead yet (never delivered, or removed since)
+        previous         what the ledger says was delivered last: {email, payload, external_state, status} or None
+
+    ``deliver`` returns a :class:`Delivery`; a batch refused as a whole because of its content raises
+    :class:`BatchRejected` (the engine splits it until the bad records are isolated); a destination that
+    cannot take anything now raises ``leadflow.http.ServiceUnavailable``/``ServiceMisconfigured`` with
+    ``partial`` set to what it settled before. Optional attributes the engine reads: ``concurrency``
+    (batches in flight, default 1), ``idempotent`` (a re-sent record never duplicates; False for Slack),
+    ``stats`` (request counts), ``rate_limit``, ``close()``.
+    """
+
     name: str
     batch_size: int
 

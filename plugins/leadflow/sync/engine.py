@@ -1,28 +1,11 @@
 """Diff ``marts.outreach_queue`` against the delivery ledger and deliver only what changed.
 
-Per destination, one run:
-
-1. **Plan** (one query): every queued lead is ``create`` (the destination does not hold it),
-   ``update`` (content hash changed, or a send of it was interrupted), ``retry`` (in
-   ``ops.sync_dead_letter``: retried every run until it succeeds, changed or not), ``unchanged`` or
-   ``suppressed``; a lead the destination holds that left the queue — or whose email is now suppressed
-   — is ``remove``; a dead letter whose lead left the queue before ever being delivered is
-   ``obsolete``.
-2. **Send**, batch by batch in plan order (removals first, then hot leads, then by SLA due time):
-   suppressions are read again for the batch's emails right before it leaves; the batch's records
-   are written to ``ops.sync_pending`` ("sending"); the destination is called (rate limits and
-   retries live in the destination); a batch refused as a whole is split until the bad records are
-   isolated.
-3. **Settle** in one transaction per batch: accepted records update ``ops.sync_ledger`` (hash,
-   payload, delivery times, the destination's ids), rejected ones go to ``ops.sync_dead_letter``
-   with the destination's reason, both leave ``ops.sync_pending``, every record gets an
-   ``ops.sync_log`` line. The sync writes ``ops`` only: ``marts.speed_to_lead`` reads the ledger's delivery
-   times live (a view), so a delivery shows there as soon as its batch is settled.
-
-Every run writes ``ops.sync_runs``. A worker killed after the destination accepted a batch and before
-step 3 leaves the batch in ``ops.sync_pending``; the next run sends those records again with the same
-idempotency keys, which the destinations dedupe (upsert by email, keyed webhooks and files) — except
-Slack, which has no idempotency: there the window is one message (at-least-once).
+``run_sync`` syncs every configured destination (refusing unless the quality gate passed for the run);
+``sync_destination`` runs one: **plan** (``plan_sql``, one query), **send** batch by batch (consent read
+again, records marked in ``ops.sync_pending``, a batch refused as a whole split until the bad records
+are isolated), **settle** each batch in one transaction (``ops.sync_ledger``, ``ops.sync_dead_letter``,
+``ops.sync_log``). The sync writes ``ops`` only; ``marts.speed_to_lead`` reads the ledger live. Design
+and guarantees (order, pacing, fail closed, no duplicate, Slack at-least-once): docs/sync.md.
 """
 
 from __future__ import annotations
@@ -170,6 +153,12 @@ order by action = 'remove' desc, hot desc, sla_due_at nulls last, lead_id
 
 def plan_sql(queue: str = DEFAULT_QUEUE, scoped: bool = False) -> str:
     """The plan query over ``queue``; ``scoped`` limits it (removals and dead letters too) to ``%(lead_ids)s``.
+
+    Every queued lead is ``create`` (the destination does not hold it), ``update`` (content hash changed, or
+    a send of it was interrupted), ``retry`` (in ``ops.sync_dead_letter``: retried every run until it
+    succeeds, changed or not), ``unchanged`` or ``suppressed``; a lead the destination holds that left the
+    queue, or whose e-mail is now suppressed, is ``remove``; a dead letter whose lead left the queue before
+    ever being delivered is ``obsolete``.
 
     A scoped sync (the fast lane delivering a few leads from its own queue) must never read the absence of
     every other lead from its queue as "left the queue".
@@ -590,6 +579,9 @@ def _deliver_isolating(destination: Destination, records: list[dict]) -> Deliver
 
 
 def _settle(conn: psycopg.Connection, report: SyncReport, batch: _Batch, future: Future) -> BaseException | None:
+    """One transaction per batch: accepted records update ``ops.sync_ledger`` (hash, payload, delivery times,
+    the destination's ids), rejected ones go to ``ops.sync_dead_letter`` with the destination's reason, both
+    leave ``ops.sync_pending``, every record gets an ``ops.sync_log`` line."""
     failure: BaseException | None = None
     try:
         delivery = future.result()
