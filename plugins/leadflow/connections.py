@@ -1,23 +1,11 @@
 """Every connection leadflow makes, resolved in one place, and the secrets they carry kept out of logs.
 
-* Destinations and other APIs: the Airflow connection ``leadflow_<name>`` (:func:`resolve_connection`),
-  resolved, in order, from
-
-  1. the environment variable ``AIRFLOW_CONN_LEADFLOW_<NAME>`` (Airflow's own convention, so the same
-     variable works inside a task, in the CLI and in tests), as JSON
-     (``{"conn_type": "http", "host": "...", "password": "...", "extra": {...}}``) or as a URI
-     (``https://:token@api.example.com?__extra__=<json>`` or plain ``?key=value`` extras);
-  2. Airflow's connection store (``airflow.sdk.Connection.get``), when running inside Airflow.
-* The warehouse (:func:`configured_warehouse_url`): ``LEADFLOW_WAREHOUSE_URL`` > the libpq ``PG*`` variables >
-  the Airflow connection ``leadflow_warehouse``; with none of them, ``warehouse/db.py`` starts the embedded server.
-* The quality alert webhook (:func:`alert_webhook_url`): ``LEADFLOW_ALERT_WEBHOOK_URL`` or the connection
-  ``leadflow_alerts`` (its host is the webhook URL).
-
-Secrets (password, login for token-style APIs, and extra keys that look like secrets) are
-registered with :func:`register_secret`: they are masked in Airflow's task logs and redacted from
-``httpx`` log lines (a Slack webhook URL *is* a secret), and :class:`ConnectionSpec`'s ``repr`` never
-shows them. :func:`redact` is the one way to make a text safe to log or store: registered secrets and
-the password of any URL in it become ``***``.
+Entry points: ``resolve_connection`` (the Airflow connection ``leadflow_<name>`` of a destination or other
+API), ``configured_warehouse_url`` (the warehouse), ``alert_webhook_url`` (quality alerts). Secrets are
+registered with ``register_secret``: masked in Airflow's task logs and redacted from ``httpx`` log lines
+(a Slack webhook URL *is* a secret); ``ConnectionSpec``'s ``repr`` never shows them. ``redact`` is the one
+way to make a text safe to log or store. Where this sits among the layers: docs/architecture.md; the
+connections users define: docs/sync.md and docs/data-quality.md.
 """
 
 from __future__ import annotations
@@ -79,6 +67,7 @@ class ConnectionSpec:
         return url.rstrip("/")
 
     def secrets(self) -> list[str]:
+        """What ``register_secret`` masks: the password and every extra value whose key looks like a secret."""
         values = [self.password]
         values += [str(v) for k, v in self.extra.items() if any(s in k.lower() for s in SECRET_EXTRA_KEYS)]
         return [v for v in values if v and len(v) >= 4]
@@ -156,6 +145,14 @@ def _from_airflow(conn_id: str) -> ConnectionSpec | None:
 
 
 def resolve_connection(conn_id: str, required: bool = True) -> ConnectionSpec | None:
+    """The connection ``conn_id``, its secrets registered; from, in order:
+
+    1. the environment variable ``AIRFLOW_CONN_<CONN_ID>`` (Airflow's own convention, so the same variable
+       works inside a task, in the CLI and in tests), as JSON (``{"conn_type": "http", "host": "...",
+       "password": "...", "extra": {...}}``) or as a URI (``https://:token@api.example.com?__extra__=<json>``
+       or plain ``?key=value`` extras);
+    2. Airflow's connection store (``airflow.sdk.Connection.get``), when running inside Airflow.
+    """
     value = os.environ.get(_env_name(conn_id))
     spec = parse_connection(conn_id, value) if value else _from_airflow(conn_id)
     if spec is None:
@@ -200,7 +197,8 @@ def _airflow_warehouse_url() -> str | None:
 
 
 def configured_warehouse_url(settings: Settings) -> str | None:
-    """Explicit URL > PG* variables > Airflow connection; None means no warehouse is configured."""
+    """``LEADFLOW_WAREHOUSE_URL`` > PG* variables > the Airflow connection ``leadflow_warehouse``; None means
+    none is configured (then ``warehouse/db.py`` starts the embedded server)."""
     return settings.warehouse_url or env_pg_url() or _airflow_warehouse_url()
 
 

@@ -1,17 +1,10 @@
 """HTTP transport shared by every step that calls an API: the pull's REST sources, the sync's destinations, alerts.
 
-* :class:`RateLimit` — a documented quota ("190 requests per 10 s") and the client-side token bucket
-  that stays under it: capacity ``C = max(1, floor(5% of N))`` and rate ``(N - C) / T``, so that in
-  any window of T seconds at most ``C + rate·T = N`` requests leave, while the long-run throughput is
-  95% of the quota.
-* :class:`TokenBucket` — thread-safe; a 429's ``Retry-After`` pauses every sender of the API.
-* :class:`HttpSender` — one ``httpx`` client per API; retries (``tenacity``) 429, 408, 5xx, timeouts and
-  broken connections with exponential backoff and full jitter (or exactly the ``Retry-After`` the
-  server asked for, plus a little jitter), up to ``max_attempts``. 401/403 mean the connection is
-  wrong: no point retrying. Every other response goes back to the caller, which knows what a
-  400 or 422 means for its records.
-
-Errors never quote the URL (a Slack webhook URL is itself the secret) or the request headers.
+``RateLimit`` (a documented quota and the token bucket that stays under it), ``TokenBucket`` (thread-safe;
+a 429's ``Retry-After`` pauses every sender of the API), ``HttpSender`` (one ``httpx`` client per API,
+retries with backoff) and the ``ServiceError`` family. Errors never quote the URL (a Slack webhook URL is
+itself the secret) or the request headers. Pacing and retries as users see them: docs/sync.md (What a
+run does) and docs/pull.md (Sources and readers); the layer it belongs to: docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -78,7 +71,10 @@ class RateLimit:
         return cls(int(count), float(number or 1) * units[unit or "s"])
 
     def bucket(self) -> tuple[float, float]:
-        """(tokens per second, capacity) of the client bucket that never exceeds the quota."""
+        """(tokens per second, capacity) of the client bucket that never exceeds the quota.
+
+        For N requests per T seconds: capacity ``C = max(1, floor(5% of N))`` and rate ``(N - C) / T``, so in
+        any window of T seconds at most ``C + rate·T = N`` requests leave, and the long run gets 95% of N."""
         capacity = max(1, math.floor(self.requests * self.headroom))
         if self.requests > capacity:
             rate = (self.requests - capacity) / self.per_seconds
@@ -221,7 +217,13 @@ class _Retryable(Exception):
 
 
 class HttpSender:
-    """Sends one request with the API's rate limit and retry policy; returns the final response."""
+    """Sends one request with the API's rate limit and retry policy; returns the final response.
+
+    Retries (``tenacity``) 429, 408, 5xx, timeouts and broken connections with exponential backoff and full
+    jitter (or exactly the ``Retry-After`` the server asked for, plus a little jitter), up to
+    ``max_attempts``. 401/403 mean the connection is wrong: no retry. Every other response goes back to the
+    caller, which knows what a 400 or 422 means for its records.
+    """
 
     def __init__(
         self,

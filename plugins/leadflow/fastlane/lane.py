@@ -1,19 +1,12 @@
 """One fast-lane run: pull what arrived, qualify the affected people with the batch's dbt models, check,
 deliver through the batch's sync engine and ledger.
 
-1. **Pull** the sources the candidates came from (the pull's own ``pull_source``: new files only, the
-   product database from its cursor), so raw holds the events exactly as the batch will see them.
-2. **Scope** (:mod:`leadflow.fastlane.scope`): every raw row of the people concerned → ``fastlane_raw``.
-3. **Qualify**: ``dbt build --selector fastlane --target fastlane --full-refresh`` with
-   ``raw_schema=fastlane_raw`` — the same models, up to ``outreach_queue``, into ``fastlane_*`` schemas,
-   with their data tests (a failing test stops the run: nothing is delivered). The outcome is recorded in
-   ``ops.quality_runs`` under this run, which the sync requires, as for the batch.
-4. **Deliver**: :func:`leadflow.sync.engine.run_sync` over ``fastlane_marts.outreach_queue`` for these leads
-   only — Slack first, then Outreach and the other destinations. The ledger is shared, so the batch sees the
-   leads as delivered (same content hash → ``unchanged``) and never sends them again; suppressions are
-   read again at send time, as in every sync.
-
-``ops.fastlane_runs`` keeps one row per run: candidates, people, leads delivered, stage times.
+``qualify_and_deliver`` is the DAG's task; ``run_fast_lane`` does one run: **pull** the candidates'
+sources (``pull_source``), **scope** their people's raw rows into ``fastlane_raw``
+(``leadflow.fastlane.scope``), **qualify** with ``dbt build --selector fastlane --target fastlane``
+(``dbt_args``; a failing test delivers nothing; ``_record_quality`` records the outcome), **deliver** with
+``run_sync`` over ``fastlane_marts.outreach_queue`` for these leads only, Slack first. ``ops.fastlane_runs``
+keeps one row per run. Design: docs/fast-lane.md.
 """
 
 from __future__ import annotations
