@@ -1,41 +1,9 @@
 """A local REST API shaped like HubSpot's CRM v3 list endpoints, serving the generator's JSONL files.
 
-Endpoints (``root`` is the generator's landing zone):
-
-====================================  ==========================================
-``GET /crm/v3/objects/leads``          ``crm_api/leads.jsonl``
-``GET /crm/v3/objects/accounts``       ``crm_api/accounts.jsonl``
-``GET /crm/v3/objects/opportunities``  ``crm_api/opportunities.jsonl``
-``GET /conversations/v3/conversations`` ``conversations_api/conversations.jsonl``
-====================================  ==========================================
-
-Query parameters:
-
-* ``limit``: page size, default 100, at most 100 (more -> 400, like HubSpot).
-* ``after``: the opaque cursor from the previous page's ``paging.next.after``.
-* ``updatedAfter``: ISO 8601 timestamp (or epoch milliseconds); only objects with ``updatedAt``
-  **strictly greater** than it are returned. Incremental pullers should therefore pass their
-  high-water mark minus a lookback, and de-duplicate by id.
-
-Results are ordered by (``updatedAt``, ``id``, position in the file), so paging is stable and the
-cursor keeps working even if the file is rewritten between pages. The last page has no ``paging``.
-
-Auth: when started with a token, every API request needs ``Authorization: Bearer <token>`` (else 401).
-Rate limit: a token bucket of ``max_rps`` requests per second (burst ``max_rps``); over it -> 429 with
-``Retry-After`` (seconds) and HubSpot's SECONDLY error body. ``max_rps=None`` or 0 disables it.
-
-Fault injection and stats (for tests; ``/_admin/*`` needs the token when one is set, and is never limited or
-faulted):
-
-* ``POST /_admin/faults`` with JSON ``{"status_5xx_every": N, "delay_seconds": x, "fail_next": N,
-  "status": 503}`` (any subset; ``GET`` returns the current settings), or ``server.faults.update(...)``.
-  ``fail_next``: the next N API requests fail; ``status_5xx_every``: every N-th API request fails;
-  ``delay_seconds``: every API request sleeps first (to provoke client timeouts).
-* ``GET /_admin/stats``: request counts (total, by status, by path, rate-limited, faults injected).
-* ``POST /_admin/reset``: clear faults and stats.
-
-Order of checks per API request: auth (401) -> rate limit (429) -> delay -> injected fault (5xx) ->
-parameter validation (400) -> results.
+``CrmApiServer`` runs it in a background thread (its docstring lists the endpoints, paging, auth, rate
+limit and the order of checks); ``Faults`` and ``/_admin/*`` inject failures and report stats for tests;
+``main`` serves a landing zone from the command line. The pull reads it as a ``rest_api`` source
+(docs/pull.md, Sources and readers); where the harness sits: docs/layout.md.
 """
 
 from __future__ import annotations
@@ -90,7 +58,12 @@ def parse_timestamp_ms(value: str) -> int:
 
 @dataclass
 class Faults:
-    """Injected failures; mutate through :meth:`update` (thread-safe).
+    """Injected failures; mutate through :meth:`update` (thread-safe) or ``POST /_admin/faults`` (any subset
+    of the fields as JSON; ``GET`` returns them). ``fail_next``: the next N API requests fail with ``status``;
+    ``status_5xx_every``: every N-th API request fails; ``delay_seconds``: every API request sleeps first (to
+    provoke client timeouts). ``GET /_admin/stats``: request counts (total, by status, by path, rate-limited,
+    faults injected); ``POST /_admin/reset`` clears faults and stats. ``/_admin/*`` needs the token when one
+    is set, and is never limited or faulted.
 
     Every :meth:`update` restarts the ``status_5xx_every`` count, so "every 3rd" means the 3rd request
     after the change. ``fail_next`` takes precedence and counts down.
@@ -428,7 +401,25 @@ class _HttpServer(ThreadingHTTPServer):
 
 
 class CrmApiServer:
-    """The API in a background thread: ``with CrmApiServer(root=path) as srv: httpx.get(srv.url + ...)``."""
+    """The API in a background thread: ``with CrmApiServer(root=path) as srv: httpx.get(srv.url + ...)``.
+
+    Endpoints (``root`` is the generator's landing zone): ``GET /crm/v3/objects/leads``, ``.../accounts``,
+    ``.../opportunities`` serve ``crm_api/<name>.jsonl``; ``GET /conversations/v3/conversations`` serves
+    ``conversations_api/conversations.jsonl``. Query parameters:
+
+    * ``limit``: page size, default 100, at most 100 (more -> 400, like HubSpot).
+    * ``after``: the opaque cursor from the previous page's ``paging.next.after``.
+    * ``updatedAfter``: ISO 8601 timestamp (or epoch milliseconds); only objects with ``updatedAt``
+      **strictly greater** are returned, so incremental pullers pass their high-water mark minus a
+      look-back and de-duplicate by id.
+
+    Results are ordered by (``updatedAt``, ``id``, position in the file), so paging is stable and the cursor
+    keeps working even if the file is rewritten between pages. The last page has no ``paging``.
+    Auth: with a token, every API request needs ``Authorization: Bearer <token>`` (else 401). Rate limit: a
+    token bucket of ``max_rps`` requests per second (burst ``max_rps``); over it -> 429 with ``Retry-After``
+    (seconds) and HubSpot's SECONDLY error body; ``max_rps=None`` or 0 disables it. Order of checks per API
+    request: auth (401) -> rate limit (429) -> delay -> injected fault (5xx) -> parameters (400) -> results.
+    """
 
     def __init__(
         self,

@@ -1,38 +1,10 @@
 """Local fakes of the outreach APIs the sync delivers to, for tests, the benchmark and the demo.
 
-Each behaves like the documented API it stands for, including the parts that make delivery hard:
-
-=================  ==========================================================================================
-``OutreachApi``    JSON:API prospects (``/api/v2/prospects``: ``filter[emails]``, ``page[size]`` ≤ 1000,
-                   ``page[after]`` cursor, ``links.next``), a second prospect with an email already taken is
-                   refused (422), sequence states (one active state per prospect and sequence, 422 otherwise;
-                   ``/actions/finish``); 10,000 requests per hour per token, ``X-RateLimit-*`` headers.
-``HubSpotApi``     ``POST /crm/v3/objects/contacts/batch/upsert`` keyed by the ``email`` id property: at most
-                   100 inputs, duplicate ids refused, one invalid input fails the whole batch (400
-                   ``VALIDATION_ERROR``; errors name the inputs by ``objectWriteTraceId`` unless
-                   ``name_inputs_in_errors`` is off); ``multi_status`` writes the valid inputs and answers 207
-                   (errors named per ``error_context``: ids / emails / none), ``omit_results`` leaves written
-                   inputs out of the results; ``GET /crm/v3/objects/contacts`` with ``limit`` ≤ 100 and
-                   ``after`` paging; 190 requests per 10 s (``TEN_SECONDLY_ROLLING``).
-``SlackWebhook``   an incoming webhook: ``POST /services/T…/B…/<secret>`` → ``ok``; ``no_text``,
-                   ``invalid_payload``, ``no_service``; 1 message per second; no idempotency (like Slack).
-``WebhookReceiver``  a generic JSON receiver verifying ``X-Leadflow-Signature`` (HMAC-SHA256 of
-                   "<timestamp>.<body>", 5-minute tolerance) that dedupes records by ``idempotency_key`` and
-                   answers per record (``accepted`` / ``duplicate`` / ``rejected``).
-=================  ==========================================================================================
-
-Rate limits are sliding windows ("N requests in any T seconds"); over it → 429 with ``Retry-After``.
-Faults a test can switch on (``server.faults.update(...)`` or ``POST /_admin/faults``), consumed by API
-requests in this order: ``storm_429`` (next N answer 429 with ``retry_after``), ``drop_next`` (sleep
-``delay_seconds``, then close the connection without applying: a client timeout), ``reset_next``
-(connection reset before applying), ``fail_next`` / ``fail_every`` (``fail_status``, 5xx), then the
-request is applied, then ``reset_after_next`` (applied, connection reset: the answer is lost) and
-``late_next`` (applied, answer after ``delay_seconds``: the client has timed out). ``reject_emails``
-({email: reason}) makes the API refuse those records the way it refuses invalid data. ``on_apply``
-(Python only) is called after each applied write — tests use it to kill a worker at that instant.
-
-``GET /_admin/stats`` (request counts), ``GET /_admin/state`` (what the destination holds),
-``POST /_admin/reset``. Run all four for the demo: ``python -m leadflow_demo.destinations_server``.
+``OutreachApi``, ``HubSpotApi``, ``SlackWebhook`` and ``WebhookReceiver`` each behave like the documented
+API they stand for, including the parts that make delivery hard (their docstrings say which); ``FakeApi``
+is their base (auth, sliding-window rate limits, ``Faults``, ``/_admin/*``); ``DestinationServers`` runs
+all four. Run them for the demo: ``python -m leadflow_demo.destinations_server``. What the sync expects of
+each API: docs/sync.md; where the harness sits: docs/layout.md.
 """
 
 from __future__ import annotations
@@ -73,6 +45,16 @@ def _now_iso() -> str:
 
 @dataclass
 class Faults:
+    """Faults a test can switch on (``server.faults.update(...)`` or ``POST /_admin/faults``), consumed by API
+    requests in this order: ``storm_429`` (next N answer 429 with ``retry_after``), ``drop_next`` (sleep
+    ``delay_seconds``, then close the connection without applying: a client timeout), ``reset_next``
+    (connection reset before applying), ``fail_next`` / ``fail_every`` (``fail_status``, 5xx), then the
+    request is applied, then ``reset_after_next`` (applied, connection reset: the answer is lost) and
+    ``late_next`` (applied, answer after ``delay_seconds``: the client has timed out). ``reject_emails``
+    ({email: reason}) makes the API refuse those records the way it refuses invalid data. ``on_apply``
+    (Python only) is called after each applied write: tests use it to kill a worker at that instant.
+    """
+
     storm_429: int = 0
     retry_after: float = 1.0
     drop_next: int = 0
@@ -303,7 +285,11 @@ class _HttpServer(ThreadingHTTPServer):
 
 
 class FakeApi:
-    """Base of the fakes: auth, rate limit, faults, stats, admin endpoints, a background server thread."""
+    """Base of the fakes: auth, rate limit, faults, stats, admin endpoints, a background server thread.
+
+    Rate limits are sliding windows ("N requests in any T seconds"); over one → 429 with ``Retry-After``.
+    Admin: ``GET /_admin/stats`` (request counts), ``GET /_admin/state`` (what the destination holds),
+    ``POST /_admin/reset``."""
 
     kind = "fake"
     rate_limit_body: Any = {"message": "rate limited"}
@@ -481,6 +467,13 @@ def _paging_link(base: str, path: str, query: dict[str, str], **changes: Any) ->
 
 
 class HubSpotApi(FakeApi):
+    """``POST /crm/v3/objects/contacts/batch/upsert`` keyed by the ``email`` id property: at most 100 inputs,
+    duplicate ids refused, one invalid input fails the whole batch (400 ``VALIDATION_ERROR``; errors name the
+    inputs by ``objectWriteTraceId`` unless ``name_inputs_in_errors`` is off); ``multi_status`` writes the
+    valid inputs and answers 207 (errors named per ``error_context``: ids / emails / none), ``omit_results``
+    leaves written inputs out of the results; ``GET /crm/v3/objects/contacts`` with ``limit`` ≤ 100 and
+    ``after`` paging; 190 requests per 10 s (``TEN_SECONDLY_ROLLING``)."""
+
     kind = "hubspot"
     rate_limit_body = {
         "status": "error",
@@ -688,6 +681,11 @@ def _maybe_int(value: str) -> int | None:
 
 
 class OutreachApi(FakeApi):
+    """JSON:API prospects (``/api/v2/prospects``: ``filter[emails]``, ``page[size]`` ≤ 1000, ``page[after]``
+    cursor, ``links.next``); a second prospect with an e-mail already taken is refused (422); sequence states
+    (one active state per prospect and sequence, 422 otherwise; ``/actions/finish``); 10,000 requests per
+    hour per token, ``X-RateLimit-*`` headers."""
+
     kind = "outreach"
     MEDIA = "application/vnd.api+json"
 
@@ -951,6 +949,9 @@ class OutreachApi(FakeApi):
 
 
 class SlackWebhook(FakeApi):
+    """An incoming webhook: ``POST /services/T…/B…/<secret>`` → ``ok``; ``no_text``, ``invalid_payload``,
+    ``no_service``; 1 message per second; no idempotency (like Slack)."""
+
     kind = "slack"
     rate_limit_body = "rate_limited"
 
@@ -1026,6 +1027,10 @@ class SlackWebhook(FakeApi):
 
 
 class WebhookReceiver(FakeApi):
+    """A generic JSON receiver verifying ``X-Leadflow-Signature`` (HMAC-SHA256 of "<timestamp>.<body>",
+    5-minute tolerance) that dedupes records by ``idempotency_key`` and answers per record (``accepted`` /
+    ``duplicate`` / ``rejected``)."""
+
     kind = "webhook"
 
     def __init__(

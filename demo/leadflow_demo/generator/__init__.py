@@ -1,45 +1,11 @@
 """Deterministic demo data for all seven source systems of the raw contract.
 
-``generate(out_dir, leads, seed, as_of)`` writes a landing zone in the forms the sources really
-arrive in (HubSpot-shaped JSONL behind the REST API, daily JSONL analytics exports, weekly CSV
-marketing exports, a SQLite application database, quiz and consent CSVs) plus ``_truth/`` files
-that the pipeline never loads (hidden propensity, persona, outcome, hot flag, malformed records).
-
-How the data is made, in one paragraph: every lead gets a persona and a hidden propensity
-(beta-distributed per persona, scaled by ideal-customer-profile fit). Propensity drives every
-behaviour (web depth, pricing views, demo/quote requests, conversations and their topics, quiz
-answers, product activation). An opportunity is then drawn from propensity *plus* the buying
-signals that actually happened (demo request, PQL milestone, meaningful conversation, strong quiz),
-and won with a probability rising steeply with propensity. So good qualification rules measurably
-beat bad ones (tire-kickers engage a lot and rarely buy; shallow signups sign up once and leave).
-A few % of leads are "hot": a bottom-of-funnel action in the 48 h before ``as_of``; no other lead
-has one in that window, so ``_truth/leads.csv:is_hot`` is exact.
-
-Layout of ``out_dir`` (the loaders and ``sources.yml`` depend on it)::
-
-    crm_api/leads.jsonl, accounts.jsonl, opportunities.jsonl   HubSpot v3 objects, sorted by (updatedAt, id):
-    conversations_api/conversations.jsonl                        {"id", "properties": {<contract columns>:
-                                                                  str|null}, "createdAt", "updatedAt", "archived"}
-    web/events_<YYYY-MM-DD>.jsonl        one file per UTC day, contract columns, sorted by occurred_at
-    marketing/engagements_<monday>.csv   one file per ISO week (named by its Monday), header = contract columns
-    product/app.db                       SQLite: users, events (properties = JSON text), workspaces
-    quiz/responses.csv, consent/suppressions.csv
-    _truth/leads.csv                     one row per CRM lead record (TRUTH_COLUMNS); never loaded
-    _truth/malformed.csv                 every deliberately malformed record: entity, location, key, kind
-
-All timestamps are ISO 8601 UTC with "Z", whole seconds. Clean records lie in the 120 days before
-``as_of``; only ``product.workspace.trial_ends_at`` (signup + 14 days) may lie after it.
-
-Determinism: one ``random.Random`` for the global set-up and one per lead (seeded from seed and the
-lead's index), sequential ids, sorted outputs, no set iteration or ``hash()``. Same
-(leads, seed, as_of) gives byte-identical files.
-
-The code, one module per source system beside the shared parts: ``clock`` (time and its strings), ``core``
-(contract columns, draw helpers, export shards, the malformed-record schedule, the shared state and final files),
-``identity`` (personas, companies, people, e-mail addresses), and ``crm``, ``web``, ``marketing``, ``product``,
-``conversations``, ``quiz``, ``consent``. Each source is a mixin over ``core.Core``; ``_Generator`` below
-combines them, and its ``_lead`` is the one place that fixes the order in which a lead's data is drawn (change
-that order and every file changes).
+``generate(out_dir, leads, seed, as_of)`` writes a landing zone in the forms the sources really arrive in
+(HubSpot-shaped JSONL behind the REST API, daily JSONL and weekly CSV exports, a SQLite application
+database, quiz and consent CSVs) plus ``_truth/`` files the pipeline never loads; its docstring has the
+layout, ``_Generator``'s how the data is made. One module per source (``crm``, ``web``, ``marketing``,
+``product``, ``conversations``, ``quiz``, ``consent``), each a mixin over ``core.Core``, beside ``clock``,
+``core`` and ``identity``. Where the harness sits: docs/layout.md.
 """
 
 from __future__ import annotations
@@ -94,7 +60,18 @@ class _Generator(
     Identity, CrmSource, WebSource, MarketingSource, ProductSource, ConversationsSource, QuizSource, ConsentSource
 ):
     """Every source together: ``run`` writes the landing zone; ``_lead`` makes one person, drawing from the
-    lead's own random generator for each source in a fixed order (identity, plans, then records)."""
+    lead's own random generator for each source in a fixed order (identity, plans, then records): the one
+    place that fixes that order (change it and every file changes).
+
+    Every lead gets a persona and a hidden propensity (beta-distributed per persona, scaled by ideal-customer-
+    profile fit). Propensity drives every behaviour (web depth, pricing views, demo/quote requests,
+    conversations and their topics, quiz answers, product activation). An opportunity is drawn from
+    propensity *plus* the buying signals that actually happened (demo request, PQL milestone, meaningful
+    conversation, strong quiz), and won with a probability rising steeply with propensity, so good
+    qualification rules measurably beat bad ones (tire-kickers engage a lot and rarely buy; shallow signups
+    sign up once and leave). A few % of leads are "hot": a bottom-of-funnel action in the 48 h before
+    ``as_of``; no other lead has one in that window, so ``_truth/leads.csv:is_hot`` is exact.
+    """
 
     def run(self) -> dict[str, int]:
         self._prepare_dirs()
@@ -255,6 +232,24 @@ def generate(
     ``crm.lead`` is ``leads`` plus a handful. ``as_of`` (default: now, floored to the minute) is the
     present: clean activity lies in the 120 days before it. ``progress(done, total)`` is called
     every 10 % of leads.
+
+    Layout of ``out_dir`` (the loaders and ``sources.yml`` depend on it)::
+
+        crm_api/leads.jsonl, accounts.jsonl, opportunities.jsonl   HubSpot v3 objects, sorted by (updatedAt, id):
+        conversations_api/conversations.jsonl                        {"id", "properties": {<contract columns>:
+                                                                      str|null}, "createdAt", "updatedAt", "archived"}
+        web/events_<YYYY-MM-DD>.jsonl        one file per UTC day, contract columns, sorted by occurred_at
+        marketing/engagements_<monday>.csv   one file per ISO week (named by its Monday), header = contract columns
+        product/app.db                       SQLite: users, events (properties = JSON text), workspaces
+        quiz/responses.csv, consent/suppressions.csv
+        _truth/leads.csv                     one row per CRM lead record (TRUTH_COLUMNS): hidden propensity,
+                                             persona, outcome, hot flag; never loaded
+        _truth/malformed.csv                 every deliberately malformed record: entity, location, key, kind
+
+    All timestamps are ISO 8601 UTC with "Z", whole seconds; only ``product.workspace.trial_ends_at``
+    (signup + 14 days) may lie after ``as_of``. Determinism: one ``random.Random`` for the global set-up and
+    one per lead (seeded from seed and the lead's index), sequential ids, sorted outputs, no set iteration
+    or ``hash()``: the same (leads, seed, as_of) gives byte-identical files.
     """
     if leads < 1:
         raise ValueError("leads must be >= 1")
